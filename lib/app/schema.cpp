@@ -1,0 +1,20 @@
+// The full option schema of the shared config file: every module's section, declared once.
+// One config file serves every app of a run, so every app knows every section.
+#include "lib/app/app.h"
+
+namespace k1rl {
+
+namespace {
+void declare_run_options(ConfigSpec& s) {
+  s.add_string("run.dir", "run", "run directory (on the parallel filesystem on a cluster)")
+      .add_int("run.seed", 1234, "master seed; every random stream is derived from it")
+      .add_choice("run.log_level", "info", {"error", "warn", "info", "debug"},
+                  "log level (the K1RL_LOG environment variable wins)");
+}
+}  // namespace
+
+void declare_all_options(ConfigSpec& spec) {
+  declare_run_options(spec);
+}
+
+}  // namespace k1rl

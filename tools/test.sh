@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need (Debian packages, the test Python), builds every target
+# (kernels/cuda too when nvcc exists) and runs every test with CTest.
+# Usage: tools/test.sh [--preset release|debug|asan] [extra ctest arguments, e.g. -R Config]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+preset=release
+if [ "${1:-}" = "--preset" ]; then preset=$2; shift 2; fi
+jobs=$(nproc)
+
+bash tools/install-deps.sh
+if [ -f tools/setup-test-python.sh ]; then bash tools/setup-test-python.sh; fi
+
+echo "test.sh: configuring and building (preset $preset, $jobs jobs)"
+mkdir -p build
+log=build/test-build.log
+if ! { cmake --preset "$preset" && cmake --build --preset "$preset" -j "$jobs"; } >"$log" 2>&1; then
+  grep -E -B2 -A8 'error|Error' "$log" | head -150
+  echo "test.sh: error: the build failed; the whole log is in $log" >&2
+  exit 1
+fi
+
+echo "test.sh: running the tests"
+ctest --preset "$preset" -j "$jobs" --timeout 900 "$@"
