@@ -1,0 +1,40 @@
+// Internal to kernels/cpu: the row-level vector primitives that the hot loops call. Each one is
+// compiled three times (scalar, AVX2+FMA, AVX-512) from vec-body.inc; vec() returns the table
+// for the ISA chosen at run time (ops::isa()), so no code depends on compile-time -march flags.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/ops.h"
+
+namespace k1rl::ops::cpu {
+
+struct VecOps {
+  float (*dot)(const float* a, const float* b, int64_t n);
+  void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a·x
+  // s[j] = Σ_d q[d]·kt[d·ldkt + j] for j < n (scores against a transposed key block).
+  void (*scores_t)(float* s, const float* q, const float* kt, int64_t ldkt, int64_t D, int64_t n);
+  // out[d] = Σ_j p[j]·v[j·ldv + d] for d < D, j < n (overwrites out).
+  void (*gemv_rows)(float* out, const float* p, const float* v, int64_t ldv, int64_t n, int64_t D);
+  // x[j] = exp(x[j]·scale - shift); returns Σ x[j].
+  float (*exp_scaled)(float* x, int64_t n, float scale, float shift);
+  float (*max)(const float* x, int64_t n);
+  // Softmax statistics of one row: mx = max z; s = Σ exp(z - mx); t = Σ exp(z - mx)·(z - mx).
+  void (*softmax_row)(const float* z, int64_t n, float* mx, float* s, float* t);
+  // z[k] <- exp(y)·(a + b·y) with y = z[k] - lse (the fused softmax/entropy backward).
+  void (*softmax_bwd_row)(float* z, int64_t n, float lse, float a, float b);
+  void (*swiglu_fwd)(float* out, const float* g, const float* u, int64_t n);
+  void (*swiglu_bwd)(float* dg, float* du, const float* dout, const float* g, const float* u,
+                     int64_t n);
+  float (*sumsq)(const float* x, int64_t n);
+  void (*scale_mul)(float* out, const float* x, const float* w, float s, int64_t n);  // out = x·w·s
+  void (*adamw)(float* p, const float* g, float* m, float* v, int64_t n, const AdamWArgs& a);
+  const char* name;
+};
+
+const VecOps& vec();
+const VecOps* vec_scalar();
+const VecOps* vec_avx2();
+const VecOps* vec_avx512();
+
+}  // namespace k1rl::ops::cpu

@@ -1,0 +1,80 @@
+// AVX2+FMA build of the vector primitives (vec-body.inc). Compiled with a target pragma, not a
+// global -m flag: it only runs when ops::isa() found AVX2 and FMA on the CPU at run time.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cpu/cpu-impl.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+namespace k1rl::ops::cpu::avx2_impl {
+namespace {
+
+using VF = __m256;
+constexpr int64_t W = 8;
+constexpr const char* kIsaName = "avx2";
+
+alignas(32) const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+inline __m256i tail_mask(int64_t n) {
+  n = n < 0 ? 0 : (n > 8 ? 8 : n);
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - n));
+}
+inline VF vset(float x) { return _mm256_set1_ps(x); }
+inline VF vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, VF v) { _mm256_storeu_ps(p, v); }
+inline VF vload_n(const float* p, int64_t n, float fill) {
+  __m256i m = tail_mask(n);
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+inline void vstore_n(float* p, VF v, int64_t n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
+inline VF vadd(VF a, VF b) { return _mm256_add_ps(a, b); }
+inline VF vsub(VF a, VF b) { return _mm256_sub_ps(a, b); }
+inline VF vmul(VF a, VF b) { return _mm256_mul_ps(a, b); }
+inline VF vdiv(VF a, VF b) { return _mm256_div_ps(a, b); }
+inline VF vmax(VF a, VF b) { return _mm256_max_ps(a, b); }
+inline VF vsqrt(VF a) { return _mm256_sqrt_ps(a); }
+inline VF vfma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+inline float hsum(VF v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+inline float hmax(VF v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+// exp(x): Cephes range reduction and polynomial (about 1 ulp), 2^n built in the exponent bits.
+inline VF vexp(VF x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, vset(-87.3f)), vset(88.3f));
+  VF n = _mm256_round_ps(_mm256_mul_ps(x, vset(1.44269504088896341f)),
+                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  VF r = _mm256_fnmadd_ps(n, vset(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, vset(-2.12194440e-4f), r);
+  VF p = vset(1.9875691500e-4f);
+  p = vfma(p, r, vset(1.3981999507e-3f));
+  p = vfma(p, r, vset(8.3334519073e-3f));
+  p = vfma(p, r, vset(4.1665795894e-2f));
+  p = vfma(p, r, vset(1.6666665459e-1f));
+  p = vfma(p, r, vset(5.0000001201e-1f));
+  p = vfma(vmul(p, r), r, vadd(r, vset(1.f)));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+inline float sexp(float x) { return std::exp(x); }
+
+#include "kernels/cpu/vec-body.inc"
+
+}  // namespace
+}  // namespace k1rl::ops::cpu::avx2_impl
+
+#pragma GCC pop_options
+
+namespace k1rl::ops::cpu {
+const VecOps* vec_avx2() { return &avx2_impl::kOps; }
+}  // namespace k1rl::ops::cpu

@@ -1,0 +1,67 @@
+// AVX-512 build of the vector primitives (vec-body.inc). Compiled with a target pragma, not a
+// global -m flag: it only runs when ops::isa() found AVX-512 on the CPU at run time.
+// GCC 12 reports false "uninitialized" warnings inside its own AVX-512 intrinsic headers.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cpu/cpu-impl.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")
+
+namespace k1rl::ops::cpu::avx512_impl {
+namespace {
+
+using VF = __m512;
+constexpr int64_t W = 16;
+constexpr const char* kIsaName = "avx512";
+
+inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+inline VF vset(float x) { return _mm512_set1_ps(x); }
+inline VF vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, VF v) { _mm512_storeu_ps(p, v); }
+inline VF vload_n(const float* p, int64_t n, float fill) {
+  return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail_mask(n), p);
+}
+inline void vstore_n(float* p, VF v, int64_t n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
+inline VF vadd(VF a, VF b) { return _mm512_add_ps(a, b); }
+inline VF vsub(VF a, VF b) { return _mm512_sub_ps(a, b); }
+inline VF vmul(VF a, VF b) { return _mm512_mul_ps(a, b); }
+inline VF vdiv(VF a, VF b) { return _mm512_div_ps(a, b); }
+inline VF vmax(VF a, VF b) { return _mm512_max_ps(a, b); }
+inline VF vsqrt(VF a) { return _mm512_sqrt_ps(a); }
+inline VF vfma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
+inline float hsum(VF v) { return _mm512_reduce_add_ps(v); }
+inline float hmax(VF v) { return _mm512_reduce_max_ps(v); }
+// exp(x): Cephes range reduction and polynomial (about 1 ulp), 2^n applied with scalef.
+inline VF vexp(VF x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, vset(-87.5f)), vset(88.5f));
+  VF n = _mm512_roundscale_ps(_mm512_mul_ps(x, vset(1.44269504088896341f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  VF r = _mm512_fnmadd_ps(n, vset(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, vset(-2.12194440e-4f), r);
+  VF p = vset(1.9875691500e-4f);
+  p = vfma(p, r, vset(1.3981999507e-3f));
+  p = vfma(p, r, vset(8.3334519073e-3f));
+  p = vfma(p, r, vset(4.1665795894e-2f));
+  p = vfma(p, r, vset(1.6666665459e-1f));
+  p = vfma(p, r, vset(5.0000001201e-1f));
+  p = vfma(vmul(p, r), r, vadd(r, vset(1.f)));
+  return _mm512_scalef_ps(p, n);
+}
+inline float sexp(float x) { return std::exp(x); }
+
+#include "kernels/cpu/vec-body.inc"
+
+}  // namespace
+}  // namespace k1rl::ops::cpu::avx512_impl
+
+#pragma GCC pop_options
+
+namespace k1rl::ops::cpu {
+const VecOps* vec_avx512() { return &avx512_impl::kOps; }
+}  // namespace k1rl::ops::cpu

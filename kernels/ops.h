@@ -1,0 +1,135 @@
+// k1rl kernels: the one interface the model calls. Plain pointers and sizes, row-major float32,
+// no knowledge of models, MPI, HDF5 or logging. kernels/cpu/ implements it (OpenMP, OpenBLAS
+// cblas_sgemm, AVX2/AVX-512 paths picked at run time); a CUDA twin can implement the same calls.
+//
+// Shape letters: N tokens (packed sequences), B sequences, C channels (model dim), H query heads,
+// Hkv key/value heads, D head dim, F MLP hidden size, V vocab, K/M matmul in/out features.
+// Conventions:
+//  - "_backward" functions ACCUMULATE (+=) into parameter gradients; for input gradients each
+//    function says whether it overwrites or accumulates.
+//  - Linear weights are stored as in PyTorch nn.Linear: W[M, K] (out features x in features).
+//  - Packed variable-length sequences are given by offsets cu[B+1]: sequence b holds tokens
+//    cu[b] .. cu[b+1]-1 of the packed arrays.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace k1rl::ops {
+
+// ---------------------------------------------------------------------------------------------
+// Run-time CPU dispatch. The widest vector ISA the CPU reports (cpuid via
+// __builtin_cpu_supports), capped by the environment variable K1RL_ISA=scalar|avx2|avx512.
+enum class Isa { scalar = 0, avx2 = 1, avx512 = 2 };
+Isa isa();
+const char* isa_name(Isa isa);
+void set_isa(Isa isa);  // for tests: force a narrower path (clamped to what the CPU supports)
+int num_threads();      // OpenMP threads the kernels use
+
+// ---------------------------------------------------------------------------------------------
+// Linear layers.
+// out[N,M] = in[N,K] · W[M,K]^T (+ bias[M] when bias != nullptr); overwrites out, or adds
+// to it when accumulate is true.
+void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N,
+                    int64_t K, int64_t M, bool accumulate = false);
+// Given dout[N,M]: din[N,K] (= or += per accumulate_din) dout·W; dw[M,K] += dout^T·in;
+// dbias[M] += column sums of dout. Any of din, dw, dbias may be nullptr (not wanted).
+void matmul_backward(float* din, float* dw, float* dbias, const float* dout, const float* in,
+                     const float* w, int64_t N, int64_t K, int64_t M, bool accumulate_din = false);
+// General row-major sgemm: C[M,N] = alpha·op(A)·op(B) + beta·C with leading dimensions.
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm: out = in / sqrt(mean(in^2) + eps) * weight, per row of C. rstd[N] saves
+// 1/sqrt(mean+eps) for the backward (may be nullptr in inference).
+void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, int64_t N,
+                     int64_t C, float eps);
+// din[N,C] += d/d(in); dweight[C] += d/d(weight).
+void rmsnorm_backward(float* din, float* dweight, const float* dout, const float* in,
+                      const float* weight, const float* rstd, int64_t N, int64_t C);
+
+// ---------------------------------------------------------------------------------------------
+// Rotary position embedding, Hugging Face LLaMA convention ("rotate_half": dimension i pairs
+// with i + D/2). Table: cos/sin[P, D/2] for positions 0..P-1 with frequency theta^(-2i/D).
+void rope_table(float* cos_t, float* sin_t, int64_t P, int64_t D, double theta);
+// In place on x: rows of n_heads·D floats (row n starts at x + n·ld), rotated by pos[n].
+// inverse = true applies the transpose rotation, which is the backward of the forward.
+void rope_apply(float* x, int64_t ld, const int32_t* pos, int64_t N, int64_t n_heads, int64_t D,
+                const float* cos_t, const float* sin_t, bool inverse = false);
+
+// ---------------------------------------------------------------------------------------------
+// Causal grouped-query attention over packed sequences, scale 1/sqrt(D). Query head h reads
+// key/value head h / (H/Hkv). Rows: q row n (H·D floats) at q + n·ldq; k/v rows (Hkv·D floats)
+// at k + r·ldk, v + r·ldv.
+//
+// Sequence b has queries q_cu[b] .. q_cu[b+1]-1 and keys/values rows kv_start[b] ..
+// kv_start[b] + kv_len[b] - 1. Its nq = q_cu[b+1]-q_cu[b] queries are the LAST nq positions of
+// the sequence: query j sits at position kv_len[b] - nq + j and sees keys 0 .. that position.
+//  - training: q_cu = kv_start = cu, kv_len[b] = cu[b+1] - cu[b];
+//  - KV cache: kv_start[b] = slot row offset, kv_len[b] = tokens in the cache after this step.
+// out rows (H·D) at out + n·ldo. lse[N,H] (may be nullptr) gets each row's log-sum-exp of the
+// scaled scores, which the backward needs.
+struct AttnShape {
+  int64_t B, H, Hkv, D;
+  const int32_t* q_cu;      // [B+1]
+  const int32_t* kv_start;  // [B]
+  const int32_t* kv_len;    // [B]
+};
+void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq,
+                       const float* k, int64_t ldk, const float* v, int64_t ldv,
+                       const AttnShape& s);
+// Gradients of the forward above given dout, the forward's out and lse. dq is overwritten;
+// dk and dv are overwritten for every row belonging to some sequence (training layout: all).
+void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv,
+                        int64_t lddv, const float* dout, int64_t lddo, const float* out,
+                        int64_t ldo, const float* lse, const float* q, int64_t ldq,
+                        const float* k, int64_t ldk, const float* v, int64_t ldv,
+                        const AttnShape& s);
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU MLP activation: gu[N, 2F] holds (gate | up) per row; out[N,F] = silu(gate) * up.
+void swiglu_forward(float* out, const float* gu, int64_t N, int64_t F);
+// dgu[N,2F] (overwritten) from dout[N,F].
+void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int64_t F);
+
+// ---------------------------------------------------------------------------------------------
+// Softmax statistics of logits[N,V]: lse[n] = log Σ exp, logprob[n] = logits[n,target[n]] - lse,
+// entropy[n] = -Σ p log p. target may be nullptr (then logprob is not written); logprob and
+// entropy may be nullptr.
+void softmax_stats(float* lse, float* logprob, float* entropy, const float* logits,
+                   const int32_t* target, int64_t N, int64_t V);
+// In place: logits[N,V] becomes d(loss)/d(logits) for loss = Σ_n wlp[n]·logprob[n] +
+// went[n]·entropy[n]. wlp / went may be nullptr (zero). Needs lse and entropy of the forward.
+void softmax_backward_inplace(float* logits, const float* lse, const float* entropy,
+                              const int32_t* target, const float* wlp, const float* went,
+                              int64_t N, int64_t V);
+
+// ---------------------------------------------------------------------------------------------
+// Embedding: out[N,C] = table[tokens[n], :]. Backward: dtable[tokens[n], :] += dout[n, :].
+void embedding_forward(float* out, const float* table, const int32_t* tokens, int64_t N,
+                       int64_t C);
+void embedding_backward(float* dtable, const float* dout, const int32_t* tokens, int64_t N,
+                        int64_t C);
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise and reductions over n floats.
+void add_inplace(float* y, const float* x, int64_t n);              // y += x
+void scale_inplace(float* x, float a, int64_t n);                   // x *= a
+void copy(float* y, const float* x, int64_t n);                     // y = x
+void fill(float* x, float value, int64_t n);
+double sum_squares(const float* x, int64_t n);                      // Σ x², in double
+
+// ---------------------------------------------------------------------------------------------
+// AdamW (decoupled weight decay), PyTorch's formula:
+//   g = grad·grad_scale; p -= lr·wd·p; m = b1·m + (1-b1)·g; v = b2·v + (1-b2)·g²;
+//   p -= (lr / bc1) · m / (sqrt(v) / sqrt(bc2) + eps), with bc_i = 1 - b_i^step.
+struct AdamWArgs {
+  float lr, beta1, beta2, eps, weight_decay;
+  float bias_corr1, bias_corr2;  // 1 - beta^step
+  float grad_scale;              // e.g. the clipping factor
+};
+void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamWArgs& a);
+
+}  // namespace k1rl::ops

@@ -1,0 +1,84 @@
+// The AVX2 and AVX-512 paths against the scalar path on the same inputs (each path the CPU
+// supports; others are skipped), so a vector bug cannot hide behind the run-time dispatch.
+#include <gtest/gtest.h>
+
+#include "kernels/ops.h"
+#include "tests/unit/kernels/kernel-test-util.h"
+
+namespace k1rl::test {
+namespace {
+
+struct Outputs {
+  std::vector<float> attn, dqkv, lse, lp, ent, dz, sw, dsw, rms, p;
+};
+
+Outputs run_all() {
+  Outputs o;
+  std::vector<int32_t> lens{37, 5, 70}, cu{0, 37, 42, 112};
+  const int64_t N = 112, H = 4, Hkv = 2, D = 24, HD = H * D, KD = Hkv * D, ld = HD + 2 * KD;
+  auto qkv = randn(N * ld, 1), r = randn(N * HD, 2);
+  o.attn.resize(N * HD);
+  std::vector<float> lse(N * H);
+  ops::AttnShape sh{3, H, Hkv, D, cu.data(), cu.data(), lens.data()};
+  ops::attention_forward(o.attn.data(), HD, lse.data(), qkv.data(), ld, qkv.data() + HD, ld,
+                         qkv.data() + HD + KD, ld, sh);
+  o.dqkv.resize(N * ld);
+  ops::attention_backward(o.dqkv.data(), ld, o.dqkv.data() + HD, ld, o.dqkv.data() + HD + KD, ld,
+                          r.data(), HD, o.attn.data(), HD, lse.data(), qkv.data(), ld,
+                          qkv.data() + HD, ld, qkv.data() + HD + KD, ld, sh);
+  const int64_t V = 1003, R = 7;
+  auto z = randn(R * V, 3, 3.f), w = randn(R, 4), e = randn(R, 5);
+  std::vector<int32_t> t{0, 5, 1002, 17, 3, 999, 500};
+  o.lse.resize(R);
+  o.lp.resize(R);
+  o.ent.resize(R);
+  ops::softmax_stats(o.lse.data(), o.lp.data(), o.ent.data(), z.data(), t.data(), R, V);
+  o.dz = z;
+  ops::softmax_backward_inplace(o.dz.data(), o.lse.data(), o.ent.data(), t.data(), w.data(),
+                                e.data(), R, V);
+  const int64_t F = 45;
+  auto gu = randn(R * 2 * F, 6, 3.f), dout = randn(R * F, 7);
+  o.sw.resize(R * F);
+  o.dsw.resize(R * 2 * F);
+  ops::swiglu_forward(o.sw.data(), gu.data(), R, F);
+  ops::swiglu_backward(o.dsw.data(), dout.data(), gu.data(), R, F);
+  const int64_t C = 77;
+  auto x = randn(R * C, 8), g = randn(C, 9);
+  o.rms.resize(R * C);
+  ops::rmsnorm_forward(o.rms.data(), nullptr, x.data(), g.data(), R, C, 1e-6f);
+  o.p = randn(1001, 10);
+  auto gr = randn(1001, 11);
+  std::vector<float> m(1001, 0.1f), v(1001, 0.2f);
+  ops::adamw_update(o.p.data(), gr.data(), m.data(), v.data(), 1001,
+                    ops::AdamWArgs{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 0.1f, 0.001f, 1.f});
+  return o;
+}
+
+class IsaPaths : public ::testing::TestWithParam<ops::Isa> {};
+TEST_P(IsaPaths, MatchScalar) {
+  ops::Isa want = GetParam(), saved = ops::isa();
+  ops::set_isa(want);
+  if (ops::isa() != want) {
+    ops::set_isa(saved);
+    GTEST_SKIP() << "CPU lacks " << ops::isa_name(want);
+  }
+  Outputs vec = run_all();
+  ops::set_isa(ops::Isa::scalar);
+  Outputs ref = run_all();
+  ops::set_isa(saved);
+  EXPECT_LT(rel_err(vec.attn, ref.attn), 1e-5);
+  EXPECT_LT(rel_err(vec.dqkv, ref.dqkv), 1e-5);
+  EXPECT_LT(rel_err(vec.lse, ref.lse), 1e-6);
+  EXPECT_LT(rel_err(vec.lp, ref.lp), 1e-5);
+  EXPECT_LT(rel_err(vec.ent, ref.ent), 1e-5);
+  EXPECT_LT(rel_err(vec.dz, ref.dz), 1e-5);
+  EXPECT_LT(rel_err(vec.sw, ref.sw), 1e-5);
+  EXPECT_LT(rel_err(vec.dsw, ref.dsw), 1e-5);
+  EXPECT_LT(rel_err(vec.rms, ref.rms), 1e-5);
+  EXPECT_LT(rel_err(vec.p, ref.p), 1e-6);
+}
+INSTANTIATE_TEST_SUITE_P(Isa, IsaPaths, ::testing::Values(ops::Isa::avx2, ops::Isa::avx512),
+                         [](const auto& info) { return std::string(ops::isa_name(info.param)); });
+
+}  // namespace
+}  // namespace k1rl::test
