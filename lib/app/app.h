@@ -14,7 +14,7 @@
 
 namespace k1rl {
 
-// Exit codes scripts can trust (docs/exit-codes.md).
+// Exit codes scripts can trust (docs/foundation.md).
 enum ExitCode : int {
   kExitOk = 0,
   kExitInternal = 1,   // a bug: an unexpected exception
