@@ -90,11 +90,16 @@ std::unique_ptr<Tokenizer> make_byte_tokenizer();
 struct BpeSpec {
   std::vector<std::string> tokens;  // id -> vocabulary string (specials: their spelling)
   std::vector<std::pair<std::string, std::string>> merges;  // by rank, best first
-  std::vector<bool> special;        // id -> special (GGUF token type 3 "control"), may be empty
+  // id -> GGUF token type: 1 normal, 3 control (a special token), 4 user-defined (an added token
+  // matched whole in text, not special); other values count as normal. Empty: all normal.
+  std::vector<int32_t> types;
   int32_t bos = -1, eos = -1, pad = -1, unk = -1;
   // Pre-tokenizer: "gpt2" (GPT-2 regex), "smollm" (each digit alone, then the GPT-2 regex).
   std::string pre = "gpt2";
   ChatTemplate chat;
+  // The Hugging Face files it was read from (to_hf_files returns them as they were); empty:
+  // to_hf_files generates them from the fields above.
+  std::map<std::string, std::string> hf_files;
 };
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(BpeSpec spec);
 // From the text of a Hugging Face tokenizer.json (and tokenizer_config.json for the special ids
@@ -110,6 +115,12 @@ ChatTemplate chat_template_from_jinja(const std::string& jinja);
 // Loads a tokenizer from a file: *.gguf, a tokenizer.json, a Hugging Face folder holding one, or
 // a checkpoint (*.h5) with a tokenizer/ group. Throws IoError/ConfigError naming the file.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
+
+// Checkpoints keep their tokenizer in a group "tokenizer" (attribute kind = byte | bpe; for bpe
+// one uint8 dataset per Hugging Face file, named as the file). `loc` is an open HDF5 file/group.
+// Reading a file without the group gives the byte tokenizer.
+void save_tokenizer_h5(int64_t loc, const Tokenizer& tok);
+std::unique_ptr<Tokenizer> load_tokenizer_h5(int64_t loc, const std::string& name);
 
 // [tokenizer] kind = byte | bpe, path = <gguf | tokenizer.json | folder | checkpoint.h5>.
 void declare_tokenizer_options(ConfigSpec& spec);
@@ -150,6 +161,7 @@ class Json {
   const Json& at(size_t i) const;
   size_t size() const;
   Json& set(const std::string& key, Json v);  // object: adds or replaces; returns *this
+  Json& add(const std::string& key, Json v);  // object: appends without looking (large objects)
   Json& push(Json v);                         // array
   // Compact JSON, or indented by `indent` spaces per level when > 0. Non-ASCII stays UTF-8.
   std::string dump(int indent = 0) const;
