@@ -1,7 +1,8 @@
 # Helpers that keep each folder's CMakeLists.txt to a few lines.
 #   k1rl_module(name DEPS ...)            lib/<name>/*.cpp -> static library k1rl::<name>
 #   k1rl_app(name DEPS ...)               apps/<name>/*.cpp -> executable k1rl-<name>
-#   k1rl_test(name SOURCES ... DEPS ... [MPI n] [LABELS ...])  a GoogleTest executable + ctest entries
+#   k1rl_test(name SOURCES ... DEPS ... [MPI n] [LABELS ...] [TIMEOUT s] [FIXTURE f])
+#                                         a GoogleTest executable + ctest entries
 
 set(K1RL_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 
@@ -52,7 +53,7 @@ endfunction()
 
 # MPI tests run under mpiexec -n <n>; others are split into one ctest entry per test case.
 function(k1rl_test name)
-  cmake_parse_arguments(T "" "MPI;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "MPI;TIMEOUT;FIXTURE" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   k1rl_target_defaults(${name})
   if(T_MPI)  # MPI tests bring their own main (MPI_Init around RUN_ALL_TESTS)
@@ -67,11 +68,17 @@ function(k1rl_test name)
     add_test(NAME ${name} COMMAND ${MPIEXEC_EXECUTABLE} -n ${T_MPI} $<TARGET_FILE:${name}>)
     set_tests_properties(${name} PROPERTIES LABELS "mpi;${T_LABELS}" TIMEOUT ${T_TIMEOUT}
                          PROCESSORS ${T_MPI})
+    if(T_FIXTURE)
+      set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED ${T_FIXTURE})
+    endif()
   else()
     include(GoogleTest)
     set(props TIMEOUT ${T_TIMEOUT})
     if(T_LABELS)
       list(APPEND props LABELS "${T_LABELS}")
+    endif()
+    if(T_FIXTURE)  # a ctest fixture (e.g. a PyTorch script writing reference data) runs first
+      list(APPEND props FIXTURES_REQUIRED ${T_FIXTURE})
     endif()
     gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES ${props})
   endif()

@@ -72,7 +72,9 @@ void foreign_call_failed(const char* lib, const char* expr, const std::string& d
     if (*p == '/') base = p + 1;
   throw RuntimeFault(strfmt("%s call failed (%s, %s:%d)", lib, process_where().c_str(), base, line),
                      strfmt("%s: %s", expr, detail.c_str()),
-                     "see the messages of the other ranks; a dead peer usually fails first");
+                     std::string(lib) == "MPI"
+                         ? "see the messages of the other ranks; a dead peer usually fails first"
+                         : "check the inputs, free space and the earlier messages");
 }
 
 std::string mpi_error_text(int code) {

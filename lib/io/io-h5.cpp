@@ -83,6 +83,13 @@ bool has_link(hid_t loc, const std::string& name) {
   }
 }
 
+bool is_group(hid_t loc, const std::string& name) {
+  if (!has_link(loc, name)) return false;
+  H5O_info_t info;
+  if (H5Oget_info_by_name(loc, name.c_str(), &info, H5P_DEFAULT) < 0) return false;
+  return info.type == H5O_TYPE_GROUP;
+}
+
 std::vector<std::string> list_links(hid_t loc, const std::string& group) {
   Hid g = open_group(loc, group);
   std::vector<std::string> names;
@@ -155,6 +162,7 @@ std::string get_attr_string(hid_t obj, const std::string& name) {
   if (H5Tis_variable_str(ftype) > 0) {
     Hid mtype(K1RL_H5_CHECK(H5Tcopy(H5T_C_S1)));
     K1RL_H5_CHECK(H5Tset_size(mtype, H5T_VARIABLE));
+    K1RL_H5_CHECK(H5Tset_cset(mtype, H5Tget_cset(ftype)));
     char* p = nullptr;
     K1RL_H5_CHECK(H5Aread(a, mtype, &p));
     std::string s = p ? p : "";

@@ -104,6 +104,7 @@ std::string read_format(const std::string& path);
 Hid create_group(hid_t loc, const std::string& name);
 Hid open_group(hid_t loc, const std::string& name);
 bool has_link(hid_t loc, const std::string& name);
+bool is_group(hid_t loc, const std::string& name);  // false when missing or not a group
 std::vector<std::string> list_links(hid_t loc, const std::string& group = ".");
 
 // Attributes on any object (scalar or 1-D).

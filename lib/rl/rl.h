@@ -1,0 +1,91 @@
+// k1rl rl: the policy-optimisation losses (k1.5, GRPO, PPO-clip, REINFORCE) on per-token
+// log-probabilities, and the prompt samplers of the rollout master (uniform, curriculum,
+// prioritized) with their state in sampler.h5. The losses see only numbers: the trainer gets
+// per-token log-probs from the model, asks for d(loss)/d(logprob_t), and backpropagates those.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lib/core/core.h"
+
+namespace k1rl::rl {
+
+void declare_rl_options(ConfigSpec& spec);  // the policy-loss keys of [train]
+
+// ---------------------------------------------------------------------------------------------
+// Losses. One group = the k answers to one prompt, sampled from the reference policy π_θi whose
+// per-token log-probs (behaviour log-probs) are stored in the buffer.
+enum class Algorithm { k15, grpo, ppo_clip, reinforce };
+Algorithm parse_algorithm(const std::string& name);  // throws ConfigError
+
+struct LossConfig {
+  Algorithm algorithm = Algorithm::k15;
+  double tau = 0.1;           // k15: weight of the squared log-ratio (KL) term
+  bool token_norm = false;    // k15/reinforce: divide log π(y|x) by the answer length
+  double clip_eps = 0.2;      // grpo/ppo_clip: ratio clip
+  double kl_coef = 0.0;       // grpo/ppo_clip: weight of the k3 KL estimate against π_θi
+  bool latest_only = false;   // partial_loss = latest: only tokens of `iteration` enter the loss
+  int64_t iteration = 0;      // the current iteration (for latest_only)
+  static LossConfig from(const Config& cfg, int64_t iteration);
+};
+
+// One answer of a group: T answer tokens.
+struct AnswerView {
+  const float* logp = nullptr;        // [T] log π_θ(token) under the current parameters
+  const float* logp_behav = nullptr;  // [T] stored behaviour log-probs (π_θi)
+  const int32_t* seg_iter = nullptr;  // [T] iteration that generated each token (may be null)
+  int64_t T = 0;
+  double reward = 0.0;
+};
+
+struct LossStats {
+  double loss = 0.0;        // the algorithm's loss for this group (k15: the squared surrogate)
+  double kl = 0.0;          // mean per-token k3 estimate of KL(π_θ || π_θi) over counted tokens
+  double clip_frac = 0.0;   // grpo/ppo_clip: fraction of counted tokens with the clip active
+  double mean_reward = 0.0;
+  int64_t tokens = 0;       // tokens that entered the loss
+};
+
+// Writes dlogp[j][t] = d(loss)/d(logp_j[t]) for every answer j of the group (tokens outside the
+// loss get 0) and returns the group's statistics. The group's loss is the mean over its answers.
+// Throws NumericError on a non-finite log-prob or reward.
+LossStats group_loss(const LossConfig& cfg, const std::vector<AnswerView>& group,
+                     const std::vector<float*>& dlogp);
+
+// ---------------------------------------------------------------------------------------------
+// Prompt sampling (rollout master). Prompts are indices 0..n-1 with a difficulty 1..10.
+enum class SamplerMode { uniform, curriculum, prioritized };
+
+struct SamplerConfig {
+  SamplerMode mode = SamplerMode::uniform;
+  double success_ema = 0.3;        // prioritized: weight of the newest iteration in s_i
+  double priority_floor = 0.05;    // prioritized: p_i ∝ (1 - s_i) + floor
+  int64_t curriculum_iterations = 20;  // curriculum: iterations to go from easiest to hardest
+  static SamplerConfig from(const Config& cfg);
+};
+
+class PromptSampler {
+ public:
+  PromptSampler(SamplerConfig cfg, std::vector<int> difficulty, uint64_t seed);
+  // n distinct prompts when n <= available ones (with replacement only beyond that).
+  std::vector<int64_t> sample(int64_t n, int64_t iteration);
+  // Feed back the rewards of one prompt's answers (mean taken as its success this iteration).
+  void observe(int64_t prompt, double success);
+  double success(int64_t prompt) const { return success_.at(static_cast<size_t>(prompt)); }
+  double probability(int64_t prompt, int64_t iteration) const;  // current sampling probability
+  // sampler.h5 (format sampler/1): success rates, counts, RNG state. Load checks the prompt count.
+  void save(const std::string& path) const;
+  void load(const std::string& path);
+
+ private:
+  std::vector<double> weights(int64_t iteration) const;
+  SamplerConfig cfg_;
+  std::vector<int> difficulty_;
+  std::vector<double> success_;
+  std::vector<int64_t> seen_;
+  Rng rng_;
+};
+
+}  // namespace k1rl::rl
