@@ -15,8 +15,13 @@ me=slurm-local
 die() { echo "$me: error: $*" >&2; exit "${rc:-1}"; }
 usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; }
 
-# pid of a running daemon from its pid file, or nothing.
-alive() { local p; p=$(cat "$1" 2>/dev/null) || return 1; [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"; }
+# pid of a running daemon from its pid file (munged.pid, slurmctld.pid, slurmd-nI.pid), or nothing;
+# a pid reused by another program does not count.
+alive() {
+  local p name; p=$(cat "$1" 2>/dev/null) || return 1
+  name=$(basename "$1" .pid); name=${name%%-*}
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$name" ] && echo "$p"
+}
 node_names() { local i; for ((i = 1; i <= nodes; i++)); do echo "n$i"; done; }
 wait_for() {  # wait_for <seconds> <command...>: poll every 0.2 s
   local t=$(( $1 * 5 )); shift

@@ -38,12 +38,12 @@ void broadcast_weights(const Comm& comm, float* data, size_t n, size_t chunk) {
   uint64_t range[2] = {kMax - theirs[1], theirs[0]};  // rollout lo, hi (valid on train ranks)
   K1RL_MPI_CHECK(MPI_Bcast(range, 2, MPI_UINT64_T, root, ic));
   if (range[0] != train_n || range[1] != train_n)
-    throw InputError("weight broadcast",
-                     strfmt("train sends %llu floats but rollout ranks expect %llu..%llu",
-                            static_cast<unsigned long long>(train_n),
-                            static_cast<unsigned long long>(range[0]),
-                            static_cast<unsigned long long>(range[1])),
-                     "train and rollout must build the same model (the [model] section)");
+    throw InputError(
+        "weight broadcast",
+        strfmt("train sends %llu floats but rollout ranks expect %llu..%llu",
+               static_cast<unsigned long long>(train_n), static_cast<unsigned long long>(range[0]),
+               static_cast<unsigned long long>(range[1])),
+        "train and rollout must build the same model (the [model] section)");
 
   for (const BcastPiece& p : bcast_pieces(n, chunk))
     K1RL_MPI_CHECK(MPI_Bcast(data + p.offset, p.count, MPI_FLOAT, root, ic));
@@ -58,7 +58,8 @@ void declare_comm_options(ConfigSpec& spec) {
 size_t bcast_chunk_floats(const Config& cfg) {
   int64_t mib = cfg.get_int("comm.bcast_chunk_mib");
   if (mib < 1 || mib > 8191)
-    throw ConfigError("comm.bcast_chunk_mib", strfmt("%lld is out of range", static_cast<long long>(mib)),
+    throw ConfigError("comm.bcast_chunk_mib",
+                      strfmt("%lld is out of range", static_cast<long long>(mib)),
                       "use 1..8191 (MiB)");
   return static_cast<size_t>(mib) * (1024 * 1024 / sizeof(float));
 }

@@ -48,15 +48,19 @@ std::string count_line(const std::array<int, kRoleCount>& sizes, int world) {
 
 [[noreturn]] void role_failure(int code, int rank) {
   if (code == kBadAppnum)
-    throw ConfigError("comm", strfmt("world rank %d has MPI_APPNUM >= %d; k1rl runs at most %d apps "
-                                     "(rollout, reward, train)", rank, kRoleCount, kRoleCount),
+    throw ConfigError("comm",
+                      strfmt("world rank %d has MPI_APPNUM >= %d; k1rl runs at most %d apps "
+                             "(rollout, reward, train)",
+                             rank, kRoleCount, kRoleCount),
                       kLaunchHint);
   if (code == kBadEnv)
-    throw ConfigError("comm", strfmt("world rank %d: K1RL_ROLE is not one of rollout, reward, train",
-                                     rank),
+    throw ConfigError("comm",
+                      strfmt("world rank %d: K1RL_ROLE is not one of rollout, reward, train", rank),
                       "set K1RL_ROLE=rollout|reward|train or launch as MPMD");
-  throw ConfigError("comm", strfmt("world rank %d has no role: no explicit role, no MPI_APPNUM "
-                                   "(not an MPMD launch) and no K1RL_ROLE", rank),
+  throw ConfigError("comm",
+                    strfmt("world rank %d has no role: no explicit role, no MPI_APPNUM "
+                           "(not an MPMD launch) and no K1RL_ROLE",
+                           rank),
                     kLaunchHint);
 }
 
@@ -77,9 +81,12 @@ bool mpi_alive() {
 
 const char* role_name(Role r) {
   switch (r) {
-    case Role::rollout: return "rollout";
-    case Role::reward: return "reward";
-    case Role::train: return "train";
+    case Role::rollout:
+      return "rollout";
+    case Role::reward:
+      return "reward";
+    case Role::train:
+      return "train";
   }
   return "?";
 }
@@ -92,16 +99,20 @@ Role role_from_name(const std::string& name) {
 
 const char* role_source_name(RoleSource s) {
   switch (s) {
-    case RoleSource::explicit_role: return "explicit";
-    case RoleSource::appnum: return "MPI_APPNUM";
-    case RoleSource::env: return "K1RL_ROLE";
+    case RoleSource::explicit_role:
+      return "explicit";
+    case RoleSource::appnum:
+      return "MPI_APPNUM";
+    case RoleSource::env:
+      return "K1RL_ROLE";
   }
   return "?";
 }
 
 Comm Comm::create(const CommOptions& opt) {
   if (!mpi_alive())
-    throw RuntimeFault("comm", "MPI is not initialised", "call Comm::create between MPI_Init and "
+    throw RuntimeFault("comm", "MPI is not initialised",
+                       "call Comm::create between MPI_Init and "
                        "MPI_Finalize (AppInfo::use_mpi = true)");
   Comm c;
   K1RL_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &c.world_rank_));
@@ -120,8 +131,9 @@ Comm Comm::create(const CommOptions& opt) {
   }
   for (Role need : opt.required) {
     if (c.size_of(need) == 0)
-      throw ConfigError("comm", strfmt("no %s ranks in MPI_COMM_WORLD (%s)", role_name(need),
-                                       count_line(c.sizes_, c.world_size_).c_str()),
+      throw ConfigError("comm",
+                        strfmt("no %s ranks in MPI_COMM_WORLD (%s)", role_name(need),
+                               count_line(c.sizes_, c.world_size_).c_str()),
                         kLaunchHint);
   }
   c.role_ = static_cast<Role>(mine);
@@ -146,9 +158,13 @@ Comm Comm::create(const CommOptions& opt) {
   return c;
 }
 
-std::string Comm::describe() const { return count_line(sizes_, world_size_); }
+std::string Comm::describe() const {
+  return count_line(sizes_, world_size_);
+}
 
-Comm::Comm(Comm&& o) noexcept { *this = std::move(o); }
+Comm::Comm(Comm&& o) noexcept {
+  *this = std::move(o);
+}
 
 Comm& Comm::operator=(Comm&& o) noexcept {
   if (this == &o) return *this;
@@ -166,7 +182,9 @@ Comm& Comm::operator=(Comm&& o) noexcept {
   return *this;
 }
 
-Comm::~Comm() { release(); }
+Comm::~Comm() {
+  release();
+}
 
 void Comm::release() {
   if (!mpi_alive()) return;

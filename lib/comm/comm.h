@@ -1,7 +1,7 @@
 // k1rl comm: the MPI layer between the apps of one run. Every app is a group of ranks in one
-// MPI_COMM_WORLD (an MPMD mpiexec or a Slurm heterogeneous job, see docs/comm.md); this module gives
-// each rank its role, its app's communicator, the intercommunicators to the other apps, and the
-// weight broadcast from train to rollout.
+// MPI_COMM_WORLD (an MPMD mpiexec or a Slurm heterogeneous job, see docs/comm.md); this module
+// gives each rank its role, its app's communicator, the intercommunicators to the other apps, and
+// the weight broadcast from train to rollout.
 #pragma once
 
 #include <mpi.h>
@@ -22,12 +22,12 @@ namespace k1rl {
 // so that MPI_APPNUM is the role.
 enum class Role : int { rollout = 0, reward = 1, train = 2 };
 inline constexpr int kRoleCount = 3;
-const char* role_name(Role r);                   // "rollout", "reward", "train"
-Role role_from_name(const std::string& name);    // throws ConfigError naming the valid roles
+const char* role_name(Role r);                 // "rollout", "reward", "train"
+Role role_from_name(const std::string& name);  // throws ConfigError naming the valid roles
 
 // Where a rank's role came from, in the order they are tried.
 enum class RoleSource { explicit_role, appnum, env };
-const char* role_source_name(RoleSource s);      // "explicit", "MPI_APPNUM", "K1RL_ROLE"
+const char* role_source_name(RoleSource s);  // "explicit", "MPI_APPNUM", "K1RL_ROLE"
 
 // MPI_Intercomm_create tags, one per intercommunicator so that two creations never match.
 inline constexpr int kTagRolloutReward = 6101;
@@ -58,11 +58,11 @@ class Comm {
   RoleSource role_source() const { return source_; }
   int world_rank() const { return world_rank_; }
   int world_size() const { return world_size_; }
-  MPI_Comm app() const { return app_; }          // the ranks of this rank's app
+  MPI_Comm app() const { return app_; }  // the ranks of this rank's app
   int app_rank() const { return app_rank_; }
   int app_size() const { return size_of(role_); }
-  int size_of(Role r) const { return sizes_[static_cast<int>(r)]; }     // 0 when absent
-  int leader_of(Role r) const { return leaders_[static_cast<int>(r)]; } // world rank, -1 if absent
+  int size_of(Role r) const { return sizes_[static_cast<int>(r)]; }      // 0 when absent
+  int leader_of(Role r) const { return leaders_[static_cast<int>(r)]; }  // world rank, -1 if absent
   // rollout <-> reward: on rollout and reward ranks (remote group: the other app), else
   // MPI_COMM_NULL; also MPI_COMM_NULL when either app has no ranks.
   MPI_Comm rollout_reward() const { return rollout_reward_; }
@@ -85,7 +85,10 @@ class Comm {
 inline constexpr size_t kBcastChunkFloats = size_t{1} << 28;
 
 // Pieces [offset, offset + count) that cover n floats, each at most `chunk` long (chunk > 0).
-struct BcastPiece { size_t offset; int count; };
+struct BcastPiece {
+  size_t offset;
+  int count;
+};
 std::vector<BcastPiece> bcast_pieces(size_t n, size_t chunk);
 
 // Broadcast a flat float buffer of n values from train app rank 0 to every rollout rank over the

@@ -38,7 +38,8 @@ std::vector<float> weights(size_t n, uint64_t seed) {
   for (auto& x : w) x = normal(gen);
   const float specials[] = {-0.0f, std::numeric_limits<float>::denorm_min(),
                             std::numeric_limits<float>::infinity(), -1e-40f, 3.4e38f};
-  for (size_t i = 0; i < sizeof specials / sizeof specials[0] && i < n; ++i) w[i * 7 % n] = specials[i];
+  for (size_t i = 0; i < sizeof specials / sizeof specials[0] && i < n; ++i)
+    w[i * 7 % n] = specials[i];
   if (n > 11) {
     uint32_t nan_bits = 0x7fc01234u;
     std::memcpy(&w[11], &nan_bits, sizeof nan_bits);
@@ -152,8 +153,9 @@ TEST(Comm, TrainRolloutMessages) {
 // Sizes around the piece boundaries: empty, one piece, several with a short last piece.
 TEST(Comm, BroadcastWeightsBitIdentical) {
   Comm c = make_comm();
-  struct Case { size_t n, chunk; } cases[] = {{0, 16}, {1, 16}, {4096, 4096}, {100003, 4096},
-                                             {100003, kBcastChunkFloats}};
+  struct Case {
+    size_t n, chunk;
+  } cases[] = {{0, 16}, {1, 16}, {4096, 4096}, {100003, 4096}, {100003, kBcastChunkFloats}};
   uint64_t seed = 17;
   for (const Case& k : cases) {
     std::vector<float> expect = weights(k.n, seed);
@@ -188,7 +190,8 @@ TEST(Comm, BroadcastSizeMismatchThrowsEverywhere) {
     ADD_FAILURE() << "no error for a size mismatch";
   } catch (const InputError& e) {
     EXPECT_NE(e.line().find("train sends 1000 floats but rollout ranks expect 1000..1001"),
-              std::string::npos) << e.line();
+              std::string::npos)
+        << e.line();
   }
   broadcast_weights(c, buf.data(), n, 64);
 }
@@ -200,10 +203,13 @@ TEST(CommMissingApp, ReportsMissingApp) {
     ADD_FAILURE() << "no error without train ranks";
   } catch (const ConfigError& e) {
     std::string line = e.line();
-    EXPECT_NE(line.find("no train ranks in MPI_COMM_WORLD (rollout 2, reward 1, train 0 (world 3))"),
-              std::string::npos) << line;
+    EXPECT_NE(
+        line.find("no train ranks in MPI_COMM_WORLD (rollout 2, reward 1, train 0 (world 3))"),
+        std::string::npos)
+        << line;
     EXPECT_NE(line.find("mpiexec -n R k1rl-rollout : -n 1 k1rl-reward : -n T k1rl-train"),
-              std::string::npos) << line;
+              std::string::npos)
+        << line;
   }
   // The same launch is fine for a run that needs only rollout and reward.
   CommOptions opt;
