@@ -1,6 +1,7 @@
 // The full option schema of the shared config file: every module's section, declared once.
 // One config file serves every app of a run, so every app knows every section.
 #include "lib/app/app.h"
+#include "lib/comm/comm.h"
 #include "lib/rl/rl.h"
 
 namespace k1rl {
@@ -17,6 +18,7 @@ void declare_run_options(ConfigSpec& s) {
 void declare_all_options(ConfigSpec& spec) {
   declare_run_options(spec);
   rl::declare_rl_options(spec);
+  declare_comm_options(spec);
 }
 
 }  // namespace k1rl
