@@ -82,11 +82,10 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
                        const AttnShape& s);
 // Gradients of the forward above given dout, the forward's out and lse. dq is overwritten;
 // dk and dv are overwritten for every row belonging to some sequence (training layout: all).
-void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv,
-                        int64_t lddv, const float* dout, int64_t lddo, const float* out,
-                        int64_t ldo, const float* lse, const float* q, int64_t ldq,
-                        const float* k, int64_t ldk, const float* v, int64_t ldv,
-                        const AttnShape& s);
+void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv, int64_t lddv,
+                        const float* dout, int64_t lddo, const float* out, int64_t ldo,
+                        const float* lse, const float* q, int64_t ldq, const float* k, int64_t ldk,
+                        const float* v, int64_t ldv, const AttnShape& s);
 
 // ---------------------------------------------------------------------------------------------
 // SwiGLU MLP activation: gu[N, 2F] holds (gate | up) per row; out[N,F] = silu(gate) * up.
@@ -103,23 +102,22 @@ void softmax_stats(float* lse, float* logprob, float* entropy, const float* logi
 // In place: logits[N,V] becomes d(loss)/d(logits) for loss = Σ_n wlp[n]·logprob[n] +
 // went[n]·entropy[n]. wlp / went may be nullptr (zero). Needs lse and entropy of the forward.
 void softmax_backward_inplace(float* logits, const float* lse, const float* entropy,
-                              const int32_t* target, const float* wlp, const float* went,
-                              int64_t N, int64_t V);
+                              const int32_t* target, const float* wlp, const float* went, int64_t N,
+                              int64_t V);
 
 // ---------------------------------------------------------------------------------------------
 // Embedding: out[N,C] = table[tokens[n], :]. Backward: dtable[tokens[n], :] += dout[n, :].
-void embedding_forward(float* out, const float* table, const int32_t* tokens, int64_t N,
-                       int64_t C);
+void embedding_forward(float* out, const float* table, const int32_t* tokens, int64_t N, int64_t C);
 void embedding_backward(float* dtable, const float* dout, const int32_t* tokens, int64_t N,
                         int64_t C);
 
 // ---------------------------------------------------------------------------------------------
 // Elementwise and reductions over n floats.
-void add_inplace(float* y, const float* x, int64_t n);              // y += x
-void scale_inplace(float* x, float a, int64_t n);                   // x *= a
-void copy(float* y, const float* x, int64_t n);                     // y = x
+void add_inplace(float* y, const float* x, int64_t n);  // y += x
+void scale_inplace(float* x, float a, int64_t n);       // x *= a
+void copy(float* y, const float* x, int64_t n);         // y = x
 void fill(float* x, float value, int64_t n);
-double sum_squares(const float* x, int64_t n);                      // Σ x², in double
+double sum_squares(const float* x, int64_t n);  // Σ x², in double
 
 // ---------------------------------------------------------------------------------------------
 // AdamW (decoupled weight decay), PyTorch's formula:

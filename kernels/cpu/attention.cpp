@@ -30,8 +30,18 @@ inline void task_scores(const cpu::VecOps& V, float* s, const float* qrow, const
   }
 }
 
+// Multiply-adds of one pass (scores or values), to skip threads for tiny problems.
+int64_t attention_work(const AttnShape& sh) {
+  int64_t w = 0;
+  for (int64_t b = 0; b < sh.B; ++b) w += int64_t(sh.q_cu[b + 1] - sh.q_cu[b]) * sh.kv_len[b];
+  return w * sh.H * sh.D;
+}
+constexpr int64_t kParallelWork = 1 << 15;
+
 // Transposing pays off when many queries share the key block.
-inline bool use_transposed(int64_t queries, int64_t L) { return queries >= 8 && L >= 16; }
+inline bool use_transposed(int64_t queries, int64_t L) {
+  return queries >= 8 && L >= 16;
+}
 
 }  // namespace
 
@@ -41,7 +51,7 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
   const auto& V = cpu::vec();
   const int64_t B = sh.B, H = sh.H, Hkv = sh.Hkv, D = sh.D, G = H / Hkv;
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
-#pragma omp parallel
+#pragma omp parallel if (attention_work(sh) > kParallelWork)
   {
     Scratch sc;
 #pragma omp for schedule(dynamic, 1) collapse(2)
@@ -80,15 +90,14 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
 
 // With P = softmax(scale·QKᵀ) and O = PV:  dV = Pᵀ dO;  dP = dO Vᵀ;
 // dS = P ∘ (dP - rowsum(dO ∘ O));  dQ = scale·dS K;  dK = scale·dSᵀ Q.
-void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv,
-                        int64_t lddv, const float* dout, int64_t lddo, const float* out,
-                        int64_t ldo, const float* lse, const float* q, int64_t ldq,
-                        const float* k, int64_t ldk, const float* v, int64_t ldv,
-                        const AttnShape& sh) {
+void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv, int64_t lddv,
+                        const float* dout, int64_t lddo, const float* out, int64_t ldo,
+                        const float* lse, const float* q, int64_t ldq, const float* k, int64_t ldk,
+                        const float* v, int64_t ldv, const AttnShape& sh) {
   const auto& V = cpu::vec();
   const int64_t B = sh.B, H = sh.H, Hkv = sh.Hkv, D = sh.D, G = H / Hkv;
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
-#pragma omp parallel
+#pragma omp parallel if (attention_work(sh) > kParallelWork)
   {
     Scratch sc;
 #pragma omp for schedule(dynamic, 1) collapse(2)
@@ -121,7 +130,7 @@ void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float*
             const float* qrow = q + row * ldq + h * D;
             const float* dorow = dout + row * lddo + h * D;
             task_scores(V, s, qrow, k0, ldk, kt, L, D, n);
-            V.exp_scaled(s, n, scale, lse[row * H + h]);  // s = P row
+            V.exp_scaled(s, n, scale, lse[row * H + h]);      // s = P row
             task_scores(V, dp, dorow, v0, ldv, vt, L, D, n);  // dp = dO·Vᵀ
             const float di = V.dot(dorow, out + row * ldo + h * D, D);
             for (int64_t j = 0; j < n; ++j) {

@@ -37,13 +37,18 @@ std::atomic<int>& isa_slot() {
 
 }  // namespace
 
-Isa isa() { return static_cast<Isa>(isa_slot().load(std::memory_order_relaxed)); }
+Isa isa() {
+  return static_cast<Isa>(isa_slot().load(std::memory_order_relaxed));
+}
 
 const char* isa_name(Isa i) {
   switch (i) {
-    case Isa::avx512: return "avx512";
-    case Isa::avx2: return "avx2";
-    default: return "scalar";
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx2:
+      return "avx2";
+    default:
+      return "scalar";
   }
 }
 
@@ -53,14 +58,19 @@ void set_isa(Isa want) {
   isa_slot().store(static_cast<int>(want));
 }
 
-int num_threads() { return omp_get_max_threads(); }
+int num_threads() {
+  return omp_get_max_threads();
+}
 
 namespace cpu {
 const VecOps& vec() {
   switch (isa()) {
-    case Isa::avx512: return *vec_avx512();
-    case Isa::avx2: return *vec_avx2();
-    default: return *vec_scalar();
+    case Isa::avx512:
+      return *vec_avx512();
+    case Isa::avx2:
+      return *vec_avx2();
+    default:
+      return *vec_scalar();
   }
 }
 }  // namespace cpu

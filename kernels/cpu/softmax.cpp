@@ -25,8 +25,8 @@ void softmax_stats(float* lse, float* logprob, float* entropy, const float* logi
 // d/dz_k [w·log p_t + e·H] = w·(δ_kt - p_k) - e·p_k·(log p_k + H)
 //                          = w·δ_kt + p_k·(a + b·log p_k) with a = -w - e·H, b = -e.
 void softmax_backward_inplace(float* logits, const float* lse, const float* entropy,
-                              const int32_t* target, const float* wlp, const float* went,
-                              int64_t N, int64_t V) {
+                              const int32_t* target, const float* wlp, const float* went, int64_t N,
+                              int64_t V) {
   const auto& Vo = cpu::vec();
 #pragma omp parallel for schedule(static) if (N * V > 16384)
   for (int64_t n = 0; n < N; ++n) {

@@ -22,21 +22,43 @@ inline __m256i tail_mask(int64_t n) {
   n = n < 0 ? 0 : (n > 8 ? 8 : n);
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - n));
 }
-inline VF vset(float x) { return _mm256_set1_ps(x); }
-inline VF vload(const float* p) { return _mm256_loadu_ps(p); }
-inline void vstore(float* p, VF v) { _mm256_storeu_ps(p, v); }
+inline VF vset(float x) {
+  return _mm256_set1_ps(x);
+}
+inline VF vload(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+inline void vstore(float* p, VF v) {
+  _mm256_storeu_ps(p, v);
+}
 inline VF vload_n(const float* p, int64_t n, float fill) {
   __m256i m = tail_mask(n);
   return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
 }
-inline void vstore_n(float* p, VF v, int64_t n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
-inline VF vadd(VF a, VF b) { return _mm256_add_ps(a, b); }
-inline VF vsub(VF a, VF b) { return _mm256_sub_ps(a, b); }
-inline VF vmul(VF a, VF b) { return _mm256_mul_ps(a, b); }
-inline VF vdiv(VF a, VF b) { return _mm256_div_ps(a, b); }
-inline VF vmax(VF a, VF b) { return _mm256_max_ps(a, b); }
-inline VF vsqrt(VF a) { return _mm256_sqrt_ps(a); }
-inline VF vfma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+inline void vstore_n(float* p, VF v, int64_t n) {
+  _mm256_maskstore_ps(p, tail_mask(n), v);
+}
+inline VF vadd(VF a, VF b) {
+  return _mm256_add_ps(a, b);
+}
+inline VF vsub(VF a, VF b) {
+  return _mm256_sub_ps(a, b);
+}
+inline VF vmul(VF a, VF b) {
+  return _mm256_mul_ps(a, b);
+}
+inline VF vdiv(VF a, VF b) {
+  return _mm256_div_ps(a, b);
+}
+inline VF vmax(VF a, VF b) {
+  return _mm256_max_ps(a, b);
+}
+inline VF vsqrt(VF a) {
+  return _mm256_sqrt_ps(a);
+}
+inline VF vfma(VF a, VF b, VF c) {
+  return _mm256_fmadd_ps(a, b, c);
+}
 inline float hsum(VF v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -63,10 +85,13 @@ inline VF vexp(VF x) {
   p = vfma(p, r, vset(1.6666665459e-1f));
   p = vfma(p, r, vset(5.0000001201e-1f));
   p = vfma(vmul(p, r), r, vadd(r, vset(1.f)));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
-inline float sexp(float x) { return std::exp(x); }
+inline float sexp(float x) {
+  return std::exp(x);
+}
 
 #include "kernels/cpu/vec-body.inc"
 
@@ -76,5 +101,7 @@ inline float sexp(float x) { return std::exp(x); }
 #pragma GCC pop_options
 
 namespace k1rl::ops::cpu {
-const VecOps* vec_avx2() { return &avx2_impl::kOps; }
+const VecOps* vec_avx2() {
+  return &avx2_impl::kOps;
+}
 }  // namespace k1rl::ops::cpu

@@ -20,23 +20,51 @@ using VF = __m512;
 constexpr int64_t W = 16;
 constexpr const char* kIsaName = "avx512";
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
-inline VF vset(float x) { return _mm512_set1_ps(x); }
-inline VF vload(const float* p) { return _mm512_loadu_ps(p); }
-inline void vstore(float* p, VF v) { _mm512_storeu_ps(p, v); }
+inline __mmask16 tail_mask(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+}
+inline VF vset(float x) {
+  return _mm512_set1_ps(x);
+}
+inline VF vload(const float* p) {
+  return _mm512_loadu_ps(p);
+}
+inline void vstore(float* p, VF v) {
+  _mm512_storeu_ps(p, v);
+}
 inline VF vload_n(const float* p, int64_t n, float fill) {
   return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail_mask(n), p);
 }
-inline void vstore_n(float* p, VF v, int64_t n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }
-inline VF vadd(VF a, VF b) { return _mm512_add_ps(a, b); }
-inline VF vsub(VF a, VF b) { return _mm512_sub_ps(a, b); }
-inline VF vmul(VF a, VF b) { return _mm512_mul_ps(a, b); }
-inline VF vdiv(VF a, VF b) { return _mm512_div_ps(a, b); }
-inline VF vmax(VF a, VF b) { return _mm512_max_ps(a, b); }
-inline VF vsqrt(VF a) { return _mm512_sqrt_ps(a); }
-inline VF vfma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
-inline float hsum(VF v) { return _mm512_reduce_add_ps(v); }
-inline float hmax(VF v) { return _mm512_reduce_max_ps(v); }
+inline void vstore_n(float* p, VF v, int64_t n) {
+  _mm512_mask_storeu_ps(p, tail_mask(n), v);
+}
+inline VF vadd(VF a, VF b) {
+  return _mm512_add_ps(a, b);
+}
+inline VF vsub(VF a, VF b) {
+  return _mm512_sub_ps(a, b);
+}
+inline VF vmul(VF a, VF b) {
+  return _mm512_mul_ps(a, b);
+}
+inline VF vdiv(VF a, VF b) {
+  return _mm512_div_ps(a, b);
+}
+inline VF vmax(VF a, VF b) {
+  return _mm512_max_ps(a, b);
+}
+inline VF vsqrt(VF a) {
+  return _mm512_sqrt_ps(a);
+}
+inline VF vfma(VF a, VF b, VF c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+inline float hsum(VF v) {
+  return _mm512_reduce_add_ps(v);
+}
+inline float hmax(VF v) {
+  return _mm512_reduce_max_ps(v);
+}
 // exp(x): Cephes range reduction and polynomial (about 1 ulp), 2^n applied with scalef.
 inline VF vexp(VF x) {
   x = _mm512_min_ps(_mm512_max_ps(x, vset(-87.5f)), vset(88.5f));
@@ -53,7 +81,9 @@ inline VF vexp(VF x) {
   p = vfma(vmul(p, r), r, vadd(r, vset(1.f)));
   return _mm512_scalef_ps(p, n);
 }
-inline float sexp(float x) { return std::exp(x); }
+inline float sexp(float x) {
+  return std::exp(x);
+}
 
 #include "kernels/cpu/vec-body.inc"
 
@@ -63,5 +93,7 @@ inline float sexp(float x) { return std::exp(x); }
 #pragma GCC pop_options
 
 namespace k1rl::ops::cpu {
-const VecOps* vec_avx512() { return &avx512_impl::kOps; }
+const VecOps* vec_avx512() {
+  return &avx512_impl::kOps;
+}
 }  // namespace k1rl::ops::cpu

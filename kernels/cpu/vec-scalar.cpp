@@ -12,24 +12,54 @@ using VF = float;
 constexpr int64_t W = 1;
 constexpr const char* kIsaName = "scalar";
 
-inline VF vset(float x) { return x; }
-inline VF vload(const float* p) { return *p; }
-inline void vstore(float* p, VF v) { *p = v; }
-inline VF vload_n(const float* p, int64_t n, float fill) { return n > 0 ? *p : fill; }
+inline VF vset(float x) {
+  return x;
+}
+inline VF vload(const float* p) {
+  return *p;
+}
+inline void vstore(float* p, VF v) {
+  *p = v;
+}
+inline VF vload_n(const float* p, int64_t n, float fill) {
+  return n > 0 ? *p : fill;
+}
 inline void vstore_n(float* p, VF v, int64_t n) {
   if (n > 0) *p = v;
 }
-inline VF vadd(VF a, VF b) { return a + b; }
-inline VF vsub(VF a, VF b) { return a - b; }
-inline VF vmul(VF a, VF b) { return a * b; }
-inline VF vdiv(VF a, VF b) { return a / b; }
-inline VF vmax(VF a, VF b) { return a > b ? a : b; }
-inline VF vsqrt(VF a) { return std::sqrt(a); }
-inline VF vfma(VF a, VF b, VF c) { return a * b + c; }
-inline float hsum(VF v) { return v; }
-inline float hmax(VF v) { return v; }
-inline VF vexp(VF x) { return std::exp(x); }
-inline float sexp(float x) { return std::exp(x); }
+inline VF vadd(VF a, VF b) {
+  return a + b;
+}
+inline VF vsub(VF a, VF b) {
+  return a - b;
+}
+inline VF vmul(VF a, VF b) {
+  return a * b;
+}
+inline VF vdiv(VF a, VF b) {
+  return a / b;
+}
+inline VF vmax(VF a, VF b) {
+  return a > b ? a : b;
+}
+inline VF vsqrt(VF a) {
+  return std::sqrt(a);
+}
+inline VF vfma(VF a, VF b, VF c) {
+  return a * b + c;
+}
+inline float hsum(VF v) {
+  return v;
+}
+inline float hmax(VF v) {
+  return v;
+}
+inline VF vexp(VF x) {
+  return std::exp(x);
+}
+inline float sexp(float x) {
+  return std::exp(x);
+}
 
 #include "kernels/cpu/vec-body.inc"
 
@@ -37,5 +67,7 @@ inline float sexp(float x) { return std::exp(x); }
 }  // namespace k1rl::ops::cpu::scalar_impl
 
 namespace k1rl::ops::cpu {
-const VecOps* vec_scalar() { return &scalar_impl::kOps; }
+const VecOps* vec_scalar() {
+  return &scalar_impl::kOps;
+}
 }  // namespace k1rl::ops::cpu

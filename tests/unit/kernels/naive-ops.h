@@ -64,7 +64,8 @@ inline std::vector<double> naive_attention(const std::vector<float>& q, const st
         double mx = -1e300;
         for (int64_t j = cu[b]; j <= i; ++j) {
           double d = 0;
-          for (int64_t e = 0; e < D; ++e) d += double(q[(i * H + h) * D + e]) * k[(j * Hkv + hk) * D + e];
+          for (int64_t e = 0; e < D; ++e)
+            d += double(q[(i * H + h) * D + e]) * k[(j * Hkv + hk) * D + e];
           d /= std::sqrt(double(D));
           s.push_back(d);
           mx = std::max(mx, d);

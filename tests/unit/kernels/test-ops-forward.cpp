@@ -11,8 +11,13 @@
 namespace k1rl::test {
 namespace {
 
-struct MatShape { int64_t N, K, M; bool bias; };
-inline void PrintTo(const MatShape& s, std::ostream* os) { *os << s.N << "x" << s.K << "->" << s.M; }
+struct MatShape {
+  int64_t N, K, M;
+  bool bias;
+};
+inline void PrintTo(const MatShape& s, std::ostream* os) {
+  *os << s.N << "x" << s.K << "->" << s.M;
+}
 class MatmulFwd : public ::testing::TestWithParam<MatShape> {};
 
 TEST_P(MatmulFwd, MatchesNaive) {
@@ -23,15 +28,21 @@ TEST_P(MatmulFwd, MatchesNaive) {
   EXPECT_LT(rel_err(out, naive_matmul(in, w, has_bias ? b.data() : nullptr, N, K, M)), 1e-5);
   // accumulate = true adds to what is there.
   std::vector<float> acc(N * M, 1.f);
-  ops::matmul_forward(acc.data(), in.data(), w.data(), has_bias ? b.data() : nullptr, N, K, M, true);
+  ops::matmul_forward(acc.data(), in.data(), w.data(), has_bias ? b.data() : nullptr, N, K, M,
+                      true);
   for (size_t i = 0; i < acc.size(); ++i) ASSERT_NEAR(acc[i], out[i] + 1.f, 1e-4);
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, MatmulFwd,
                          ::testing::Values(MatShape{1, 1, 1, false}, MatShape{7, 13, 5, true},
-                                           MatShape{33, 64, 96, false}, MatShape{64, 17, 129, true}));
+                                           MatShape{33, 64, 96, false},
+                                           MatShape{64, 17, 129, true}));
 
-struct RowShape { int64_t N, C; };
-inline void PrintTo(const RowShape& s, std::ostream* os) { *os << s.N << "x" << s.C; }
+struct RowShape {
+  int64_t N, C;
+};
+inline void PrintTo(const RowShape& s, std::ostream* os) {
+  *os << s.N << "x" << s.C;
+}
 class RmsNormFwd : public ::testing::TestWithParam<RowShape> {};
 TEST_P(RmsNormFwd, MatchesNaive) {
   auto [N, C] = GetParam();
@@ -44,8 +55,12 @@ INSTANTIATE_TEST_SUITE_P(Shapes, RmsNormFwd,
                          ::testing::Values(RowShape{1, 1}, RowShape{3, 7}, RowShape{16, 64},
                                            RowShape{5, 129}));
 
-struct RopeShape { int64_t N, Hn, D; };
-inline void PrintTo(const RopeShape& s, std::ostream* os) { *os << s.N << "x" << s.Hn << "x" << s.D; }
+struct RopeShape {
+  int64_t N, Hn, D;
+};
+inline void PrintTo(const RopeShape& s, std::ostream* os) {
+  *os << s.N << "x" << s.Hn << "x" << s.D;
+}
 class RopeFwd : public ::testing::TestWithParam<RopeShape> {};
 TEST_P(RopeFwd, MatchesNaiveAndInverts) {
   auto [N, Hn, D] = GetParam();
@@ -65,7 +80,10 @@ INSTANTIATE_TEST_SUITE_P(Shapes, RopeFwd,
                          ::testing::Values(RopeShape{1, 1, 2}, RopeShape{9, 3, 8},
                                            RopeShape{20, 4, 64}));
 
-struct AttnCase { std::vector<int32_t> lens; int64_t H, Hkv, D; };
+struct AttnCase {
+  std::vector<int32_t> lens;
+  int64_t H, Hkv, D;
+};
 inline void PrintTo(const AttnCase& s, std::ostream* os) {
   *os << "lens";
   for (int32_t l : s.lens) *os << " " << l;
@@ -128,11 +146,10 @@ TEST_P(AttentionFwd, CacheLayoutMatchesPacked) {
     for (int64_t e = 0; e < HD; ++e)
       ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "row " << rows[r];
 }
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, AttentionFwd,
-    ::testing::Values(AttnCase{{1}, 1, 1, 2}, AttnCase{{5, 1, 9}, 4, 2, 8},
-                      AttnCase{{17, 33}, 2, 2, 16}, AttnCase{{40, 3}, 6, 2, 32},
-                      AttnCase{{24}, 4, 1, 64}));
+INSTANTIATE_TEST_SUITE_P(Shapes, AttentionFwd,
+                         ::testing::Values(AttnCase{{1}, 1, 1, 2}, AttnCase{{5, 1, 9}, 4, 2, 8},
+                                           AttnCase{{17, 33}, 2, 2, 16},
+                                           AttnCase{{40, 3}, 6, 2, 32}, AttnCase{{24}, 4, 1, 64}));
 
 class SwigluFwd : public ::testing::TestWithParam<RowShape> {};
 TEST_P(SwigluFwd, MatchesNaive) {
@@ -216,8 +233,14 @@ TEST(AdamW, MatchesFormulaOverSteps) {
   const double lr = 1e-2, b1 = 0.9, b2 = 0.95, eps = 1e-8, wd = 0.1, gs = 0.5;
   for (int step = 1; step <= 5; ++step) {
     auto g = randn(n, 100 + step);
-    ops::AdamWArgs a{float(lr), float(b1), float(b2), float(eps), float(wd),
-                     float(1 - std::pow(b1, step)), float(1 - std::pow(b2, step)), float(gs)};
+    ops::AdamWArgs a{float(lr),
+                     float(b1),
+                     float(b2),
+                     float(eps),
+                     float(wd),
+                     float(1 - std::pow(b1, step)),
+                     float(1 - std::pow(b2, step)),
+                     float(gs)};
     ops::adamw_update(p.data(), g.data(), m.data(), v.data(), n, a);
     for (int64_t i = 0; i < n; ++i) {
       double gi = g[i] * gs;

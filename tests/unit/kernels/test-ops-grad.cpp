@@ -8,8 +8,12 @@
 namespace k1rl::test {
 namespace {
 
-struct MatShape { int64_t N, K, M; };
-inline void PrintTo(const MatShape& s, std::ostream* os) { *os << s.N << "x" << s.K << "->" << s.M; }
+struct MatShape {
+  int64_t N, K, M;
+};
+inline void PrintTo(const MatShape& s, std::ostream* os) {
+  *os << s.N << "x" << s.K << "->" << s.M;
+}
 class MatmulGrad : public ::testing::TestWithParam<MatShape> {};
 TEST_P(MatmulGrad, FiniteDifferences) {
   auto [N, K, M] = GetParam();
@@ -26,16 +30,23 @@ TEST_P(MatmulGrad, FiniteDifferences) {
   fd_check("dbias", b, db, loss);
   // Parameter gradients accumulate; input gradients accumulate only when asked.
   auto dw1 = dw, din1 = din;
-  ops::matmul_backward(din.data(), dw.data(), nullptr, r.data(), in.data(), w.data(), N, K, M, true);
-  for (size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], 2 * dw1[i], 1e-4 * (1 + std::fabs(dw1[i])));
-  for (size_t i = 0; i < din.size(); ++i) ASSERT_NEAR(din[i], 2 * din1[i], 1e-4 * (1 + std::fabs(din1[i])));
+  ops::matmul_backward(din.data(), dw.data(), nullptr, r.data(), in.data(), w.data(), N, K, M,
+                       true);
+  for (size_t i = 0; i < dw.size(); ++i)
+    ASSERT_NEAR(dw[i], 2 * dw1[i], 1e-4 * (1 + std::fabs(dw1[i])));
+  for (size_t i = 0; i < din.size(); ++i)
+    ASSERT_NEAR(din[i], 2 * din1[i], 1e-4 * (1 + std::fabs(din1[i])));
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, MatmulGrad,
                          ::testing::Values(MatShape{1, 1, 1}, MatShape{5, 7, 3},
                                            MatShape{16, 32, 48}, MatShape{9, 65, 17}));
 
-struct RowShape { int64_t N, C; };
-inline void PrintTo(const RowShape& s, std::ostream* os) { *os << s.N << "x" << s.C; }
+struct RowShape {
+  int64_t N, C;
+};
+inline void PrintTo(const RowShape& s, std::ostream* os) {
+  *os << s.N << "x" << s.C;
+}
 class RmsNormGrad : public ::testing::TestWithParam<RowShape> {};
 TEST_P(RmsNormGrad, FiniteDifferences) {
   auto [N, C] = GetParam();
@@ -72,7 +83,10 @@ TEST(RopeGrad, InverseIsTheBackward) {
   fd_check("dx", x, dx, loss, 60);
 }
 
-struct AttnCase { std::vector<int32_t> lens; int64_t H, Hkv, D; };
+struct AttnCase {
+  std::vector<int32_t> lens;
+  int64_t H, Hkv, D;
+};
 inline void PrintTo(const AttnCase& s, std::ostream* os) {
   *os << "lens";
   for (int32_t l : s.lens) *os << " " << l;
@@ -98,8 +112,8 @@ TEST_P(AttentionGrad, FiniteDifferences) {
   loss();
   std::vector<float> dqkv(N * ld, -7.f);  // garbage: the backward must overwrite every entry
   ops::attention_backward(dqkv.data(), ld, dqkv.data() + HD, ld, dqkv.data() + HD + KD, ld,
-                          r.data(), HD, out.data(), HD, lse.data(), qkv.data(), ld,
-                          qkv.data() + HD, ld, qkv.data() + HD + KD, ld, sh);
+                          r.data(), HD, out.data(), HD, lse.data(), qkv.data(), ld, qkv.data() + HD,
+                          ld, qkv.data() + HD + KD, ld, sh);
   fd_check("dqkv", qkv, dqkv, loss, 80);
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionGrad,
@@ -149,7 +163,8 @@ TEST_P(SoftmaxGrad, FiniteDifferences) {
   };
   loss_lp();
   dz = z;
-  ops::softmax_backward_inplace(dz.data(), lse.data(), nullptr, t.data(), wlp.data(), nullptr, N, V);
+  ops::softmax_backward_inplace(dz.data(), lse.data(), nullptr, t.data(), wlp.data(), nullptr, N,
+                                V);
   fd_check("dlogits (logprob only)", z, dz, loss_lp, 30, 1e-2f);
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, SoftmaxGrad,

@@ -1,0 +1,148 @@
+// Continuous batching over a KV cache: a step feeds every running sequence at once (a joining
+// sequence's whole context, the others' last sampled token), samples one token per sequence
+// from its own stream, retires finished sequences and admits waiting ones into free slots.
+#include <algorithm>
+#include <limits>
+
+#include "lib/model/model.h"
+
+namespace k1rl::model {
+
+const char* finish_name(Finish f) {
+  switch (f) {
+    case Finish::stop:
+      return "stop";
+    case Finish::length:
+      return "length";
+    case Finish::segment:
+      return "segment";
+    default:
+      return "budget";
+  }
+}
+
+Generator::Generator(const Model& model, int64_t max_batch, int64_t capacity)
+    : model_(model),
+      max_batch_(max_batch),
+      capacity_(capacity < 0 ? model.config().max_seq : std::min(capacity, model.config().max_seq)),
+      cache_(model.config(), max_batch, capacity_) {}
+
+namespace {
+struct Running {
+  size_t req;
+  int32_t slot;
+  int64_t cached = 0;         // tokens already in the slot's cache
+  std::vector<int32_t> feed;  // tokens to run next step
+  Rng rng;
+};
+}  // namespace
+
+std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& requests,
+                                           const SamplingParams& params, int64_t token_budget) {
+  const int64_t V = model_.config().vocab;
+  std::vector<GenResult> res(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) res[i].id = requests[i].id;
+  int64_t budget = token_budget < 0 ? std::numeric_limits<int64_t>::max() : token_budget;
+  std::vector<int32_t> free_slots;
+  for (int64_t s = max_batch_ - 1; s >= 0; --s) free_slots.push_back(static_cast<int32_t>(s));
+  std::vector<Running> run;
+  size_t next = 0;
+  std::vector<int32_t> tokens, q_cu, slots, start;
+  std::vector<float> logits;
+
+  auto answer_len = [&](size_t r) {
+    return static_cast<int64_t>(requests[r].answer.size() + res[r].tokens.size());
+  };
+  auto retire = [&](Running& s, Finish f) {
+    res[s.req].finish = f;
+    res[s.req].rng_state = s.rng.state();
+    free_slots.push_back(s.slot);
+    s.req = SIZE_MAX;
+  };
+
+  while (true) {
+    // Admit waiting requests into free slots.
+    while (!free_slots.empty() && next < requests.size() && budget > 0) {
+      const GenRequest& q = requests[next];
+      GenResult& r = res[next];
+      Running s{next++, -1, 0, {}, Rng(q.seed)};
+      if (!q.rng_state.empty()) s.rng.set_state(q.rng_state);
+      if (q.prompt.empty())
+        throw InputError(strfmt("empty prompt in request %lld", (long long)q.id),
+                         "a sequence needs at least one token", "start prompts with <bos>");
+      s.feed = q.prompt;
+      s.feed.insert(s.feed.end(), q.answer.begin(), q.answer.end());
+      r.rng_state = s.rng.state();
+      if (static_cast<int64_t>(q.answer.size()) >= params.max_answer_tokens ||
+          static_cast<int64_t>(s.feed.size()) >= capacity_) {
+        r.finish = Finish::length;
+        continue;
+      }
+      if (q.max_new_tokens == 0) {
+        r.finish = Finish::segment;
+        continue;
+      }
+      s.slot = free_slots.back();
+      free_slots.pop_back();
+      run.push_back(std::move(s));
+    }
+    if (run.empty()) break;
+
+    // One packed forward for every running sequence.
+    tokens.clear(), slots.clear(), start.clear();
+    q_cu.assign(1, 0);
+    for (const Running& s : run) {
+      tokens.insert(tokens.end(), s.feed.begin(), s.feed.end());
+      q_cu.push_back(static_cast<int32_t>(tokens.size()));
+      slots.push_back(s.slot);
+      start.push_back(static_cast<int32_t>(s.cached));
+    }
+    const int64_t B = static_cast<int64_t>(run.size());
+    logits.resize(static_cast<size_t>(B * V));
+    model_.forward_cached(tokens.data(), q_cu.data(), B, slots.data(), start.data(), cache_,
+                          logits.data());
+    ++stats_.steps;
+
+    for (int64_t b = 0; b < B; ++b) {
+      Running& s = run[b];
+      (s.cached == 0 ? stats_.prefill_tokens : stats_.decode_tokens) += s.feed.size();
+      s.cached += static_cast<int64_t>(s.feed.size());
+      if (budget <= 0) {
+        retire(s, Finish::budget);
+        continue;
+      }
+      GenResult& r = res[s.req];
+      float blp = 0, mlp = 0;
+      const int32_t tok = sample_token(logits.data() + b * V, V, params, s.rng, &blp, &mlp);
+      --budget;
+      r.tokens.push_back(tok);
+      r.logprobs.push_back(blp);
+      r.model_logprobs.push_back(mlp);
+      const GenRequest& q = requests[s.req];
+      if (std::find(params.stop_tokens.begin(), params.stop_tokens.end(), tok) !=
+          params.stop_tokens.end())
+        retire(s, Finish::stop);
+      else if (answer_len(s.req) >= params.max_answer_tokens || s.cached >= capacity_)
+        retire(s, Finish::length);
+      else if (q.max_new_tokens >= 0 && static_cast<int64_t>(r.tokens.size()) >= q.max_new_tokens)
+        retire(s, Finish::segment);
+      else if (budget <= 0)
+        retire(s, Finish::budget);
+      else
+        s.feed.assign(1, tok);
+    }
+    run.erase(
+        std::remove_if(run.begin(), run.end(), [](const Running& s) { return s.req == SIZE_MAX; }),
+        run.end());
+  }
+  // Requests never admitted (budget spent) stay open with no new tokens.
+  for (; next < requests.size(); ++next) {
+    Rng rng(requests[next].seed);
+    if (!requests[next].rng_state.empty()) rng.set_state(requests[next].rng_state);
+    res[next].finish = Finish::budget;
+    res[next].rng_state = rng.state();
+  }
+  return res;
+}
+
+}  // namespace k1rl::model

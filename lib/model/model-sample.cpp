@@ -1,0 +1,89 @@
+// Sampling one token from a row of logits: temperature, top-k, top-p (nucleus), greedy at
+// temperature 0. Ties break towards the lower token id so that results never depend on sort
+// stability; the only randomness is one uniform draw from the sequence's own stream.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "lib/model/model.h"
+
+namespace k1rl::model {
+
+int32_t sample_token(const float* z, int64_t V, const SamplingParams& p, Rng& rng,
+                     float* behaviour_logprob, float* model_logprob) {
+  if (!(p.temperature >= 0) || !(p.top_p > 0 && p.top_p <= 1) || p.top_k < 0)
+    throw InputError(
+        "bad sampling parameters",
+        strfmt("temperature %g, top_p %g, top_k %lld", p.temperature, p.top_p, (long long)p.top_k),
+        "need temperature >= 0, 0 < top_p <= 1, top_k >= 0");
+  // Model log-probability: log softmax of the raw logits (temperature 1, nothing filtered).
+  int32_t best = 0;
+  for (int64_t k = 1; k < V; ++k)
+    if (z[k] > z[best]) best = static_cast<int32_t>(k);
+  const double zmax = z[best];
+  double s = 0;
+  for (int64_t k = 0; k < V; ++k) s += std::exp(double(z[k]) - zmax);
+  const double lse = zmax + std::log(s);
+  if (p.temperature == 0) {
+    *behaviour_logprob = 0.f;
+    *model_logprob = static_cast<float>(z[best] - lse);
+    return best;
+  }
+  // Candidates: all tokens, or the top_k largest (ties: lower id first).
+  const double inv_t = 1.0 / p.temperature;
+  std::vector<int32_t> cand(static_cast<size_t>(V));
+  std::iota(cand.begin(), cand.end(), 0);
+  auto higher = [z](int32_t a, int32_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); };
+  const bool filter_k = p.top_k > 0 && p.top_k < V;
+  if (filter_k) {
+    std::nth_element(cand.begin(), cand.begin() + (p.top_k - 1), cand.end(), higher);
+    cand.resize(static_cast<size_t>(p.top_k));
+  }
+  std::vector<double> w(cand.size());
+  double total = 0;
+  for (size_t i = 0; i < cand.size(); ++i) total += (w[i] = std::exp((z[cand[i]] - zmax) * inv_t));
+  if (p.top_p < 1) {
+    std::vector<size_t> order(cand.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return higher(cand[a], cand[b]); });
+    double cum = 0, kept_total = 0;
+    std::vector<int32_t> kept;
+    std::vector<double> kw;
+    for (size_t i : order) {
+      kept.push_back(cand[i]);
+      kw.push_back(w[i]);
+      kept_total += w[i];
+      cum += w[i] / total;
+      if (cum >= p.top_p) break;
+    }
+    cand = std::move(kept);
+    w = std::move(kw);
+    total = kept_total;
+  } else if (filter_k) {
+    // Canonical order (by id) so the draw does not depend on nth_element's arrangement.
+    std::vector<size_t> order(cand.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cand[a] < cand[b]; });
+    std::vector<int32_t> c2;
+    std::vector<double> w2;
+    for (size_t i : order) c2.push_back(cand[i]), w2.push_back(w[i]);
+    cand = std::move(c2);
+    w = std::move(w2);
+  }
+  const double u = rng.uniform() * total;
+  double cum = 0;
+  size_t pick = cand.size() - 1;
+  for (size_t i = 0; i < cand.size(); ++i) {
+    cum += w[i];
+    if (u < cum) {
+      pick = i;
+      break;
+    }
+  }
+  *behaviour_logprob = static_cast<float>(std::log(w[pick] / total));
+  *model_logprob = static_cast<float>(z[cand[pick]] - lse);
+  return cand[pick];
+}
+
+}  // namespace k1rl::model

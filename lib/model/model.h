@@ -1,0 +1,264 @@
+// k1rl model: the LLaMA/Qwen2-family decoder (RMSNorm, RoPE, grouped-query attention with
+// optional QKV bias, SwiGLU MLP, tied or untied LM head) over int32 token ids.
+//  - training: forward over packed variable-length sequences -> per-token log-probabilities and
+//    entropies; backward from any per-token weights d(loss)/d(logprob_t), d(loss)/d(entropy_t)
+//    (so RL losses are computed outside the model); gradients accumulate until zero_grads();
+//  - generation: batched prefill + decode with a KV cache and continuous batching (Generator);
+//  - checkpoints in the checkpoint/1 format (parameters, AdamW state, step, RNG, config).
+// Parameters live in one flat float buffer named tensor by tensor as in Hugging Face
+// (model.layers.0.self_attn.q_proj.weight, ...). All maths goes through kernels/ops.h.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/core/core.h"
+#include "lib/optim/optim.h"
+
+namespace k1rl::model {
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: the [model] section.
+void declare_model_options(ConfigSpec& spec);
+
+struct ModelConfig {
+  int64_t vocab = 259;  // byte-level tokenizer: 256 bytes + <bos> <eos> <pad>
+  int64_t dim = 64;
+  int64_t layers = 2;
+  int64_t heads = 4;
+  int64_t kv_heads = 2;
+  int64_t ffn_dim = 176;  // 8·dim/3 rounded up to 16
+  double rope_theta = 10000.0;
+  double norm_eps = 1e-5;
+  int64_t max_seq = 512;
+  bool tie_embeddings = true;
+  bool qkv_bias = false;
+
+  int64_t head_dim() const { return dim / heads; }
+  static ModelConfig from_config(const Config& cfg);  // validated
+  // The section as key -> text (the checkpoint's attributes) and back; from_map throws
+  // IoError naming a missing or unreadable key.
+  std::map<std::string, std::string> to_map() const;
+  static ModelConfig from_map(const std::map<std::string, std::string>& kv,
+                              const std::string& where);
+  void validate() const;  // throws ConfigError naming the key
+  bool operator==(const ModelConfig& o) const { return to_map() == o.to_map(); }
+};
+// The first key whose value differs ("" when equal), with both values as text.
+struct ConfigDiff {
+  std::string key, a, b;
+};
+ConfigDiff config_diff(const ModelConfig& a, const ModelConfig& b);
+
+// ---------------------------------------------------------------------------------------------
+// One parameter tensor inside the flat buffer.
+struct TensorInfo {
+  std::string name;            // Hugging Face name
+  std::vector<int64_t> shape;  // row-major
+  int64_t offset = 0, size = 0;
+  bool decay = false;  // weight decay applies (matrices, not norms or biases)
+};
+
+// A batch of packed sequences for the training path. Sequence b holds tokens[cu[b] .. cu[b+1]).
+// mask (optional, [N]): mask[i] != 0 asks for the log-probability of tokens[i] (given the
+// tokens before it in its sequence); empty = every token except each sequence's first. The
+// first token of a sequence never has a log-probability. Only masked positions pay for the LM
+// head, so prompts are cheap.
+struct Batch {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> cu;
+  std::vector<uint8_t> mask;
+  int64_t size() const { return static_cast<int64_t>(tokens.size()); }
+  void validate(const ModelConfig& cfg) const;  // throws InputError
+};
+
+struct ForwardOptions {
+  bool all_logits = false;  // also keep logits at positions without a target (tests, eval)
+  bool entropy = true;      // compute per-token entropies
+};
+
+// What the training forward returns, indexed by token i of the batch ([N] each); entries of
+// tokens without a log-probability are 0.
+struct TokenOutputs {
+  std::vector<float> logprob;  // log p(tokens[i] | tokens before i)
+  std::vector<float> entropy;  // entropy of that next-token distribution
+  std::vector<uint8_t> valid;  // 1 where logprob/entropy were computed
+};
+
+struct CeResult {
+  double nll_sum = 0;  // Σ -logprob over the masked tokens
+  int64_t tokens = 0;  // how many
+};
+
+class KvCache;
+
+class Model {
+ public:
+  explicit Model(const ModelConfig& cfg);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return cfg_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const TensorInfo& tensor(const std::string& name) const;  // throws InputError
+  std::vector<optim::ParamRange> param_ranges() const;      // for optim::AdamW
+  int64_t num_params() const { return static_cast<int64_t>(params_.size()); }
+  float* params() { return params_.data(); }
+  const float* params() const { return params_.data(); }
+  float* grads() { return grads_.data(); }
+  const float* grads() const { return grads_.data(); }
+  float* param(const std::string& name) { return params_.data() + tensor(name).offset; }
+  float* grad(const std::string& name) { return grads_.data() + tensor(name).offset; }
+
+  // Seeded initialisation as in Hugging Face LLaMA: N(0, 0.02) for every matrix and the
+  // embedding, 1 for norm weights, 0 for biases; tensor t draws from Rng(seed, t).
+  void init_params(uint64_t seed);
+  void zero_grads();
+
+  // -- training path --------------------------------------------------------------------------
+  // Runs the batch and keeps the activations for backward(). The returned reference stays valid
+  // until the next forward.
+  const TokenOutputs& forward(const Batch& batch, const ForwardOptions& opt = {});
+  // Accumulates into grads() the gradient of  L = Σ_i dlogprob[i]·logprob[i] +
+  // dentropy[i]·entropy[i] for the last forward. Arrays are [N] indexed like TokenOutputs; entries
+  // of tokens without a log-probability are ignored; dentropy may be nullptr. (The forward must
+  // have computed entropies if dentropy is given.)
+  void backward(const float* dlogprob, const float* dentropy = nullptr);
+  // SFT: forward, then backward of weight·Σ(-logprob) over the masked tokens (e.g. weight =
+  // 1/total masked tokens over all micro-batches of one update).
+  CeResult cross_entropy_step(const Batch& batch, float weight);
+
+  // Logits of the last forward: rows [R, V] and the position each row was computed at
+  // (row r predicts token logit_positions()[r] + 1).
+  const float* logits() const;
+  const std::vector<int32_t>& logit_positions() const;
+
+  // -- inference path (used by Generator; exposed for tests) ----------------------------------
+  // Appends new tokens of B sequences to their KV-cache slots and returns logits: sequence b
+  // adds tokens[q_cu[b] .. q_cu[b+1]) at positions start[b], start[b]+1, ... of slot slots[b].
+  // logits: [B, V] for each sequence's last new token, or [N, V] for every new token when
+  // all_rows. Does not touch the training activations; thread-compatible per cache.
+  void forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B, const int32_t* slots,
+                      const int32_t* start, KvCache& cache, float* logits,
+                      bool all_rows = false) const;
+
+ private:
+  struct Impl;
+  ModelConfig cfg_;
+  std::vector<TensorInfo> tensors_;
+  std::vector<float> params_, grads_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Keys and values of up to `slots` sequences of up to `capacity` tokens each, for every layer,
+// plus the scratch memory of forward_cached.
+class KvCache {
+ public:
+  KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity);
+  ~KvCache();
+  int64_t slots() const { return slots_; }
+  int64_t capacity() const { return capacity_; }
+  float* k(int64_t layer) { return k_.data() + layer * layer_stride_; }
+  float* v(int64_t layer) { return v_.data() + layer * layer_stride_; }
+
+ private:
+  friend class Model;
+  struct Scratch;
+  int64_t slots_, capacity_, layer_stride_;
+  std::vector<float> k_, v_;
+  std::unique_ptr<Scratch> scratch_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Generation.
+struct SamplingParams {
+  double temperature = 1.0;          // 0 = greedy
+  double top_p = 1.0;                // nucleus: keep the smallest set of tokens with mass >= top_p
+  int64_t top_k = 0;                 // keep the k most likely tokens; 0 = all
+  std::vector<int32_t> stop_tokens;  // a sampled stop token ends the answer (and is kept)
+  int64_t max_answer_tokens = 256;   // answer length limit (answer so far + new)
+};
+
+// One sequence to continue: prompt, the answer so far (empty for a fresh one; a parked partial
+// rollout otherwise: prompt + answer are re-prefilled), and its random stream.
+struct GenRequest {
+  int64_t id = 0;
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> answer;
+  uint64_t seed = 0;                // fresh stream Rng(seed) ...
+  std::vector<uint64_t> rng_state;  // ... unless a saved state (4 words) is given
+  int64_t max_new_tokens = -1;      // this call's cap for this sequence (segment); -1 = none
+};
+
+enum class Finish {
+  stop,     // sampled a stop token
+  length,   // reached max_answer_tokens or the model's max_seq
+  segment,  // reached this call's max_new_tokens: still open, park it
+  budget,   // the call's token budget ran out: still open (maybe with no new tokens)
+};
+const char* finish_name(Finish f);
+
+struct GenResult {
+  int64_t id = 0;
+  std::vector<int32_t> tokens;        // new answer tokens of this call
+  std::vector<float> logprobs;        // behaviour log-prob of each: the distribution actually
+                                      // sampled (temperature, top-k, top-p); 0 when greedy
+  std::vector<float> model_logprobs;  // log softmax of the raw logits (what training computes)
+  Finish finish = Finish::budget;
+  std::vector<uint64_t> rng_state;  // the stream's state after the last draw
+  bool open() const { return finish == Finish::segment || finish == Finish::budget; }
+};
+
+struct GenStats {
+  int64_t steps = 0, prefill_tokens = 0, decode_tokens = 0;
+};
+
+// Continuous batching: up to max_batch sequences run together; each step feeds every running
+// sequence (its whole context when it joins, then one token); a finished sequence leaves and
+// the next waiting request takes its slot. Results are independent of max_batch and of which
+// requests share a step: each sequence samples only from its own logits with its own stream.
+class Generator {
+ public:
+  Generator(const Model& model, int64_t max_batch, int64_t capacity = -1);  // -1: max_seq
+  // Results in the order of the requests. token_budget bounds the new tokens of this call over
+  // all sequences (-1 = unbounded); when it runs out every unfinished sequence is returned open.
+  std::vector<GenResult> generate(const std::vector<GenRequest>& requests,
+                                  const SamplingParams& params, int64_t token_budget = -1);
+  const GenStats& stats() const { return stats_; }
+
+ private:
+  const Model& model_;
+  int64_t max_batch_, capacity_;
+  KvCache cache_;
+  GenStats stats_;
+};
+
+// Samples one token from logits[V] (not modified) with the given parameters; returns the token
+// and writes the behaviour and model log-probabilities. Exposed for tests.
+int32_t sample_token(const float* logits, int64_t V, const SamplingParams& p, Rng& rng,
+                     float* behaviour_logprob, float* model_logprob);
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints (checkpoint/1): root attributes model.<key> (the [model] section as text), step,
+// iteration, rng_state; params/<name> per tensor; optim/m/<name>, optim/v/<name>, optim/step.
+struct TrainState {
+  int64_t step = 0, iteration = 0;
+  std::vector<uint64_t> rng_state;  // empty: none saved
+};
+
+// Writes atomically (temporary name + rename). opt may be nullptr (no optim group).
+void save_checkpoint(const std::string& path, const Model& model, const optim::AdamW* opt,
+                     const TrainState& state);
+// Loads into a model built with the requested config; throws ConfigError naming the first key
+// whose value differs, IoError for a missing, truncated, corrupt or foreign file. With opt
+// given, the AdamW state is restored (or reset, with a warning, when the file has none).
+TrainState load_checkpoint(const std::string& path, Model& model, optim::AdamW* opt);
+ModelConfig read_checkpoint_config(const std::string& path);
+
+}  // namespace k1rl::model
