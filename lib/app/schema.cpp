@@ -2,6 +2,8 @@
 // One config file serves every app of a run, so every app knows every section.
 #include "lib/app/app.h"
 #include "lib/comm/comm.h"
+#include "lib/model/model.h"
+#include "lib/optim/optim.h"
 #include "lib/rl/rl.h"
 
 namespace k1rl {
@@ -19,6 +21,8 @@ void declare_all_options(ConfigSpec& spec) {
   declare_run_options(spec);
   rl::declare_rl_options(spec);
   declare_comm_options(spec);
+  model::declare_model_options(spec);
+  optim::declare_optim_options(spec);
 }
 
 }  // namespace k1rl
