@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${K1RL_TEST_VENV:-$root/.cache/venv}"
 # Versions that still support torch 1.13 and Python 3.11 (transformers dropped torch < 2 later).
 pkgs=(transformers==4.44.2 tokenizers==0.19.1 safetensors==0.4.5 gguf==0.10.0
-      huggingface-hub==0.24.7 jinja2==3.1.6)
+      huggingface-hub==0.24.7 jinja2==3.1.6 sentencepiece==0.2.0)
 stamp="$venv/.k1rl-ready-$(printf '%s\n' "${pkgs[@]}" | md5sum | cut -c1-12)"
 [[ -f "$stamp" ]] && exit 0
 

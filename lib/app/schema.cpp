@@ -5,6 +5,7 @@
 #include "lib/model/model.h"
 #include "lib/optim/optim.h"
 #include "lib/rl/rl.h"
+#include "lib/tokenizer/tokenizer.h"
 
 namespace k1rl {
 
@@ -23,6 +24,7 @@ void declare_all_options(ConfigSpec& spec) {
   declare_comm_options(spec);
   model::declare_model_options(spec);
   optim::declare_optim_options(spec);
+  declare_tokenizer_options(spec);
 }
 
 }  // namespace k1rl

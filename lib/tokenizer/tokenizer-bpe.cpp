@@ -22,8 +22,9 @@ class BpeTokenizer final : public Tokenizer {
     const int32_t n = static_cast<int32_t>(spec_.tokens.size());
     if (n == 0) throw InputError("BPE tokenizer", "has an empty vocabulary", "check the file");
     if (!spec_.types.empty() && static_cast<int32_t>(spec_.types.size()) != n)
-      throw InputError("BPE tokenizer", strfmt("has %zu token types for %d tokens",
-                                               spec_.types.size(), n), "check the file");
+      throw InputError("BPE tokenizer",
+                       strfmt("has %zu token types for %d tokens", spec_.types.size(), n),
+                       "check the file");
     if (spec_.pre != "gpt2" && spec_.pre != "smollm")
       throw ConfigError("BPE pre-tokenizer '" + spec_.pre + "'", "is not supported",
                         "supported: gpt2, smollm");
@@ -105,9 +106,7 @@ class BpeTokenizer final : public Tokenizer {
     auto it = vocab_.find(std::string(s));
     return it == vocab_.end() ? -1 : it->second;
   }
-  std::map<std::string, std::string> to_hf_files() const override {
-    return bpe_hf_files(spec_);
-  }
+  std::map<std::string, std::string> to_hf_files() const override { return bpe_hf_files(spec_); }
 
  private:
   struct Merge {
@@ -121,8 +120,10 @@ class BpeTokenizer final : public Tokenizer {
     for (size_t i = 0; i < t.size();) {
       size_t at = i;
       int b = unicode_to_byte(utf8_next(t, i));
-      if (b >= 0) out.push_back(static_cast<char>(b));
-      else out.append(t, at, i - at);  // not in the byte alphabet: keep the character
+      if (b >= 0)
+        out.push_back(static_cast<char>(b));
+      else
+        out.append(t, at, i - at);  // not in the byte alphabet: keep the character
     }
     return out;
   }
@@ -140,8 +141,10 @@ class BpeTokenizer final : public Tokenizer {
                     std::vector<std::string_view>& pieces) const {
     if (text.empty()) return;
     pieces.clear();
-    if (spec_.pre == "smollm") pretokenize_smollm(text, pieces);
-    else pretokenize_gpt2(text, pieces);
+    if (spec_.pre == "smollm")
+      pretokenize_smollm(text, pieces);
+    else
+      pretokenize_gpt2(text, pieces);
     std::vector<int32_t> sym;
     for (std::string_view p : pieces) {
       sym.clear();

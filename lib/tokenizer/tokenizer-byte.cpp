@@ -40,7 +40,8 @@ class ByteTokenizer final : public Tokenizer {
 
   std::string token_bytes(int32_t id) const override {
     if (id < 0 || id >= kByteVocab)
-      throw InputError(strfmt("token id %d", id), "outside the byte tokenizer's vocabulary [0, 259)",
+      throw InputError(strfmt("token id %d", id),
+                       "outside the byte tokenizer's vocabulary [0, 259)",
                        "check that the model's vocab matches the tokenizer");
     if (id < 256) return std::string(1, static_cast<char>(id));
     return kSpecials[id - kByteBos];
@@ -68,6 +69,8 @@ class ByteTokenizer final : public Tokenizer {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> make_byte_tokenizer() { return std::make_unique<ByteTokenizer>(); }
+std::unique_ptr<Tokenizer> make_byte_tokenizer() {
+  return std::make_unique<ByteTokenizer>();
+}
 
 }  // namespace k1rl

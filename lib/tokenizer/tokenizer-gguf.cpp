@@ -9,8 +9,19 @@ namespace k1rl {
 namespace {
 
 enum GgufType : uint32_t {
-  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
-  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+  kU8 = 0,
+  kI8 = 1,
+  kU16 = 2,
+  kI16 = 3,
+  kU32 = 4,
+  kI32 = 5,
+  kF32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kU64 = 10,
+  kI64 = 11,
+  kF64 = 12,
 };
 
 class Reader {
@@ -32,9 +43,11 @@ class Reader {
   }
   std::string str() {
     uint64_t n = get<uint64_t>();
-    if (n > (1ull << 30)) throw IoError(path_, strfmt("has a GGUF string of %llu bytes at byte %llu",
-                                                      (unsigned long long)n, (unsigned long long)pos_),
-                                        "the file is corrupt or not GGUF");
+    if (n > (1ull << 30))
+      throw IoError(path_,
+                    strfmt("has a GGUF string of %llu bytes at byte %llu", (unsigned long long)n,
+                           (unsigned long long)pos_),
+                    "the file is corrupt or not GGUF");
     std::string s(n, '\0');
     if (n) read(s.data(), n);
     return s;
@@ -53,22 +66,59 @@ using Value = GgufMeta::Value;
 // Reads one scalar of type t into v (kind and field by type).
 void read_scalar(Reader& r, uint32_t t, Value& v) {
   switch (t) {
-    case kU8: v.kind = Value::u; v.uval = r.get<uint8_t>(); break;
-    case kU16: v.kind = Value::u; v.uval = r.get<uint16_t>(); break;
-    case kU32: v.kind = Value::u; v.uval = r.get<uint32_t>(); break;
-    case kU64: v.kind = Value::u; v.uval = r.get<uint64_t>(); break;
-    case kI8: v.kind = Value::i; v.ival = r.get<int8_t>(); break;
-    case kI16: v.kind = Value::i; v.ival = r.get<int16_t>(); break;
-    case kI32: v.kind = Value::i; v.ival = r.get<int32_t>(); break;
-    case kI64: v.kind = Value::i; v.ival = r.get<int64_t>(); break;
-    case kF32: v.kind = Value::f; v.fval = r.get<float>(); break;
-    case kF64: v.kind = Value::f; v.fval = r.get<double>(); break;
-    case kBool: v.kind = Value::b; v.bval = r.get<uint8_t>() != 0; break;
-    case kString: v.kind = Value::s; v.sval = r.str(); break;
+    case kU8:
+      v.kind = Value::u;
+      v.uval = r.get<uint8_t>();
+      break;
+    case kU16:
+      v.kind = Value::u;
+      v.uval = r.get<uint16_t>();
+      break;
+    case kU32:
+      v.kind = Value::u;
+      v.uval = r.get<uint32_t>();
+      break;
+    case kU64:
+      v.kind = Value::u;
+      v.uval = r.get<uint64_t>();
+      break;
+    case kI8:
+      v.kind = Value::i;
+      v.ival = r.get<int8_t>();
+      break;
+    case kI16:
+      v.kind = Value::i;
+      v.ival = r.get<int16_t>();
+      break;
+    case kI32:
+      v.kind = Value::i;
+      v.ival = r.get<int32_t>();
+      break;
+    case kI64:
+      v.kind = Value::i;
+      v.ival = r.get<int64_t>();
+      break;
+    case kF32:
+      v.kind = Value::f;
+      v.fval = r.get<float>();
+      break;
+    case kF64:
+      v.kind = Value::f;
+      v.fval = r.get<double>();
+      break;
+    case kBool:
+      v.kind = Value::b;
+      v.bval = r.get<uint8_t>() != 0;
+      break;
+    case kString:
+      v.kind = Value::s;
+      v.sval = r.str();
+      break;
     default:
-      throw IoError(r.path(), strfmt("has an unknown GGUF value type %u at byte %llu", t,
-                                     (unsigned long long)r.pos()),
-                    "the file is corrupt or from a newer GGUF version");
+      throw IoError(
+          r.path(),
+          strfmt("has an unknown GGUF value type %u at byte %llu", t, (unsigned long long)r.pos()),
+          "the file is corrupt or from a newer GGUF version");
   }
 }
 
@@ -88,12 +138,23 @@ Value read_value(Reader& r, uint32_t t) {
     read_scalar(r, et, e);
     v.elem = e.kind;
     switch (e.kind) {
-      case Value::s: v.strs.push_back(std::move(e.sval)); break;
-      case Value::f: v.floats.push_back(e.fval); break;
-      case Value::u: v.ints.push_back(static_cast<int64_t>(e.uval)); break;
-      case Value::i: v.ints.push_back(e.ival); break;
-      case Value::b: v.ints.push_back(e.bval); break;
-      default: break;
+      case Value::s:
+        v.strs.push_back(std::move(e.sval));
+        break;
+      case Value::f:
+        v.floats.push_back(e.fval);
+        break;
+      case Value::u:
+        v.ints.push_back(static_cast<int64_t>(e.uval));
+        break;
+      case Value::i:
+        v.ints.push_back(e.ival);
+        break;
+      case Value::b:
+        v.ints.push_back(e.bval);
+        break;
+      default:
+        break;
     }
   }
   if (n == 0) v.elem = et == kString ? Value::s : (et == kF32 || et == kF64) ? Value::f : Value::i;
@@ -124,7 +185,8 @@ GgufMeta GgufMeta::read(const std::string& path) {
     m.kv[key] = read_value(r, t);
   }
   m.tensor_info_offset = r.pos();
-  if (m.has("general.alignment")) m.alignment = static_cast<uint32_t>(m.get_int("general.alignment"));
+  if (m.has("general.alignment"))
+    m.alignment = static_cast<uint32_t>(m.get_int("general.alignment"));
   if (m.alignment == 0 || (m.alignment & (m.alignment - 1)) != 0)
     throw IoError(path, strfmt("has GGUF alignment %u (not a power of two)", m.alignment),
                   "the file is corrupt");

@@ -19,7 +19,9 @@ std::string token_content(const Json& j) {
   return "";
 }
 
-bool bool_or(const Json& j, bool def) { return j.type() == Json::Type::boolean ? j.as_bool() : def; }
+bool bool_or(const Json& j, bool def) {
+  return j.type() == Json::Type::boolean ? j.as_bool() : def;
+}
 
 // Maps a tokenizer.json pre_tokenizer to one of ours, or throws naming it.
 std::string pre_from_hf(const Json& pre, const std::string& name) {
@@ -105,7 +107,8 @@ BpeSpec bpe_spec_from_hf(const std::string& tokenizer_json, const std::string& t
   s.pre = pre_from_hf(j["pre_tokenizer"], name);
   int64_t n = 0;
   for (const auto& [tok, id] : model["vocab"].members()) n = std::max(n, id.as_int() + 1);
-  for (const auto& a : j["added_tokens"].is_array() ? j["added_tokens"].items() : std::vector<Json>{})
+  for (const auto& a :
+       j["added_tokens"].is_array() ? j["added_tokens"].items() : std::vector<Json>{})
     n = std::max(n, a["id"].as_int() + 1);
   s.tokens.assign(n, std::string());
   std::vector<bool> seen(n, false);
@@ -165,9 +168,12 @@ BpeSpec bpe_spec_from_gguf(const GgufMeta& meta, const std::string& name) {
     throw ConfigError(name, "has tokenizer model '" + model + "'",
                       "only byte-level BPE ('gpt2' in GGUF) is supported, not SentencePiece");
   BpeSpec s;
-  std::string pre = meta.has("tokenizer.ggml.pre") ? meta.get_string("tokenizer.ggml.pre") : "default";
-  if (pre == "smollm") s.pre = "smollm";
-  else if (pre == "gpt-2" || pre == "gpt2" || pre == "default") s.pre = "gpt2";
+  std::string pre =
+      meta.has("tokenizer.ggml.pre") ? meta.get_string("tokenizer.ggml.pre") : "default";
+  if (pre == "smollm")
+    s.pre = "smollm";
+  else if (pre == "gpt-2" || pre == "gpt2" || pre == "default")
+    s.pre = "gpt2";
   else
     throw ConfigError(name, "has GGUF pre-tokenizer '" + pre + "'",
                       "supported: smollm, gpt-2, default");
@@ -226,17 +232,27 @@ std::map<std::string, std::string> bpe_hf_files(const BpeSpec& s) {
   Json model = Json::make_object();
   model.add("type", "BPE").add("dropout", Json()).add("unk_token", Json());
   model.add("continuing_subword_prefix", Json()).add("end_of_word_suffix", Json());
-  model.add("fuse_unk", false).add("byte_fallback", false).add("vocab", vocab).add("merges", merges);
+  model.add("fuse_unk", false)
+      .add("byte_fallback", false)
+      .add("vocab", vocab)
+      .add("merges", merges);
   Json tj = Json::make_object();
-  tj.add("version", "1.0").add("truncation", Json()).add("padding", Json()).add("added_tokens", added);
-  tj.add("normalizer", Json()).add("pre_tokenizer", pre).add("post_processor", byte_level(true, false));
+  tj.add("version", "1.0")
+      .add("truncation", Json())
+      .add("padding", Json())
+      .add("added_tokens", added);
+  tj.add("normalizer", Json())
+      .add("pre_tokenizer", pre)
+      .add("post_processor", byte_level(true, false));
   tj.add("decoder", byte_level(true, true)).add("model", model);
 
   auto name_of = [&](int32_t id) { return id >= 0 ? Json(s.tokens[id]) : Json(); };
   Json cfg = Json::make_object(), map = Json::make_object();
   cfg.add("add_prefix_space", false).add("added_tokens_decoder", decoder);
-  for (auto [key, id] : {std::pair<const char*, int32_t>{"bos_token", s.bos}, {"eos_token", s.eos},
-                         {"pad_token", s.pad}, {"unk_token", s.unk}}) {
+  for (auto [key, id] : {std::pair<const char*, int32_t>{"bos_token", s.bos},
+                         {"eos_token", s.eos},
+                         {"pad_token", s.pad},
+                         {"unk_token", s.unk}}) {
     cfg.add(key, name_of(id));
     if (id >= 0) map.add(key, s.tokens[id]);
   }

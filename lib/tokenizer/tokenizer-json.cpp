@@ -105,9 +105,12 @@ class Parser {
     for (int k = 0; k < 4; ++k) {
       char h = t_[i_++];
       v <<= 4;
-      if (h >= '0' && h <= '9') v |= h - '0';
-      else if ((h | 32) >= 'a' && (h | 32) <= 'f') v |= (h | 32) - 'a' + 10;
-      else fail("bad \\u escape");
+      if (h >= '0' && h <= '9')
+        v |= h - '0';
+      else if ((h | 32) >= 'a' && (h | 32) <= 'f')
+        v |= (h | 32) - 'a' + 10;
+      else
+        fail("bad \\u escape");
     }
     return v;
   }
@@ -126,27 +129,46 @@ class Parser {
       if (i_ >= t_.size()) fail("unterminated escape");
       char e = t_[i_++];
       switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp = hex4();
           if (cp >= 0xD800 && cp <= 0xDBFF && t_.compare(i_, 2, "\\u") == 0) {
             size_t save = i_;
             i_ += 2;
             uint32_t lo = hex4();
-            if (lo >= 0xDC00 && lo <= 0xDFFF) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            else i_ = save;
+            if (lo >= 0xDC00 && lo <= 0xDFFF)
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            else
+              i_ = save;
           }
           utf8_append(out, cp);
           break;
         }
-        default: fail(strfmt("bad escape \\%c", e));
+        default:
+          fail(strfmt("bad escape \\%c", e));
       }
     }
   }
@@ -160,16 +182,32 @@ void dump_string(std::string& out, const std::string& s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
-        if (c < 0x20) out += strfmt("\\u%04x", c);
-        else out.push_back(static_cast<char>(c));
+        if (c < 0x20)
+          out += strfmt("\\u%04x", c);
+        else
+          out.push_back(static_cast<char>(c));
     }
   }
   out.push_back('"');
@@ -269,15 +307,25 @@ void Json::dump_to(std::string& out, int indent, int depth) const {
     out.append(static_cast<size_t>(indent * d), ' ');
   };
   switch (type_) {
-    case Type::null: out += "null"; break;
-    case Type::boolean: out += b_ ? "true" : "false"; break;
-    case Type::number:
-      if (std::isnan(n_)) out += "NaN";
-      else if (std::isinf(n_)) out += n_ > 0 ? "Infinity" : "-Infinity";
-      else if (n_ == std::floor(n_) && std::fabs(n_) < 1e15) out += strfmt("%lld", static_cast<long long>(n_));
-      else out += strfmt("%.17g", n_);
+    case Type::null:
+      out += "null";
       break;
-    case Type::string: dump_string(out, s_); break;
+    case Type::boolean:
+      out += b_ ? "true" : "false";
+      break;
+    case Type::number:
+      if (std::isnan(n_))
+        out += "NaN";
+      else if (std::isinf(n_))
+        out += n_ > 0 ? "Infinity" : "-Infinity";
+      else if (n_ == std::floor(n_) && std::fabs(n_) < 1e15)
+        out += strfmt("%lld", static_cast<long long>(n_));
+      else
+        out += strfmt("%.17g", n_);
+      break;
+    case Type::string:
+      dump_string(out, s_);
+      break;
     case Type::array:
       out.push_back('[');
       for (size_t k = 0; k < a_.size(); ++k) {

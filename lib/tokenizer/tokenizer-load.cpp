@@ -73,7 +73,8 @@ std::unique_ptr<Tokenizer> load_tokenizer_h5(int64_t loc, const std::string& nam
   std::string kind = io::get_attr_string(g, "kind");
   if (kind == "byte") return make_byte_tokenizer();
   if (kind != "bpe")
-    throw IoError(name, "has a tokenizer of unknown kind '" + kind + "'", "rewrite it with k1rl-convert");
+    throw IoError(name, "has a tokenizer of unknown kind '" + kind + "'",
+                  "rewrite it with k1rl-convert");
   auto text = [&](const std::string& file) {
     if (!io::has_link(g, file)) return std::string();
     auto bytes = io::read_dataset<uint8_t>(g, file);

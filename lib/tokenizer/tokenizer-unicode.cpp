@@ -98,7 +98,10 @@ uint32_t utf8_next(std::string_view s, size_t& i) {
     ++i;
     return b;
   }
-  int len = (b >= 0xC2 && b <= 0xDF) ? 2 : (b >= 0xE0 && b <= 0xEF) ? 3 : (b >= 0xF0 && b <= 0xF4) ? 4 : 0;
+  int len = (b >= 0xC2 && b <= 0xDF)   ? 2
+            : (b >= 0xE0 && b <= 0xEF) ? 3
+            : (b >= 0xF0 && b <= 0xF4) ? 4
+                                       : 0;
   if (len == 0 || i + len > n) {
     ++i;
     return 0xFFFD;
@@ -172,7 +175,9 @@ void pretokenize_smollm(std::string_view text, std::vector<std::string_view>& ou
 
 uint32_t byte_to_unicode(uint8_t b) {
   // Printable Latin-1 bytes map to themselves; the other 68 follow from U+0100 in byte order.
-  auto printable = [](int x) { return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174; };
+  auto printable = [](int x) {
+    return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174;
+  };
   if (printable(b)) return b;
   uint32_t n = 0;
   for (int x = 0; x < b; ++x)

@@ -17,7 +17,7 @@ namespace k1rl {
 
 // One turn of a conversation for an instruct model's chat template.
 struct ChatMessage {
-  std::string role;     // "system" | "user" | "assistant"
+  std::string role;  // "system" | "user" | "assistant"
   std::string content;
 };
 
@@ -135,8 +135,16 @@ class Json {
   enum class Type { null, boolean, number, string, array, object };
   Json() = default;
   static Json parse(std::string_view text, const std::string& name = "json");
-  static Json make_object() { Json j; j.type_ = Type::object; return j; }
-  static Json make_array() { Json j; j.type_ = Type::array; return j; }
+  static Json make_object() {
+    Json j;
+    j.type_ = Type::object;
+    return j;
+  }
+  static Json make_array() {
+    Json j;
+    j.type_ = Type::array;
+    return j;
+  }
   Json(bool b) : type_(Type::boolean), b_(b) {}
   Json(double n) : type_(Type::number), n_(n) {}
   Json(int64_t n) : type_(Type::number), n_(static_cast<double>(n)) {}
@@ -154,7 +162,7 @@ class Json {
   double as_number() const;
   int64_t as_int() const;
   const std::string& as_string() const;
-  const std::vector<Json>& items() const;                           // array
+  const std::vector<Json>& items() const;                            // array
   const std::vector<std::pair<std::string, Json>>& members() const;  // object
   bool has(const std::string& key) const;
   const Json& operator[](const std::string& key) const;  // null Json when absent
@@ -187,10 +195,10 @@ class GgufMeta {
     double fval = 0;
     bool bval = false;
     std::string sval;
-    Kind elem = u;                   // arrays: element kind
-    std::vector<std::string> strs;   // arrays of strings
-    std::vector<int64_t> ints;       // arrays of integers (and bools)
-    std::vector<double> floats;      // arrays of floats
+    Kind elem = u;                  // arrays: element kind
+    std::vector<std::string> strs;  // arrays of strings
+    std::vector<int64_t> ints;      // arrays of integers (and bools)
+    std::vector<double> floats;     // arrays of floats
   };
   static GgufMeta read(const std::string& path);
   const std::string& path() const { return path_; }

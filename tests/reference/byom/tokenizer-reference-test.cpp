@@ -27,7 +27,9 @@ std::vector<std::vector<T>> ragged(hid_t f, const std::string& name) {
   return rows;
 }
 
-std::string as_text(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
+std::string as_text(const std::vector<uint8_t>& b) {
+  return std::string(b.begin(), b.end());
+}
 
 struct Cases {
   std::vector<std::string> texts, chat_json, chat_prompt;

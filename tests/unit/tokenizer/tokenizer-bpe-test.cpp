@@ -10,7 +10,9 @@ using namespace k1rl;
 namespace {
 
 std::string byte_char(int b) {
-  auto printable = [](int x) { return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174; };
+  auto printable = [](int x) {
+    return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174;
+  };
   int cp = b;
   if (!printable(b)) {
     cp = 256;
@@ -141,14 +143,16 @@ TEST(Json, ParsesAndDumps) {
 
 TEST(Unicode, ClassesAndUtf8) {
   EXPECT_TRUE(unicode_is_letter(U'é'));
-  EXPECT_TRUE(unicode_is_letter(0x4E2D));   // 中
+  EXPECT_TRUE(unicode_is_letter(0x4E2D));    // 中
   EXPECT_FALSE(unicode_is_letter(0x1F600));  // 😀
   EXPECT_TRUE(unicode_is_number(0x0663));    // Arabic-Indic 3
   EXPECT_TRUE(unicode_is_number(0x00BD));    // ½
   EXPECT_TRUE(unicode_is_whitespace(0x3000));
   EXPECT_TRUE(unicode_is_whitespace(0x85));
   EXPECT_FALSE(unicode_is_whitespace(0x200B));  // zero width space is Cf
-  std::string s = "\xf0\x9f\x98\x80\xff" "a";
+  std::string s =
+      "\xf0\x9f\x98\x80\xff"
+      "a";
   size_t i = 0;
   EXPECT_EQ(utf8_next(s, i), 0x1F600u);
   EXPECT_EQ(utf8_next(s, i), 0xFFFDu);

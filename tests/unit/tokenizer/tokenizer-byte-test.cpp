@@ -10,8 +10,9 @@ TEST(ByteTokenizer, RoundTripsEveryByteAndInvalidUtf8) {
   auto tok = make_byte_tokenizer();
   std::string all;
   for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
-  const std::vector<std::string> cases = {"", "a", "héllo wörld", "\xff\xfe\x80", "\xc3",
-                                          "\xe2\x82", std::string("a\0b", 3), all, "<eos>"};
+  const std::vector<std::string> cases = {
+      "",  "a",    "héllo wörld", "\xff\xfe\x80", "\xc3", "\xe2\x82", std::string("a\0b", 3),
+      all, "<eos>"};
   Rng rng(7);
   std::vector<std::string> more = cases;
   for (int n = 0; n < 50; ++n) {
@@ -65,7 +66,7 @@ TEST(TokenizerFactory, ByteIsTheDefaultAndBpeNeedsAPath) {
   EXPECT_EQ(make_tokenizer(def)->kind(), "byte");
   Config bpe = Config::parse(spec, "[tokenizer]\nkind = bpe\n", "test.ini", {});
   EXPECT_THROW(make_tokenizer(bpe), ConfigError);
-  Config missing = Config::parse(spec, "", "test.ini", {"tokenizer.kind=bpe",
-                                                        "tokenizer.path=/nonexistent.gguf"});
+  Config missing = Config::parse(spec, "", "test.ini",
+                                 {"tokenizer.kind=bpe", "tokenizer.path=/nonexistent.gguf"});
   EXPECT_THROW(make_tokenizer(missing), Error);
 }
