@@ -20,4 +20,6 @@ fresh "$here/make-tokenizer-fixture.py" "$out/tokenizer-cases.h5" ||
   "$py" "$here/make-tokenizer-fixture.py" "$gguf" "$out" || skip "make-tokenizer-fixture.py failed"
 fresh "$here/make-tiny-gguf.py" "$out/tiny-llama-expected.h5" ||
   "$py" "$here/make-tiny-gguf.py" "$out" || skip "make-tiny-gguf.py failed"
+fresh "$here/make-model-fixture.py" "$out/model-cases.h5" ||
+  "$py" "$here/make-model-fixture.py" "$gguf" "$out" || skip "make-model-fixture.py failed"
 exit 0
