@@ -4,6 +4,7 @@
 #include "lib/comm/comm.h"
 #include "lib/model/model.h"
 #include "lib/optim/optim.h"
+#include "lib/reward/reward.h"
 #include "lib/rl/rl.h"
 #include "lib/tokenizer/tokenizer.h"
 
@@ -25,6 +26,8 @@ void declare_all_options(ConfigSpec& spec) {
   model::declare_model_options(spec);
   optim::declare_optim_options(spec);
   declare_tokenizer_options(spec);
+  declare_tasks_options(spec);
+  declare_reward_options(spec);
 }
 
 }  // namespace k1rl

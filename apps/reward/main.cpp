@@ -1,0 +1,68 @@
+// k1rl-reward: scores answers. As the reward app of a run (mpiexec -n R k1rl-rollout : -n 1
+// k1rl-reward : -n T k1rl-train) it serves the rollout ranks over the rollout<->reward
+// intercommunicator until they all stop; with --score FILE it scores a JSON Lines file offline.
+#include "lib/app/app.h"
+#include "lib/comm/comm.h"
+#include "lib/reward/reward.h"
+
+namespace {
+
+std::vector<k1rl::Task> load_all(const std::vector<std::string>& files) {
+  std::vector<k1rl::Task> all;
+  for (const auto& f : files) {
+    std::vector<k1rl::Task> t = k1rl::load_tasks(f);
+    K1RL_LOG_INFO("loaded %zu tasks from %s", t.size(), f.c_str());
+    all.insert(all.end(), std::make_move_iterator(t.begin()), std::make_move_iterator(t.end()));
+  }
+  return all;
+}
+
+int run(k1rl::AppContext& ctx) {
+  k1rl::RewardOptions opt = k1rl::reward_options_from_config(ctx.cfg);
+  if (!ctx.flag("tasks").empty()) {
+    opt.task_files.clear();
+    std::string s = ctx.flag("tasks") + ",";
+    for (size_t p = 0, e; (e = s.find(',', p)) != std::string::npos; p = e + 1)
+      if (e > p) opt.task_files.push_back(s.substr(p, e - p));
+  }
+  k1rl::Scorer scorer(opt, load_all(opt.task_files));
+  K1RL_LOG_INFO("sandbox isolation: %s", k1rl::isolation_name(scorer.sandbox().isolation()));
+  const std::string& in = ctx.flag("score");
+  if (!in.empty()) {
+    std::string out = ctx.flag("out");
+    if (out.empty()) out = (in.size() > 6 && in.ends_with(".jsonl") ? in.substr(0, in.size() - 6) : in) + ".scores.jsonl";
+    int64_t n = k1rl::score_file(scorer, in, out, std::stoll(ctx.flag("iteration")));
+    K1RL_LOG_INFO("scored %lld answers -> %s (%lld sandbox runs)", (long long)n, out.c_str(),
+                  (long long)scorer.sandbox_runs());
+    return k1rl::kExitOk;
+  }
+  k1rl::CommOptions copt;
+  copt.role = k1rl::Role::reward;
+  copt.required = {k1rl::Role::rollout, k1rl::Role::reward};
+  k1rl::Comm comm = k1rl::Comm::create(copt);
+  if (comm.rollout_reward() == MPI_COMM_NULL)
+    throw k1rl::ConfigError("k1rl-reward has no rollout ranks to serve", comm.describe(),
+                            "start it in one job with k1rl-rollout, or use --score FILE");
+  K1RL_LOG_INFO("serving %d rollout rank(s): %s", comm.size_of(k1rl::Role::rollout), comm.describe().c_str());
+  k1rl::ServeStats st = k1rl::reward_serve(comm.rollout_reward(), scorer);
+  K1RL_LOG_INFO("served %lld requests, %lld answers, mean reward %.4f, %lld sandbox runs",
+                (long long)st.requests, (long long)st.answers,
+                st.answers ? st.reward_sum / static_cast<double>(st.answers) : 0.0, (long long)st.sandbox_runs);
+  return k1rl::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  k1rl::AppInfo info;
+  info.name = "reward";
+  info.summary = "score answers: checkers, sandboxed code tests, length and repetition penalties";
+  info.use_mpi = true;
+  info.flags = {{"score", "offline: score this JSON Lines file of answers (see docs/reward.md)", ""},
+                {"out", "offline: where to write the scores (default: <input>.scores.jsonl)", ""},
+                {"tasks", "task files, comma-separated (default: reward.tasks, else tasks.train_file "
+                          "and tasks.heldout_file)", ""},
+                {"iteration", "offline: the iteration the answers belong to (length penalty "
+                              "warm-up; -1: after the warm-up)", "-1"}};
+  return k1rl::app_main(argc, argv, info, run);
+}
