@@ -35,6 +35,8 @@ void write_checkpoint(const ImportedModel& m, const std::string& path) {
                        "lib/convert and lib/model disagree on the architecture; please report it");
     std::memcpy(net.params() + t.offset, src->data.data(), t.size * sizeof(float));
   }
+  if (size_t slash = path.find_last_of('/'); slash != std::string::npos && slash > 0)
+    io::make_dirs(path.substr(0, slash));
   const std::string tmp = io::temp_name(path);
   model::save_checkpoint(tmp, net, nullptr, model::TrainState{});
   try {

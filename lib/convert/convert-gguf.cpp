@@ -239,6 +239,17 @@ void permute_rope_rows(float* w, int64_t n_head, int64_t hd, int64_t cols) {
   }
 }
 
+// GGUF stores these as float32: take the shortest decimal that gives the same float (1e-05, not
+// 9.9999997473787516e-06), so configs can spell the value as people write it.
+double shortest_float(double v) {
+  const float f = static_cast<float>(v);
+  for (int p = 1; p <= 9; ++p) {
+    double d = std::strtod(strfmt("%.*g", p, static_cast<double>(f)).c_str(), nullptr);
+    if (static_cast<float>(d) == f) return d;
+  }
+  return v;
+}
+
 ModelSpec spec_from_gguf(const GgufMeta& meta) {
   const std::string& where = meta.path();
   std::string arch = meta.get_string("general.architecture");
@@ -253,8 +264,8 @@ ModelSpec spec_from_gguf(const GgufMeta& meta) {
   s.heads = meta.get_int(key("attention.head_count"));
   s.kv_heads = meta.get_int(key("attention.head_count_kv"), s.heads);
   s.ffn_dim = meta.get_int(key("feed_forward_length"));
-  s.rope_theta = meta.get_double(key("rope.freq_base"), 10000.0);
-  s.norm_eps = meta.get_double(key("attention.layer_norm_rms_epsilon"));
+  s.rope_theta = shortest_float(meta.get_double(key("rope.freq_base"), 10000.0));
+  s.norm_eps = shortest_float(meta.get_double(key("attention.layer_norm_rms_epsilon")));
   s.max_seq = meta.get_int(key("context_length"));
   s.vocab = meta.get_int(key("vocab_size"), 0);
   if (meta.has(key("rope.scaling.type")) && meta.get_string(key("rope.scaling.type")) != "none")
