@@ -71,11 +71,16 @@ void rope_apply(float* x, int64_t ld, const int32_t* pos, int64_t N, int64_t n_h
 //  - KV cache: kv_start[b] = slot row offset, kv_len[b] = tokens in the cache after this step.
 // out rows (H·D) at out + n·ldo. lse[N,H] (may be nullptr) gets each row's log-sum-exp of the
 // scaled scores, which the backward needs.
+// k_transposed (forward only; the KV cache's layout): sequence b's keys are a [Hkv·D, ldk]
+// block at k + kv_start[b]·Hkv·D whose column j is position j: element (position j, head hk,
+// dim d) sits at k[kv_start[b]·Hkv·D + (hk·D + d)·ldk + j]. With kv_start = slot·ldk that is a
+// cache of per-slot [Hkv·D, capacity] blocks.
 struct AttnShape {
   int64_t B, H, Hkv, D;
   const int32_t* q_cu;      // [B+1]
   const int32_t* kv_start;  // [B]
   const int32_t* kv_len;    // [B]
+  bool k_transposed = false;
 };
 void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq,
                        const float* k, int64_t ldk, const float* v, int64_t ldv,

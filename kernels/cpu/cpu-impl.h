@@ -12,10 +12,16 @@ namespace k1rl::ops::cpu {
 struct VecOps {
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a·x
-  // s[j] = Σ_d q[d]·kt[d·ldkt + j] for j < n (scores against a transposed key block).
-  void (*scores_t)(float* s, const float* q, const float* kt, int64_t ldkt, int64_t D, int64_t n);
-  // out[d] = Σ_j p[j]·v[j·ldv + d] for d < D, j < n (overwrites out).
-  void (*gemv_rows)(float* out, const float* p, const float* v, int64_t ldv, int64_t n, int64_t D);
+  // Attention tiles over m query rows (any m; four at a time share each load):
+  // s[r·lds + j] = Σ_d q[r·ldq + d]·kt[d·ldkt + j] for j < n (scores against transposed keys);
+  void (*scores_t)(float* s, int64_t lds, const float* q, int64_t ldq, int64_t m, const float* kt,
+                   int64_t ldkt, int64_t D, int64_t n);
+  // out[r·ldo + d] = Σ_j p[r·ldp + j]·v[j·ldv + d] for d < D, j < n (overwrites out);
+  void (*gemv_rows)(float* out, int64_t ldo, const float* p, int64_t ldp, int64_t m, const float* v,
+                    int64_t ldv, int64_t n, int64_t D);
+  // acc[j·D + d] += Σ_r w[r·ldw + j]·x[r·ldx + d] for j < n, d < D (rank-m update).
+  void (*rank_update)(float* acc, const float* w, int64_t ldw, const float* x, int64_t ldx,
+                      int64_t m, int64_t n, int64_t D);
   // x[j] = exp(x[j]·scale - shift); returns Σ x[j].
   float (*exp_scaled)(float* x, int64_t n, float scale, float shift);
   float (*max)(const float* x, int64_t n);

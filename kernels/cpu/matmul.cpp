@@ -1,11 +1,49 @@
-// Linear layers on the CPU: cblas_sgemm (OpenBLAS) for the products, OpenMP for bias sums.
+// Linear layers on the CPU: cblas_sgemm / cblas_sgemv (OpenBLAS) for the products, OpenMP for
+// bias sums. The kernels split each product over their own OpenMP threads and run OpenBLAS
+// single-threaded: OpenBLAS's worker threads would otherwise spin (sched_yield) against the
+// OpenMP threads of every other op on the same cores. K1RL_GEMM_SPLIT=0 restores OpenBLAS's
+// own threading (for comparisons).
 #include <cblas.h>
+#include <omp.h>
 
+#include <cstdlib>
+#include <mutex>
 #include <vector>
 
 #include "kernels/cpu/cpu-impl.h"
 
+// Present when the BLAS is OpenBLAS (weak: another CBLAS links too, with its own threading).
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
 namespace k1rl::ops {
+
+namespace {
+
+void sgemm1(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
+              static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
+              static_cast<blasint>(ldc));
+}
+
+bool split_gemm() {
+  static std::once_flag once;
+  static bool split = true;
+  std::call_once(once, [] {
+    const char* e = std::getenv("K1RL_GEMM_SPLIT");
+    split = !(e && e[0] == '0');
+    if (split && openblas_set_num_threads) openblas_set_num_threads(1);
+  });
+  return split;
+}
+
+// Slabs of `dim` for T threads, in multiples of 16.
+int64_t slab(int64_t dim, int T) {
+  return ((dim + T - 1) / T + 15) / 16 * 16;
+}
+
+}  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -15,10 +53,50 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(M), static_cast<blasint>(N),
-              static_cast<blasint>(K), alpha, A, static_cast<blasint>(lda), B,
-              static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
+  const bool split = split_gemm();
+  const int T = split && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  const double work = static_cast<double>(M) * N * K;
+  if (M == 1 && !trans_a && split) {
+    // One row (a decode step at batch 1): a matrix-vector product, without sgemm's packing of
+    // the whole weight matrix; split over the outputs.
+    const int Tv = work >= 2e5 ? T : 1;
+    const int64_t chunk = slab(N, Tv);
+#pragma omp parallel num_threads(Tv) if (Tv > 1)
+    {
+      const int64_t lo = omp_get_thread_num() * chunk, hi = lo + chunk < N ? lo + chunk : N;
+      if (lo < hi) {
+        if (trans_b)  // C[j] = Σ_k A[k]·B[j, k]
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(hi - lo),
+                      static_cast<blasint>(K), alpha, B + lo * ldb, static_cast<blasint>(ldb), A, 1,
+                      beta, C + lo, 1);
+        else  // C[j] = Σ_k A[k]·B[k, j]
+          cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<blasint>(K),
+                      static_cast<blasint>(hi - lo), alpha, B + lo, static_cast<blasint>(ldb), A, 1,
+                      beta, C + lo, 1);
+      }
+    }
+    return;
+  }
+  if (T == 1 || work < 2e5) {
+    sgemm1(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Split the larger output dimension into one slab per thread.
+  const bool by_rows = M >= N;
+  const int64_t dim = by_rows ? M : N, chunk = slab(dim, T);
+#pragma omp parallel num_threads(T)
+  {
+    const int64_t lo = omp_get_thread_num() * chunk;
+    const int64_t hi = lo + chunk < dim ? lo + chunk : dim;
+    if (lo < hi) {
+      if (by_rows)
+        sgemm1(trans_a, trans_b, hi - lo, N, K, alpha, trans_a ? A + lo : A + lo * lda, lda, B, ldb,
+               beta, C + lo * ldc, ldc);
+      else
+        sgemm1(trans_a, trans_b, M, hi - lo, K, alpha, A, lda, trans_b ? B + lo * ldb : B + lo, ldb,
+               beta, C + lo, ldc);
+    }
+  }
 }
 
 void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N,

@@ -53,7 +53,7 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
     if (tokens[i] < 0 || tokens[i] >= cfg_.vocab)
       throw InputError("bad token id", strfmt("%d is outside [0, %lld)", tokens[i], (long long)V),
                        "the prompt was encoded with another tokenizer");
-  const ops::AttnShape sh{B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data()};
+  const ops::AttnShape sh{B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data(), true};
 
   S.x.resize(N * C), S.ln.resize(N * C), S.qkv.resize(N * QKV), S.att.resize(N * HD);
   S.gu.resize(N * 2 * F), S.h.resize(N * F);
@@ -67,11 +67,12 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
     float *kcache = kc.k(l), *vcache = kc.v(l);
     for (int64_t b = 0; b < B; ++b)
       for (int32_t i = q_cu[b]; i < q_cu[b + 1]; ++i) {
-        const int64_t row = S.kv_start[b] + S.pos[i];
-        ops::copy(kcache + row * KD, qkv + i * QKV + HD, KD);
-        ops::copy(vcache + row * KD, qkv + i * QKV + HD + KD, KD);
+        float* kslot = kcache + slots[b] * KD * cap;  // keys transposed per slot: [Hkv·D, cap]
+        const float* kn = qkv + i * QKV + HD;
+        for (int64_t e = 0; e < KD; ++e) kslot[e * cap + S.pos[i]] = kn[e];
+        ops::copy(vcache + (S.kv_start[b] + S.pos[i]) * KD, qkv + i * QKV + HD + KD, KD);
       }
-    ops::attention_forward(att, HD, nullptr, qkv, QKV, kcache, KD, vcache, KD, sh);
+    ops::attention_forward(att, HD, nullptr, qkv, QKV, kcache, cap, vcache, KD, sh);
     ops::matmul_forward(x, att, P + o.wo, nullptr, N, HD, C, true);
     ops::rmsnorm_forward(ln, nullptr, x, P + o.ln2, N, C, eps);
     ops::matmul_forward(S.gu.data(), ln, P + o.wgu, nullptr, N, C, 2 * F);

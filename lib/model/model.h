@@ -164,7 +164,9 @@ class KvCache {
   ~KvCache();
   int64_t slots() const { return slots_; }
   int64_t capacity() const { return capacity_; }
+  // Keys of a layer, transposed per slot: [slots, Hkv·D, capacity] (column = position).
   float* k(int64_t layer) { return k_.data() + layer * layer_stride_; }
+  // Values of a layer: [slots·capacity, Hkv·D].
   float* v(int64_t layer) { return v_.data() + layer * layer_stride_; }
 
  private:

@@ -34,8 +34,9 @@ TEST_P(MatmulFwd, MatchesNaive) {
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, MatmulFwd,
                          ::testing::Values(MatShape{1, 1, 1, false}, MatShape{7, 13, 5, true},
-                                           MatShape{33, 64, 96, false},
-                                           MatShape{64, 17, 129, true}));
+                                           MatShape{33, 64, 96, false}, MatShape{64, 17, 129, true},
+                                           MatShape{1, 300, 700, true},
+                                           MatShape{200, 96, 130, false}));
 
 struct RowShape {
   int64_t N, C;
@@ -145,6 +146,18 @@ TEST_P(AttentionFwd, CacheLayoutMatchesPacked) {
   for (size_t r = 0; r < rows.size(); ++r)
     for (int64_t e = 0; e < HD; ++e)
       ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "row " << rows[r];
+  // The same with the keys stored transposed per slot ([Hkv·D, S] blocks, as the model's KV
+  // cache keeps them).
+  std::vector<float> kt(KD * B * S);
+  for (int64_t slot = 0; slot < B; ++slot)
+    for (int64_t j = 0; j < S; ++j)
+      for (int64_t e = 0; e < KD; ++e) kt[slot * KD * S + e * S + j] = kc[(slot * S + j) * KD + e];
+  cs.k_transposed = true;
+  std::fill(out.begin(), out.end(), 0.f);
+  ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD, kt.data(), S, vc.data(), KD, cs);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int64_t e = 0; e < HD; ++e)
+      ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "transposed, row " << rows[r];
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionFwd,
                          ::testing::Values(AttnCase{{1}, 1, 1, 2}, AttnCase{{5, 1, 9}, 4, 2, 8},

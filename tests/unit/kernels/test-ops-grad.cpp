@@ -39,7 +39,8 @@ TEST_P(MatmulGrad, FiniteDifferences) {
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, MatmulGrad,
                          ::testing::Values(MatShape{1, 1, 1}, MatShape{5, 7, 3},
-                                           MatShape{16, 32, 48}, MatShape{9, 65, 17}));
+                                           MatShape{16, 32, 48}, MatShape{9, 65, 17},
+                                           MatShape{1, 300, 700}, MatShape{70, 96, 130}));
 
 struct RowShape {
   int64_t N, C;
