@@ -20,6 +20,7 @@ endfunction()
 
 function(k1rl_target_defaults target)
   target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_compile_definitions(${target} PRIVATE K1RL_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${K1RL_WARNINGS}>)
   if(K1RL_NATIVE)
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)

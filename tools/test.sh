@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 preset=release
 if [ "${1:-}" = "--preset" ]; then preset=$2; shift 2; fi
 jobs=$(nproc)
+# In CI a local Slurm that fails to start is a failure, not a skipped end-to-end test.
+if [ "${CI:-}" = true ]; then export K1RL_E2E_REQUIRE_SLURM=1; fi
 
 bash tools/install-deps.sh
 if [ -f tools/setup-test-python.sh ]; then

@@ -153,6 +153,8 @@ Comm Comm::create(const CommOptions& opt) {
   if (have_tr && c.role_ == Role::train)
     c.train_rollout_ = make_intercomm(c.app_, c.leader_of(Role::rollout), kTagTrainRollout);
 
+  // Log lines carry the rank within the app, so each app's rank 0 reports (errors keep the host).
+  set_process_identity(process_app(), c.app_rank_, c.app_size());
   if (c.world_rank_ == 0)
     K1RL_LOG_INFO("comm: %s, roles from %s", c.describe().c_str(), role_source_name(c.source_));
   return c;

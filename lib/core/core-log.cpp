@@ -74,6 +74,8 @@ void Progress::update(int64_t done, const std::string& extra) {
   done_ = done;
   double now = seconds_since_start();
   if (last_ >= 0 && now - last_ < (tty_ ? 0.5 : every_s_) && done < total_) return;
+  if (shown_done_ && done >= total_) return;
+  shown_done_ = done >= total_;
   last_ = now;
   double el = now - t0_, rate = el > 0 ? static_cast<double>(done) / el : 0.0;
   std::string line = strfmt("%s %lld/%lld", label_.c_str(), static_cast<long long>(done),
@@ -93,7 +95,7 @@ void Progress::update(int64_t done, const std::string& extra) {
 
 void Progress::finish(const std::string& extra) {
   last_ = -1.0;
-  update(total_ > 0 ? total_ : done_, extra);
+  update(total_ > 0 ? total_ : done_, extra);  // prints unless the final count was shown
   if (tty_ && process_rank() == 0) {
     std::fputc('\n', stderr);
     std::fflush(stderr);

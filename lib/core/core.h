@@ -77,7 +77,7 @@ class Progress {
   std::string label_;
   int64_t total_, done_ = 0;
   double every_s_, t0_, last_ = -1.0;
-  bool tty_;
+  bool tty_, shown_done_ = false;  // the final count was already printed
 };
 
 // ---------------------------------------------------------------------------------------------
