@@ -2,11 +2,16 @@
 // One config file serves every app of a run, so every app knows every section.
 #include "lib/app/app.h"
 #include "lib/comm/comm.h"
+#include "lib/eval/eval.h"
+#include "lib/loop/loop.h"
 #include "lib/model/model.h"
 #include "lib/optim/optim.h"
+#include "lib/policy/policy.h"
 #include "lib/reward/reward.h"
 #include "lib/rl/rl.h"
+#include "lib/rollout/rollout.h"
 #include "lib/tokenizer/tokenizer.h"
+#include "lib/train/train.h"
 
 namespace k1rl {
 
@@ -28,6 +33,11 @@ void declare_all_options(ConfigSpec& spec) {
   declare_tokenizer_options(spec);
   declare_tasks_options(spec);
   declare_reward_options(spec);
+  policy::declare_policy_options(spec);
+  train::declare_train_options(spec);
+  rollout::declare_rollout_options(spec);
+  loop::declare_loop_options(spec);
+  eval::declare_eval_options(spec);
 }
 
 }  // namespace k1rl

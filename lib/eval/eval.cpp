@@ -1,0 +1,130 @@
+// Held-out evaluation (see eval.h).
+#include <cmath>
+
+#include "lib/eval/eval.h"
+#include "lib/io/io.h"
+
+namespace k1rl::eval {
+
+void declare_eval_options(ConfigSpec& s) {
+  s.add_int("eval.max_prompts", 200, "held-out prompts evaluated (0: all)")
+      .add_int("eval.samples", 4, "k samples per prompt for pass@1 / pass@k (0: greedy only)")
+      .add_double("eval.temperature", 1.0, "temperature of the sampled evaluation")
+      .add_int("eval.max_answer_tokens", 128, "answer length limit")
+      .add_int("eval.max_batch", 64, "sequences generated together");
+}
+
+EvalConfig EvalConfig::from(const Config& cfg) {
+  EvalConfig e;
+  e.max_prompts = cfg.get_int("eval.max_prompts");
+  e.samples = cfg.get_int("eval.samples");
+  e.temperature = cfg.get_double("eval.temperature");
+  e.max_answer_tokens = cfg.get_int("eval.max_answer_tokens");
+  e.max_batch = cfg.get_int("eval.max_batch");
+  if (e.max_answer_tokens <= 0 || e.max_batch <= 0 || e.samples < 0 || e.max_prompts < 0)
+    throw ConfigError("bad [eval] values", "lengths and batch must be positive, counts not negative",
+                      "see k1rl-eval --help");
+  return e;
+}
+
+double pass_at_k(int64_t n, int64_t c, int64_t k) {
+  if (n - c < k) return 1.0;
+  double miss = 1.0;  // C(n−c, k)/C(n, k) as a product
+  for (int64_t i = n - c + 1; i <= n; ++i) miss *= 1.0 - static_cast<double>(k) / static_cast<double>(i);
+  return 1.0 - miss;
+}
+
+namespace {
+// Generates `samples` answers per prompt and scores them; returns correctness per answer.
+std::vector<double> run(const model::Model& model, const Tokenizer& tok, policy::PromptFormat format,
+                        const std::vector<Task>& tasks, int64_t n, int64_t samples, double temperature,
+                        const EvalConfig& ec, Scorer& scorer, uint64_t seed,
+                        std::vector<int64_t>* lengths, int64_t* truncated) {
+  std::vector<model::GenRequest> reqs;
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t s = 0; s < samples; ++s) {
+      model::GenRequest r;
+      r.id = p * samples + s;
+      r.prompt = policy::prompt_tokens(tok, tasks[static_cast<size_t>(p)].prompt, format);
+      r.seed = Rng(seed, static_cast<uint64_t>(r.id)).next_u64();
+      reqs.push_back(std::move(r));
+    }
+  model::SamplingParams sp;
+  sp.temperature = temperature;
+  sp.stop_tokens = tok.stop_ids();
+  if (sp.stop_tokens.empty() && tok.eos_id() >= 0) sp.stop_tokens = {tok.eos_id()};
+  sp.max_answer_tokens = ec.max_answer_tokens;
+  model::Generator gen(model, std::min<int64_t>(ec.max_batch, static_cast<int64_t>(reqs.size())));
+  std::vector<model::GenResult> res = gen.generate(reqs, sp);
+  std::vector<Answer> answers;
+  for (size_t i = 0; i < res.size(); ++i) {
+    Answer a;
+    a.task = std::make_shared<Task>(tasks[i / static_cast<size_t>(samples)]);
+    a.text = policy::answer_text(tok, res[i].tokens);
+    a.length = static_cast<int64_t>(res[i].tokens.size());
+    a.group = std::to_string(i / static_cast<size_t>(samples));
+    if (lengths) lengths->push_back(a.length);
+    answers.push_back(std::move(a));
+    if (truncated) *truncated += res[i].finish == model::Finish::length;
+  }
+  std::vector<Score> scores = scorer.score_batch(std::move(answers), 0);
+  std::vector<double> correct;
+  for (const auto& s : scores) correct.push_back(s.correct);
+  return correct;
+}
+}  // namespace
+
+EvalResult evaluate(const model::Model& model, const Tokenizer& tok, policy::PromptFormat format,
+                    const std::vector<Task>& tasks, Scorer& scorer, const EvalConfig& ec, uint64_t seed) {
+  double t0 = seconds_since_start();
+  EvalResult r;
+  r.prompts = ec.max_prompts > 0 ? std::min<int64_t>(ec.max_prompts, static_cast<int64_t>(tasks.size()))
+                                 : static_cast<int64_t>(tasks.size());
+  if (r.prompts == 0) throw InputError("nothing to evaluate", "the held-out task file is empty", "check tasks.heldout_file");
+  std::vector<int64_t> lengths;
+  int64_t truncated = 0;
+  std::vector<double> g = run(model, tok, format, tasks, r.prompts, 1, 0.0, ec, scorer, seed, &lengths, &truncated);
+  double sum = 0, len = 0;
+  for (double c : g) sum += c >= 1.0;
+  for (int64_t l : lengths) len += static_cast<double>(l);
+  r.greedy_accuracy = sum / static_cast<double>(r.prompts);
+  r.answer_len_mean = len / static_cast<double>(r.prompts);
+  r.truncated_frac = static_cast<double>(truncated) / static_cast<double>(r.prompts);
+  r.k = ec.samples;
+  r.pass1 = r.passk = std::nan("");
+  if (ec.samples > 0) {
+    std::vector<double> s = run(model, tok, format, tasks, r.prompts, ec.samples, ec.temperature, ec, scorer,
+                                seed ^ 0xe7a1, nullptr, nullptr);
+    double p1 = 0, pk = 0;
+    for (int64_t p = 0; p < r.prompts; ++p) {
+      int64_t c = 0;
+      for (int64_t j = 0; j < ec.samples; ++j) c += s[static_cast<size_t>(p * ec.samples + j)] >= 1.0;
+      p1 += pass_at_k(ec.samples, c, 1);
+      pk += pass_at_k(ec.samples, c, ec.samples);
+    }
+    r.pass1 = p1 / static_cast<double>(r.prompts);
+    r.passk = pk / static_cast<double>(r.prompts);
+  }
+  r.seconds = seconds_since_start() - t0;
+  return r;
+}
+
+void append_eval(const std::string& path, const EvalResult& r, const std::string& checkpoint, int64_t iteration) {
+  (void)checkpoint;
+  io::append_rows(path, "eval/1", "eval",
+                  {{{"iteration", static_cast<double>(iteration)}, {"prompts", static_cast<double>(r.prompts)},
+                    {"greedy_accuracy", r.greedy_accuracy}, {"pass1", r.pass1}, {"passk", r.passk},
+                    {"k", static_cast<double>(r.k)}, {"answer_len_mean", r.answer_len_mean},
+                    {"truncated_frac", r.truncated_frac}, {"seconds", r.seconds}}});
+}
+
+std::string format_table(const std::vector<std::pair<std::string, EvalResult>>& rows) {
+  std::string s = strfmt("%-28s %8s %8s %8s %8s %10s %8s\n", "policy", "prompts", "greedy", "pass@1",
+                         "pass@k", "len(tok)", "trunc");
+  for (const auto& [name, r] : rows)
+    s += strfmt("%-28s %8lld %8.3f %8.3f %8.3f %10.1f %8.3f\n", name.c_str(), static_cast<long long>(r.prompts),
+                r.greedy_accuracy, r.pass1, r.passk, r.answer_len_mean, r.truncated_frac);
+  return s;
+}
+
+}  // namespace k1rl::eval

@@ -1,0 +1,80 @@
+// k1rl loop: the RL iteration of DESIGN.md, as the three roles of an MPMD job (k1rl-rollout,
+// k1rl-reward, k1rl-train talking over lib/comm's intercommunicators) and as one in-process loop
+// (benchmarks, tests, laptops). Both run the same drivers:
+//   RolloutDriver: sampler on the master, pending trajectories from the last shard, one
+//                  RolloutWorker iteration, shard + sampler.h5 + /rollout metrics;
+//   TrainDriver:   resume from ckpt/latest or warm up with SFT, one RL update per iteration
+//                  on the iteration's ready groups, checkpoint + latest + /train metrics.
+#pragma once
+
+#include <mpi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/comm/comm.h"
+#include "lib/rl/rl.h"
+#include "lib/rollout/rollout.h"
+#include "lib/train/train.h"
+
+namespace k1rl::loop {
+
+void declare_loop_options(ConfigSpec& spec);  // run.iterations
+
+std::string buffer_dir(const Config& cfg);   // <run>/buffer
+std::string metrics_path(const Config& cfg); // <run>/metrics.h5
+std::string sampler_path(const Config& cfg); // <run>/sampler.h5
+// Writes <run>/config.ini once (the resolved config); later jobs keep the first one.
+void write_run_config(const Config& cfg);
+
+class RolloutDriver {
+ public:
+  // comm: the rollout ranks (MPI_COMM_NULL: a single rank).
+  RolloutDriver(const Config& cfg, MPI_Comm comm);
+  const Tokenizer& tokenizer() const { return *tok_; }
+  // One iteration with the policy `model`; scores through `score`. Returns this rank's metrics.
+  io::Row iteration(const model::Model& model, int64_t iteration, const rollout::ScoreFn& score);
+
+ private:
+  const Config& cfg_;
+  MPI_Comm comm_;
+  int rank_ = 0, size_ = 1;
+  std::unique_ptr<Tokenizer> tok_;
+  std::vector<Task> tasks_;
+  std::unique_ptr<rollout::RolloutWorker> worker_;
+  std::unique_ptr<rl::PromptSampler> sampler_;  // master only
+};
+
+class TrainDriver {
+ public:
+  TrainDriver(const Config& cfg, MPI_Comm comm);
+  train::Trainer& trainer() { return trainer_; }
+  // The iteration to run next: from ckpt/latest, or 0 after an SFT warm-up that publishes
+  // ckpt/it_000000.h5 (train.sft_steps, may be 0).
+  int64_t start();
+  // Train on the ready groups of `iteration`, publish θ_{iteration+1}. Returns a summary row.
+  io::Row iteration(int64_t iteration);
+
+ private:
+  const Config& cfg_;
+  int rank_ = 0;
+  train::Trainer trainer_;
+};
+
+// The roles of an MPMD run (mpiexec -n R k1rl-rollout : -n 1 k1rl-reward : -n T k1rl-train);
+// k1rl-reward serves with lib/reward's reward_serve. Train rank 0 leads: per iteration it
+// broadcasts (iteration, stop) and θ to the rollout ranks, which answer "done" when every shard
+// of the iteration is published; after run.iterations it broadcasts stop.
+int run_rollout_role(const Config& cfg);
+int run_train_role(const Config& cfg);
+inline constexpr int kTagRolloutDone = 6201;
+
+// Everything in this process: run.iterations iterations from where the run directory stands.
+// Returns the summary row of each iteration.
+std::vector<io::Row> run_local(const Config& cfg);
+
+// "it 3 | reward 0.61 acc 0.58 len 12.1 | loss 0.021 kl 0.003 | 812 tok/s | 14.2 s"
+std::string summary_line(const io::Row& r);
+
+}  // namespace k1rl::loop

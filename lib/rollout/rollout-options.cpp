@@ -1,0 +1,60 @@
+// [rollout] options and repeat detection.
+#include "lib/rollout/rollout.h"
+
+namespace k1rl::rollout {
+
+void declare_rollout_options(ConfigSpec& s) {
+  s.add_int("rollout.prompts_per_iteration", 16, "new prompts per iteration (all rollout ranks)")
+      .add_int("rollout.samples_per_prompt", 8, "k: answers sampled per prompt (one group)")
+      .add_bool("rollout.partial", true, "partial rollouts: park unfinished answers at the budget")
+      .add_int("rollout.segment_tokens", 64, "partial: new tokens per answer per iteration")
+      .add_int("rollout.token_budget", -1, "partial: new tokens per rank per iteration (-1: none)")
+      .add_int("rollout.max_answer_tokens", 128, "answers longer than this end as truncated")
+      .add_int("rollout.max_batch", 64, "sequences generated together (continuous batching)")
+      .add_double("rollout.temperature", 1.0, "sampling temperature")
+      .add_double("rollout.top_p", 1.0, "nucleus sampling mass (1 = off)")
+      .add_int("rollout.top_k", 0, "sample among the k likeliest tokens (0 = off)")
+      .add_int("rollout.repeat_max_period", 16, "repeat detection: longest looping block, tokens")
+      .add_int("rollout.repeat_min_tokens", 48, "repeat detection: loop must cover this many tokens");
+}
+
+RolloutConfig RolloutConfig::from(const Config& cfg) {
+  RolloutConfig r;
+  r.prompts_per_iteration = cfg.get_int("rollout.prompts_per_iteration");
+  r.samples_per_prompt = cfg.get_int("rollout.samples_per_prompt");
+  r.partial = cfg.get_bool("rollout.partial");
+  r.segment_tokens = cfg.get_int("rollout.segment_tokens");
+  r.token_budget = cfg.get_int("rollout.token_budget");
+  r.max_answer_tokens = cfg.get_int("rollout.max_answer_tokens");
+  r.max_batch = cfg.get_int("rollout.max_batch");
+  r.temperature = cfg.get_double("rollout.temperature");
+  r.top_p = cfg.get_double("rollout.top_p");
+  r.top_k = cfg.get_int("rollout.top_k");
+  r.repeat_max_period = cfg.get_int("rollout.repeat_max_period");
+  r.repeat_min_tokens = cfg.get_int("rollout.repeat_min_tokens");
+  auto positive = [](const char* key, int64_t v) {
+    if (v <= 0)
+      throw ConfigError(std::string("bad ") + key, strfmt("%lld is not positive", static_cast<long long>(v)),
+                        "use a positive value");
+  };
+  positive("rollout.prompts_per_iteration", r.prompts_per_iteration);
+  positive("rollout.samples_per_prompt", r.samples_per_prompt);
+  positive("rollout.segment_tokens", r.segment_tokens);
+  positive("rollout.max_answer_tokens", r.max_answer_tokens);
+  positive("rollout.max_batch", r.max_batch);
+  if (r.token_budget == 0 || r.token_budget < -1)
+    throw ConfigError("bad rollout.token_budget", "it must be positive or -1 (no budget)", "e.g. 4096");
+  return r;
+}
+
+bool detect_repeat(const std::vector<int32_t>& a, int64_t max_period, int64_t min_tokens) {
+  const int64_t n = static_cast<int64_t>(a.size());
+  for (int64_t p = 1; p <= max_period && 2 * p <= n; ++p) {
+    int64_t run = p;  // the final block itself
+    for (int64_t i = n - 1 - p; i >= 0 && a[static_cast<size_t>(i)] == a[static_cast<size_t>(i + p)]; --i) ++run;
+    if (run >= min_tokens && run >= 2 * p) return true;
+  }
+  return false;
+}
+
+}  // namespace k1rl::rollout

@@ -1,0 +1,167 @@
+// One rank's rollout iteration (see rollout.h): continue parked answers, start new groups,
+// generate under the budget, detect loops, score completed groups, build the shard.
+#include <algorithm>
+#include <map>
+
+#include "lib/rollout/rollout.h"
+
+namespace k1rl::rollout {
+
+namespace {
+const std::vector<std::string> kComponents = {"correct", "length", "repetition"};
+}
+
+RolloutWorker::RolloutWorker(const Config& cfg, const Tokenizer& tok, const std::vector<Task>& tasks)
+    : cfg_(cfg), rc_(RolloutConfig::from(cfg)), tok_(tok), tasks_(tasks),
+      format_(policy::prompt_format(cfg, tok)), seed_(static_cast<uint64_t>(cfg.get_int("run.seed"))) {}
+
+std::vector<int32_t> RolloutWorker::prompt_tokens(int64_t prompt) const {
+  return policy::prompt_tokens(tok_, tasks_.at(static_cast<size_t>(prompt)).prompt, format_);
+}
+
+IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration, int32_t rank,
+                                   std::vector<buffer::Trajectory> all,
+                                   const std::vector<int64_t>& new_prompts, int64_t group_id_base,
+                                   const ScoreFn& score) const {
+  const double t0 = seconds_since_start();
+  const int64_t k = rc_.samples_per_prompt;
+  for (size_t i = 0; i < new_prompts.size(); ++i) {
+    const int64_t p = new_prompts[i];
+    if (p < 0 || p >= static_cast<int64_t>(tasks_.size()))
+      throw InputError("bad prompt index", strfmt("%lld of %zu", static_cast<long long>(p), tasks_.size()),
+                       "the task file changed during the run");
+    std::vector<int32_t> pt = prompt_tokens(p);
+    for (int64_t j = 0; j < k; ++j) {
+      buffer::Trajectory t;
+      t.prompt_id = p;
+      t.sample = static_cast<int32_t>(j);
+      t.group_id = group_id_base + static_cast<int64_t>(i);
+      t.group_size = static_cast<int32_t>(k);
+      t.task = tasks_[static_cast<size_t>(p)].task;
+      t.iteration_started = iteration;
+      t.prompt_len = static_cast<int32_t>(pt.size());
+      t.tokens = pt;
+      t.components.assign(kComponents.size(), 0.0);
+      all.push_back(std::move(t));
+    }
+  }
+  // Generate: every open trajectory, parked ones first (they come first in `all`).
+  std::vector<size_t> open_idx;
+  std::vector<model::GenRequest> reqs;
+  int64_t longest = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    buffer::Trajectory& t = all[i];
+    if (t.ended()) continue;
+    model::GenRequest r;
+    r.id = static_cast<int64_t>(i);
+    r.prompt.assign(t.tokens.begin(), t.tokens.begin() + t.prompt_len);
+    r.answer.assign(t.tokens.begin() + t.prompt_len, t.tokens.end());
+    r.seed = Rng(seed_ ^ (static_cast<uint64_t>(t.group_id) * 0x9e3779b97f4a7c15ULL), static_cast<uint64_t>(t.sample)).next_u64();
+    r.rng_state = t.rng;
+    r.max_new_tokens = rc_.partial ? rc_.segment_tokens : -1;
+    longest = std::max<int64_t>(longest, t.prompt_len + rc_.max_answer_tokens);
+    open_idx.push_back(i);
+    reqs.push_back(std::move(r));
+  }
+  model::SamplingParams sp;
+  sp.temperature = rc_.temperature;
+  sp.top_p = rc_.top_p;
+  sp.top_k = rc_.top_k;
+  sp.stop_tokens = tok_.stop_ids();
+  if (sp.stop_tokens.empty() && tok_.eos_id() >= 0) sp.stop_tokens = {tok_.eos_id()};
+  sp.max_answer_tokens = rc_.max_answer_tokens;
+  int64_t generated = 0, ended_now = 0;
+  double gen_s = 0;
+  if (!reqs.empty()) {
+    const int64_t cap = std::min<int64_t>(model.config().max_seq, longest + 1);
+    model::Generator gen(model, std::min<int64_t>(rc_.max_batch, static_cast<int64_t>(reqs.size())), cap);
+    double g0 = seconds_since_start();
+    std::vector<model::GenResult> res = gen.generate(reqs, sp, rc_.partial ? rc_.token_budget : -1);
+    gen_s = seconds_since_start() - g0;
+    for (size_t r = 0; r < res.size(); ++r) {
+      buffer::Trajectory& t = all[open_idx[r]];
+      const model::GenResult& g = res[r];
+      t.tokens.insert(t.tokens.end(), g.tokens.begin(), g.tokens.end());
+      t.logprobs.insert(t.logprobs.end(), g.model_logprobs.begin(), g.model_logprobs.end());
+      t.segment_iter.insert(t.segment_iter.end(), g.tokens.size(), static_cast<int32_t>(iteration));
+      if (!g.tokens.empty()) ++t.n_segments;
+      t.rng = g.rng_state;
+      generated += static_cast<int64_t>(g.tokens.size());
+      std::vector<int32_t> answer(t.tokens.begin() + t.prompt_len, t.tokens.end());
+      if (g.finish == model::Finish::stop) t.status = buffer::Status::finished;
+      else if (g.finish == model::Finish::length) t.status = buffer::Status::truncated;
+      if (detect_repeat(answer, rc_.repeat_max_period, rc_.repeat_min_tokens) &&
+          t.status != buffer::Status::finished)
+        t.status = buffer::Status::repeated;
+      ended_now += t.ended();
+    }
+  }
+  // Score the groups whose answers have all ended.
+  std::map<int64_t, std::vector<size_t>> groups;
+  for (size_t i = 0; i < all.size(); ++i) groups[all[i].group_id].push_back(i);
+  std::vector<Answer> answers;
+  std::vector<size_t> answer_row;
+  IterationResult out;
+  for (const auto& [gid, members] : groups) {
+    bool done = static_cast<int32_t>(members.size()) == all[members[0]].group_size;
+    for (size_t i : members) done = done && all[i].ended();
+    if (!done) continue;
+    for (size_t i : members) {
+      const buffer::Trajectory& t = all[i];
+      Answer a;
+      a.task_id = tasks_[static_cast<size_t>(t.prompt_id)].id;
+      a.text = policy::answer_text(tok_, std::vector<int32_t>(t.tokens.begin() + t.prompt_len, t.tokens.end()));
+      a.length = t.answer_len();
+      a.group = std::to_string(gid);
+      a.repeated = t.status == buffer::Status::repeated;
+      answers.push_back(std::move(a));
+      answer_row.push_back(i);
+    }
+  }
+  std::vector<Score> scores;
+  if (!answers.empty()) scores = score(answers, iteration);
+  if (scores.size() != answers.size())
+    throw RuntimeFault("reward scores lost", strfmt("%zu answers sent, %zu scores back", answers.size(), scores.size()),
+                       "check the reward service log");
+  double reward_sum = 0, correct_sum = 0, len_sum = 0;
+  std::map<int64_t, std::pair<double, int>> success;
+  for (size_t a = 0; a < answers.size(); ++a) {
+    buffer::Trajectory& t = all[answer_row[a]];
+    t.reward = scores[a].total;
+    t.components = {scores[a].correct, scores[a].length, scores[a].repetition};
+    t.ready = true;
+    reward_sum += t.reward;
+    correct_sum += scores[a].correct;
+    len_sum += static_cast<double>(t.answer_len());
+    auto& s = success[t.group_id];
+    s.first += scores[a].correct;
+    s.second += 1;
+  }
+  for (const auto& [gid, s] : success)
+    out.prompt_success.emplace_back(all[groups[gid][0]].prompt_id, s.first / s.second);
+  int64_t open = 0, truncated = 0, repeated = 0;
+  for (const auto& t : all) {
+    open += t.status == buffer::Status::open;
+    truncated += t.status == buffer::Status::truncated && t.ready;
+    repeated += t.status == buffer::Status::repeated && t.ready;
+  }
+  const double n_ready = static_cast<double>(answers.size());
+  const double dt = seconds_since_start() - t0;
+  out.metrics = {{"iteration", static_cast<double>(iteration)}, {"rank", static_cast<double>(rank)},
+                 {"prompts_new", static_cast<double>(new_prompts.size())},
+                 {"answers_ended", static_cast<double>(ended_now)}, {"answers_ready", n_ready},
+                 {"answers_open", static_cast<double>(open)}, {"truncated", static_cast<double>(truncated)},
+                 {"repeated", static_cast<double>(repeated)}, {"tokens", static_cast<double>(generated)},
+                 {"gen_s", gen_s}, {"tokens_per_s", gen_s > 0 ? static_cast<double>(generated) / gen_s : 0.0},
+                 {"ended_per_s", gen_s > 0 ? static_cast<double>(ended_now) / gen_s : 0.0},
+                 {"reward_mean", n_ready > 0 ? reward_sum / n_ready : 0.0},
+                 {"accuracy", n_ready > 0 ? correct_sum / n_ready : 0.0},
+                 {"answer_len_mean", n_ready > 0 ? len_sum / n_ready : 0.0}, {"time_s", dt}};
+  out.shard.iteration = iteration;
+  out.shard.rank = rank;
+  out.shard.component_names = kComponents;
+  out.shard.rows = std::move(all);
+  return out;
+}
+
+}  // namespace k1rl::rollout

@@ -1,0 +1,75 @@
+// k1rl rollout: one rollout rank's work in one iteration. Parked (open) answers first, then k
+// fresh answers per new prompt, generated with continuous batching under a token budget
+// (partial rollouts: an answer that reaches segment_tokens or the budget is parked open with its
+// tokens, behaviour log-probs, iteration tags and RNG state, and continues next iteration with
+// the new policy); repeat detection; a group is scored (through the reward service or in
+// process) once all k answers ended, and becomes `ready` for training in that iteration's shard.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lib/buffer/buffer.h"
+#include "lib/core/core.h"
+#include "lib/io/io.h"
+#include "lib/model/model.h"
+#include "lib/policy/policy.h"
+#include "lib/reward/reward.h"
+#include "lib/tasks/tasks.h"
+#include "lib/tokenizer/tokenizer.h"
+
+namespace k1rl::rollout {
+
+void declare_rollout_options(ConfigSpec& spec);  // [rollout] (sampler keys are lib/rl's)
+
+struct RolloutConfig {
+  int64_t prompts_per_iteration = 16;  // new prompts per iteration, all ranks together
+  int64_t samples_per_prompt = 8;      // k
+  bool partial = true;                 // partial rollouts (else: every answer runs to its end)
+  int64_t segment_tokens = 64;         // partial: new tokens per answer per iteration
+  int64_t token_budget = -1;           // partial: new tokens per rank per iteration; -1: none
+  int64_t max_answer_tokens = 128;     // answers end as truncated here
+  int64_t max_batch = 64;              // sequences generated together
+  double temperature = 1.0, top_p = 1.0;
+  int64_t top_k = 0;
+  int64_t repeat_max_period = 16;      // repeat detection: loops of up to this many tokens ...
+  int64_t repeat_min_tokens = 48;      // ... covering at least this many final tokens
+  static RolloutConfig from(const Config& cfg);
+};
+
+// True when the last tokens of `answer` are one block of at most max_period tokens repeated
+// over at least min_tokens tokens.
+bool detect_repeat(const std::vector<int32_t>& answer, int64_t max_period, int64_t min_tokens);
+
+// Scores groups of answers (k answers of one prompt in one call, so the length penalty sees
+// the group). The reward service client and an in-process Scorer both fit.
+using ScoreFn = std::function<std::vector<Score>(const std::vector<Answer>&, int64_t iteration)>;
+
+struct IterationResult {
+  buffer::Shard shard;         // everything to publish for this rank and iteration
+  io::Row metrics;             // one /rollout metrics row
+  std::vector<std::pair<int64_t, double>> prompt_success;  // (prompt, mean correctness) per ready group
+};
+
+class RolloutWorker {
+ public:
+  RolloutWorker(const Config& cfg, const Tokenizer& tok, const std::vector<Task>& tasks);
+  const RolloutConfig& config() const { return rc_; }
+  // Pending trajectories from `pending` (open, or ended but waiting for their group) continue
+  // first; each new prompt gets k fresh answers with group ids group_id_base + i.
+  IterationResult run(const model::Model& model, int64_t iteration, int32_t rank,
+                      std::vector<buffer::Trajectory> pending, const std::vector<int64_t>& new_prompts,
+                      int64_t group_id_base, const ScoreFn& score) const;
+  std::vector<int32_t> prompt_tokens(int64_t prompt) const;
+
+ private:
+  const Config& cfg_;
+  RolloutConfig rc_;
+  const Tokenizer& tok_;
+  const std::vector<Task>& tasks_;
+  policy::PromptFormat format_;
+  uint64_t seed_;
+};
+
+}  // namespace k1rl::rollout

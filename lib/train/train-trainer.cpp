@@ -1,0 +1,117 @@
+// Trainer set-up, the [train] options, gradient allreduce and checkpoints.
+#include <climits>
+#include <filesystem>
+
+#include "lib/train/train.h"
+
+namespace k1rl::train {
+
+void declare_train_options(ConfigSpec& s) {
+  s.add_choice("train.mode", "rl", {"sft", "rl"}, "sft: warm-up only; rl: warm-up (if no checkpoint) then RL")
+      .add_int("train.groups_per_step", 8, "rl: prompt groups (k answers each) per optimizer step")
+      .add_int("train.micro_batch_tokens", 4096, "tokens per forward/backward pass on one rank")
+      .add_int("train.epochs", 1, "rl: passes over one iteration's groups")
+      .add_bool("train.reset_optimizer", true, "rl: reset AdamW moments every iteration (k1.5)")
+      .add_double("train.rl_lr", 1e-4, "rl: constant learning rate")
+      .add_int("train.sft_steps", 200, "SFT warm-up steps before the first RL iteration")
+      .add_int("train.sft_batch", 32, "sequences per SFT step (all ranks together)")
+      .add_choice("train.sft_style", "short", {"short", "long"},
+                  "SFT solutions: short, or the long self-checking chain of thought");
+}
+
+TrainConfig TrainConfig::from(const Config& cfg) {
+  TrainConfig t;
+  t.mode = cfg.get_string("train.mode");
+  t.groups_per_step = cfg.get_int("train.groups_per_step");
+  t.micro_batch_tokens = cfg.get_int("train.micro_batch_tokens");
+  t.epochs = cfg.get_int("train.epochs");
+  t.reset_optimizer = cfg.get_bool("train.reset_optimizer");
+  t.rl_lr = cfg.get_double("train.rl_lr");
+  t.sft_steps = cfg.get_int("train.sft_steps");
+  t.sft_batch = cfg.get_int("train.sft_batch");
+  t.sft_style = cfg.get_string("train.sft_style");
+  auto positive = [](const char* key, int64_t v) {
+    if (v <= 0) throw ConfigError(std::string("bad ") + key, strfmt("%lld is not positive", static_cast<long long>(v)),
+                                  "use a positive value");
+  };
+  positive("train.groups_per_step", t.groups_per_step);
+  positive("train.micro_batch_tokens", t.micro_batch_tokens);
+  positive("train.epochs", t.epochs);
+  positive("train.sft_batch", t.sft_batch);
+  return t;
+}
+
+std::string ckpt_dir(const Config& cfg) { return cfg.get_string("run.dir") + "/ckpt"; }
+
+std::string ckpt_path(const Config& cfg, int64_t iteration) {
+  return ckpt_dir(cfg) + strfmt("/it_%06lld.h5", static_cast<long long>(iteration));
+}
+
+int64_t latest_checkpoint(const Config& cfg) {
+  std::string latest = ckpt_dir(cfg) + "/latest";
+  if (!io::file_exists(latest)) return -1;
+  std::string name = io::read_text(latest);
+  long long it = -1;
+  if (std::sscanf(name.c_str(), "it_%lld.h5", &it) != 1 || it < 0)
+    throw IoError("bad checkpoint pointer '" + latest + "'", "it holds '" + name + "'",
+                  "write the name of a checkpoint (it_000012.h5) into it, or delete it to start afresh");
+  if (!io::file_exists(ckpt_path(cfg, it)))
+    throw IoError("'" + latest + "' names a missing checkpoint", ckpt_path(cfg, it) + " does not exist",
+                  "point latest at an existing checkpoint");
+  return it;
+}
+
+void publish_latest(const Config& cfg, int64_t iteration) {
+  io::publish_text(ckpt_dir(cfg) + "/latest", strfmt("it_%06lld.h5\n", static_cast<long long>(iteration)));
+}
+
+Trainer::Trainer(const Config& cfg, MPI_Comm comm)
+    : comm_(comm), cfg_(cfg), tc_(TrainConfig::from(cfg)), tok_(make_tokenizer(cfg)),
+      rng_(static_cast<uint64_t>(cfg.get_int("run.seed")), 0x7a1) {
+  if (comm_ != MPI_COMM_NULL) {
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+  model::ModelConfig mc = model::ModelConfig::from_config(cfg);
+  if (tok_->vocab_size() > mc.vocab)
+    throw ConfigError("model.vocab is too small for the tokenizer",
+                      strfmt("the tokenizer has %d ids, model.vocab = %lld", tok_->vocab_size(),
+                             static_cast<long long>(mc.vocab)),
+                      strfmt("set model.vocab = %d", tok_->vocab_size()));
+  model_ = std::make_unique<model::Model>(mc);
+  model_->init_params(static_cast<uint64_t>(cfg.get_int("run.seed")));
+  opt_ = std::make_unique<optim::AdamW>(optim::OptimConfig::from_config(cfg), model_->num_params(),
+                                        model_->param_ranges());
+  format_ = policy::prompt_format(cfg, *tok_);
+}
+
+void Trainer::allreduce(float* data, int64_t n) const {
+  if (size_ <= 1) return;
+  for (int64_t off = 0; off < n; off += INT_MAX / 2) {
+    int count = static_cast<int>(std::min<int64_t>(n - off, INT_MAX / 2));
+    K1RL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_FLOAT, MPI_SUM, comm_));
+  }
+}
+
+void Trainer::allreduce(double* data, int n) const {
+  if (size_ <= 1) return;
+  K1RL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data, n, MPI_DOUBLE, MPI_SUM, comm_));
+}
+
+void Trainer::save(int64_t iteration) {
+  if (rank_ == 0) {
+    io::make_dirs(ckpt_dir(cfg_));
+    model::TrainState st{step_, iteration, rng_.state()};
+    model::save_checkpoint(ckpt_path(cfg_, iteration), *model_, opt_.get(), st);
+    publish_latest(cfg_, iteration);
+  }
+  if (size_ > 1) K1RL_MPI_CHECK(MPI_Barrier(comm_));
+}
+
+void Trainer::load(const std::string& path) {
+  model::TrainState st = model::load_checkpoint(path, *model_, opt_.get());
+  step_ = st.step;
+  if (st.rng_state.size() == 4) rng_.set_state(st.rng_state);
+}
+
+}  // namespace k1rl::train

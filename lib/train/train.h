@@ -1,0 +1,81 @@
+// k1rl train: the trainer behind k1rl-train. SFT warm-up on worked solutions (long-CoT style),
+// and one RL update per iteration from the buffer's ready groups with the k1.5 / GRPO /
+// PPO-clip / REINFORCE losses of lib/rl, data-parallel over the ranks of `comm` (gradients are
+// summed with MPI_Allreduce). Checkpoints in checkpoint/1 under <run>/ckpt with `latest`.
+#pragma once
+
+#include <mpi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/buffer/buffer.h"
+#include "lib/core/core.h"
+#include "lib/io/io.h"
+#include "lib/model/model.h"
+#include "lib/optim/optim.h"
+#include "lib/policy/policy.h"
+#include "lib/tasks/tasks.h"
+#include "lib/tokenizer/tokenizer.h"
+
+namespace k1rl::train {
+
+void declare_train_options(ConfigSpec& spec);  // [train] (the loss keys are lib/rl's)
+
+struct TrainConfig {
+  std::string mode = "rl";            // sft | rl
+  int64_t groups_per_step = 8;        // rl: prompt groups per optimizer step (all ranks)
+  int64_t micro_batch_tokens = 4096;  // tokens per forward/backward pass on one rank
+  int64_t epochs = 1;                 // rl: passes over one iteration's groups
+  bool reset_optimizer = true;        // rl: fresh AdamW moments every iteration (k1.5)
+  double rl_lr = 1e-4;                // rl: constant learning rate
+  int64_t sft_steps = 200;            // SFT warm-up steps before the first RL iteration
+  int64_t sft_batch = 32;             // sequences per SFT step (all ranks)
+  std::string sft_style = "short";    // short | long solutions
+  static TrainConfig from(const Config& cfg);
+};
+
+// Checkpoint names in <run>/ckpt: it_000012.h5 holds θ_12 (the policy of iteration 12).
+std::string ckpt_dir(const Config& cfg);
+std::string ckpt_path(const Config& cfg, int64_t iteration);
+// The iteration named by <run>/ckpt/latest, or -1 when there is none.
+int64_t latest_checkpoint(const Config& cfg);
+void publish_latest(const Config& cfg, int64_t iteration);
+
+class Trainer {
+ public:
+  // Builds the model of [model] and the tokenizer of [tokenizer]; parameters are seeded from
+  // run.seed (call load() to start from a checkpoint instead). comm: the train ranks
+  // (MPI_COMM_NULL or a 1-rank communicator: no allreduce).
+  Trainer(const Config& cfg, MPI_Comm comm);
+  model::Model& model() { return *model_; }
+  const Tokenizer& tokenizer() const { return *tok_; }
+  policy::PromptFormat prompt_format() const { return format_; }
+
+  // SFT on worked solutions: `steps` updates of sft_batch sequences; one metrics row per step.
+  std::vector<io::Row> sft(const std::vector<Task>& tasks, int64_t steps);
+  // One RL iteration on the ready trajectories of `iteration` (every rank passes the same list;
+  // each takes its share of the groups). One metrics row per optimizer step.
+  std::vector<io::Row> rl_iteration(const std::vector<buffer::Trajectory>& trajs, int64_t iteration);
+
+  void save(int64_t iteration);             // ckpt/it_<iteration>.h5 and latest (rank 0 writes)
+  void load(const std::string& path);       // parameters, optimizer state, step, RNG
+  int64_t step() const { return step_; }
+
+ private:
+  void allreduce(float* data, int64_t n) const;
+  void allreduce(double* data, int n) const;
+  int rank_ = 0, size_ = 1;
+  MPI_Comm comm_;
+  const Config& cfg_;
+  TrainConfig tc_;
+  std::unique_ptr<model::Model> model_;
+  std::unique_ptr<optim::AdamW> opt_;
+  std::unique_ptr<Tokenizer> tok_;
+  policy::PromptFormat format_;
+  Rng rng_;
+  int64_t step_ = 0;
+};
+
+}  // namespace k1rl::train
