@@ -25,9 +25,7 @@ class BpeTokenizer final : public Tokenizer {
       throw InputError("BPE tokenizer",
                        strfmt("has %zu token types for %d tokens", spec_.types.size(), n),
                        "check the file");
-    if (spec_.pre != "gpt2" && spec_.pre != "smollm")
-      throw ConfigError("BPE pre-tokenizer '" + spec_.pre + "'", "is not supported",
-                        "supported: gpt2, smollm");
+    pretokenize("", spec_.pre);  // throws ConfigError naming an unknown pre-tokenizer
     vocab_.reserve(n);
     bytes_.resize(n);
     for (int32_t id = 0; id < n; ++id) {
@@ -141,10 +139,7 @@ class BpeTokenizer final : public Tokenizer {
                     std::vector<std::string_view>& pieces) const {
     if (text.empty()) return;
     pieces.clear();
-    if (spec_.pre == "smollm")
-      pretokenize_smollm(text, pieces);
-    else
-      pretokenize_gpt2(text, pieces);
+    pretokenize(text, spec_.pre, pieces);
     std::vector<int32_t> sym;
     for (std::string_view p : pieces) {
       sym.clear();

@@ -10,8 +10,15 @@ namespace {
 const char* const kGpt2Regex =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
+// Qwen2's and LLaMA-3's patterns, as their tokenizer.json spell them in a Split pre-tokenizer.
+const char* const kQwen2Regex =
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+const char* const kLlama3Regex =
+    R"re((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+
 const char* const kSupportedPre =
-    "supported: ByteLevel with the GPT-2 regex, Digits(individual_digits) + ByteLevel (SmolLM)";
+    "supported: ByteLevel with the GPT-2 regex, Digits(individual_digits) + ByteLevel (SmolLM), "
+    "Split with the Qwen2 or LLaMA-3 regex + ByteLevel";
 
 std::string token_content(const Json& j) {
   if (j.is_string()) return j.as_string();
@@ -41,9 +48,12 @@ std::string pre_from_hf(const Json& pre, const std::string& name) {
           bool_or(a["individual_digits"], false) && byte_level(seq.at(1), true))
         return "smollm";
       if (a["type"].is_string() && a["type"].as_string() == "Split" &&
-          a["pattern"]["Regex"].is_string() && a["pattern"]["Regex"].as_string() == kGpt2Regex &&
-          byte_level(seq.at(1), false))
-        return "gpt2";
+          a["pattern"]["Regex"].is_string() && byte_level(seq.at(1), false)) {
+        const std::string& re = a["pattern"]["Regex"].as_string();
+        if (re == kGpt2Regex) return "gpt2";
+        if (re == kQwen2Regex) return "qwen2";
+        if (re == kLlama3Regex) return "llama3";
+      }
     }
     if (seq.size() == 1 && byte_level(seq.at(0), true)) return "gpt2";
   }
@@ -174,9 +184,13 @@ BpeSpec bpe_spec_from_gguf(const GgufMeta& meta, const std::string& name) {
     s.pre = "smollm";
   else if (pre == "gpt-2" || pre == "gpt2" || pre == "default")
     s.pre = "gpt2";
+  else if (pre == "qwen2")
+    s.pre = "qwen2";
+  else if (pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe")
+    s.pre = "llama3";
   else
     throw ConfigError(name, "has GGUF pre-tokenizer '" + pre + "'",
-                      "supported: smollm, gpt-2, default");
+                      "supported: smollm, gpt-2, default, qwen2, llama-bpe");
   s.tokens = meta.get("tokenizer.ggml.tokens").strs;
   if (meta.has("tokenizer.ggml.token_type")) {
     const auto& t = meta.get("tokenizer.ggml.token_type").ints;
@@ -221,7 +235,19 @@ std::map<std::string, std::string> bpe_hf_files(const BpeSpec& s) {
     return b.add("use_regex", true);
   };
   Json pre = byte_level(false, true);
-  if (s.pre == "smollm") {
+  if (s.pre == "qwen2" || s.pre == "llama3") {
+    Json pattern = Json::make_object(), split = Json::make_object(), seq = Json::make_array();
+    pattern.add("Regex", s.pre == "qwen2" ? kQwen2Regex : kLlama3Regex);
+    split.add("type", "Split")
+        .add("pattern", pattern)
+        .add("behavior", "Isolated")
+        .add("invert", false);
+    Json bl = byte_level(false, false);
+    bl.set("use_regex", false);
+    seq.push(split).push(bl);
+    pre = Json::make_object();
+    pre.add("type", "Sequence").add("pretokenizers", seq);
+  } else if (s.pre == "smollm") {
     Json digits = Json::make_object();
     digits.add("type", "Digits").add("individual_digits", true);
     Json seq = Json::make_array();

@@ -24,12 +24,14 @@ extern const CodeRange kSpace[];
 extern const size_t kSpaceCount;
 }  // namespace unicode_tables
 
-// Splits text into pre-tokens (views into `text`) with the GPT-2 regex
-//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// matched by hand. Invalid UTF-8 bytes count as U+FFFD (a symbol), as one byte each.
-void pretokenize_gpt2(std::string_view text, std::vector<std::string_view>& out);
-// "smollm": every \p{N} character alone first (HF Digits(individual_digits)), then GPT-2.
-void pretokenize_smollm(std::string_view text, std::vector<std::string_view>& out);
+// The class of a code point for the pre-tokenizer regexes.
+enum CharClass : uint8_t { kLetter, kNumber, kSpace, kOther };
+CharClass char_class(uint32_t cp);
+
+// Splits text into pre-tokens (views into `text`) with the regex of `pre` (gpt2, smollm, qwen2,
+// llama3; see tokenizer-pretokenize.cpp), matched by hand. Invalid UTF-8 bytes count as U+FFFD
+// (a symbol), one byte each. Throws ConfigError for another name.
+void pretokenize(std::string_view text, const std::string& pre, std::vector<std::string_view>& out);
 
 // GPT-2's reversible map of the 256 bytes to printable code points ("Ġ" = U+0120 is ' ').
 uint32_t byte_to_unicode(uint8_t b);

@@ -1,5 +1,4 @@
-// UTF-8 decoding, the Unicode classes of the GPT-2 regex, GPT-2's byte alphabet and the
-// pre-tokenizers written by hand (no regex engine): gpt2 and smollm (digits split first).
+// UTF-8 decoding, the Unicode classes the pre-tokenizer regexes use, and GPT-2's byte alphabet.
 #include <algorithm>
 
 #include "lib/tokenizer/tokenizer-impl.h"
@@ -14,81 +13,20 @@ bool in_table(uint32_t cp, const CodeRange* table, size_t n) {
   return it != table && cp <= (it - 1)->last;
 }
 
-// The class of a code point for the regex: letter, number, whitespace or other.
-enum Cls : uint8_t { kL, kN, kS, kO };
-Cls cls_of(uint32_t cp) {
-  if (cp < 128) {
-    if ((cp | 32) >= 'a' && (cp | 32) <= 'z') return kL;
-    if (cp >= '0' && cp <= '9') return kN;
-    if (cp == ' ' || (cp >= 9 && cp <= 13)) return kS;
-    return kO;
-  }
-  if (unicode_is_letter(cp)) return kL;
-  if (unicode_is_number(cp)) return kN;
-  if (unicode_is_whitespace(cp)) return kS;
-  return kO;
-}
-
-struct Cp {
-  uint32_t cp;
-  uint32_t off;  // byte offset in the text
-  Cls cls;
-};
-
-void decode_cps(std::string_view text, std::vector<Cp>& cps) {
-  cps.clear();
-  for (size_t i = 0; i < text.size();) {
-    size_t at = i;
-    uint32_t cp = utf8_next(text, i);
-    cps.push_back({cp, static_cast<uint32_t>(at), cls_of(cp)});
-  }
-}
-
-// Length in code points of a contraction ('s 't 're 've 'm 'll 'd) at k, or 0.
-size_t contraction_at(const std::vector<Cp>& c, size_t k) {
-  if (c[k].cp != '\'' || k + 1 >= c.size()) return 0;
-  uint32_t a = c[k + 1].cp;
-  if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
-  if (k + 2 < c.size()) {
-    uint32_t b = c[k + 2].cp;
-    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
-  }
-  return 0;
-}
-
-// End (exclusive, in code points) of the GPT-2 regex match starting at k.
-size_t gpt2_match_end(const std::vector<Cp>& c, size_t k) {
-  const size_t n = c.size();
-  if (size_t len = contraction_at(c, k)) return k + len;
-  // ' ?\p{L}+', ' ?\p{N}+', ' ?[^\s\p{L}\p{N}]+': a space may lead a run of one class.
-  size_t s = (c[k].cp == ' ' && k + 1 < n && c[k + 1].cls != kS) ? k + 1 : k;
-  if (c[s].cls != kS) {
-    size_t e = s + 1;
-    while (e < n && c[e].cls == c[s].cls) ++e;
-    return e;
-  }
-  // Whitespace: '\s+(?!\S)' leaves the last space to the next token when a non-space follows;
-  // a single space before a non-space is matched by '\s+' alone.
-  size_t e = k + 1;
-  while (e < n && c[e].cls == kS) ++e;
-  if (e == n) return e;
-  return e - 1 > k ? e - 1 : e;
-}
-
-void gpt2_cps(std::string_view text, const std::vector<Cp>& c, size_t lo, size_t hi,
-              std::vector<std::string_view>& out) {
-  // Runs the regex on the code points [lo, hi) as if they were the whole text.
-  std::vector<Cp> sub(c.begin() + lo, c.begin() + hi);
-  size_t end_byte = hi < c.size() ? c[hi].off : text.size();
-  for (size_t k = 0; k < sub.size();) {
-    size_t e = gpt2_match_end(sub, k);
-    size_t b0 = sub[k].off, b1 = e < sub.size() ? sub[e].off : end_byte;
-    out.push_back(text.substr(b0, b1 - b0));
-    k = e;
-  }
-}
-
 }  // namespace
+
+CharClass char_class(uint32_t cp) {
+  if (cp < 128) {
+    if ((cp | 32) >= 'a' && (cp | 32) <= 'z') return kLetter;
+    if (cp >= '0' && cp <= '9') return kNumber;
+    if (cp == ' ' || (cp >= 9 && cp <= 13)) return kSpace;
+    return kOther;
+  }
+  if (unicode_is_letter(cp)) return kLetter;
+  if (unicode_is_number(cp)) return kNumber;
+  if (unicode_is_whitespace(cp)) return kSpace;
+  return kOther;
+}
 
 uint32_t utf8_next(std::string_view s, size_t& i) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -151,26 +89,6 @@ bool unicode_is_number(uint32_t cp) {
 }
 bool unicode_is_whitespace(uint32_t cp) {
   return in_table(cp, unicode_tables::kSpace, unicode_tables::kSpaceCount);
-}
-
-void pretokenize_gpt2(std::string_view text, std::vector<std::string_view>& out) {
-  std::vector<Cp> c;
-  decode_cps(text, c);
-  gpt2_cps(text, c, 0, c.size(), out);
-}
-
-void pretokenize_smollm(std::string_view text, std::vector<std::string_view>& out) {
-  std::vector<Cp> c;
-  decode_cps(text, c);
-  size_t lo = 0;
-  for (size_t k = 0; k < c.size(); ++k) {
-    if (c[k].cls != kN) continue;
-    gpt2_cps(text, c, lo, k, out);
-    size_t b1 = k + 1 < c.size() ? c[k + 1].off : text.size();
-    out.push_back(text.substr(c[k].off, b1 - c[k].off));
-    lo = k + 1;
-  }
-  gpt2_cps(text, c, lo, c.size(), out);
 }
 
 uint32_t byte_to_unicode(uint8_t b) {

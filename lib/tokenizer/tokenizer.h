@@ -94,7 +94,9 @@ struct BpeSpec {
   // matched whole in text, not special); other values count as normal. Empty: all normal.
   std::vector<int32_t> types;
   int32_t bos = -1, eos = -1, pad = -1, unk = -1;
-  // Pre-tokenizer: "gpt2" (GPT-2 regex), "smollm" (each digit alone, then the GPT-2 regex).
+  // Pre-tokenizer: "gpt2" (GPT-2 regex), "smollm" (each digit alone, then the GPT-2 regex),
+  // "qwen2" (Qwen2's regex: letters may carry one leading symbol, digits alone), "llama3"
+  // (the same with up to three digits together).
   std::string pre = "gpt2";
   ChatTemplate chat;
   // The Hugging Face files it was read from (to_hf_files returns them as they were); empty:
@@ -109,6 +111,9 @@ BpeSpec bpe_spec_from_hf(const std::string& tokenizer_json, const std::string& t
 // From GGUF metadata (tokenizer.ggml.*); `name` (the file) is used in messages.
 class GgufMeta;
 BpeSpec bpe_spec_from_gguf(const GgufMeta& meta, const std::string& name);
+// The pre-tokens of `text` under a pre-tokenizer ("gpt2", "smollm", "qwen2", "llama3"), before
+// the byte mapping; exposed for tests. Throws ConfigError for another name.
+std::vector<std::string> pretokenize(std::string_view text, const std::string& pre);
 // Recognises a chat template's Jinja text ("<|im_start|>" -> chatml, its default system prompt).
 ChatTemplate chat_template_from_jinja(const std::string& jinja);
 

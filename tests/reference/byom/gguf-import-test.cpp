@@ -34,6 +34,23 @@ std::string error_line(const std::string& path) {
 
 }  // namespace
 
+// Every tensor of the import equals what transformers' GGUF loader made of the file.
+void expect_like_transformers(const convert::ImportedModel& m, const std::string& want) {
+  io::H5Reader r(want, "byom-tiny-fixture", 1);
+  auto names = io::list_links(r.root());
+  EXPECT_EQ(names.size(), m.tensors.size());
+  for (const auto& name : names) {
+    const convert::Tensor* t = m.find(name);
+    ASSERT_NE(t, nullptr) << name;
+    auto ref = io::read_dataset<float>(r.root(), name);
+    ASSERT_EQ(ref.size(), t->data.size()) << name;
+    double worst = 0;
+    for (size_t i = 0; i < ref.size(); ++i)
+      worst = std::max(worst, (double)std::fabs(ref[i] - t->data[i]));
+    EXPECT_EQ(worst, 0.0) << name;
+  }
+}
+
 TEST(GgufImport, MatchesTransformersGgufLoaderForEveryType) {
   const std::string gguf = fixture("tiny-llama.gguf"), want = fixture("tiny-llama-expected.h5");
   NEED_FIXTURE(want);
@@ -44,21 +61,24 @@ TEST(GgufImport, MatchesTransformersGgufLoaderForEveryType) {
   EXPECT_EQ(m.spec.kv_heads, 2);
   EXPECT_EQ(m.spec.ffn_dim, 128);
   EXPECT_FALSE(m.spec.tie_embeddings);
+  EXPECT_FALSE(m.spec.qkv_bias);
   EXPECT_EQ(m.tokenizer->kind(), "bpe");
-  io::H5Reader r(want, "byom-tiny-fixture", 1);
-  auto names = io::list_links(r.root());
-  EXPECT_EQ(names.size(), m.tensors.size());
-  for (const auto& name : names) {
-    const convert::Tensor* t = m.find(name);
-    ASSERT_NE(t, nullptr) << name;
-    std::vector<uint64_t> dims;
-    auto ref = io::read_dataset<float>(r.root(), name, &dims);
-    ASSERT_EQ(ref.size(), t->data.size()) << name;
-    double worst = 0;
-    for (size_t i = 0; i < ref.size(); ++i)
-      worst = std::max(worst, (double)std::fabs(ref[i] - t->data[i]));
-    EXPECT_EQ(worst, 0.0) << name;
-  }
+  expect_like_transformers(m, want);
+}
+
+TEST(GgufImport, Qwen2WithBiasesMatchesTransformers) {
+  const std::string gguf = fixture("tiny-qwen2.gguf"), want = fixture("tiny-qwen2-expected.h5");
+  NEED_FIXTURE(want);
+  convert::ImportedModel m = convert::import_gguf(gguf);
+  EXPECT_EQ(m.spec.arch, "qwen2");
+  EXPECT_TRUE(m.spec.qkv_bias);
+  expect_like_transformers(m, want);
+  // The Qwen2 pre-tokenizer: a letter run may carry one leading symbol; digits stand alone.
+  EXPECT_EQ(m.tokenizer->decode(m.tokenizer->encode(".abc 123")), ".abc 123");
+  EXPECT_EQ(pretokenize(".abc 123", "qwen2"),
+            (std::vector<std::string>{".abc", " ", "1", "2", "3"}));
+  Json cfg = convert::hf_config_from_spec(m.spec, m.tokenizer.get());
+  EXPECT_EQ(cfg["architectures"].at(0).as_string(), "Qwen2ForCausalLM");
 }
 
 TEST(GgufImport, RefusesNamingWhatIsUnsupported) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Tiny GGUF models written with gguf-py for the importer's tests: a 2-layer llama whose tensors use
-# every supported type (F32, F16, BF16, Q8_0, Q4_0, Q4_1), with the tensors transformers' own GGUF
-# loader makes of it (names, reverse q/k permutation; gguf-py dequantisation) as the expected
+# every supported type (F32, F16, BF16, Q8_0, Q4_0, Q4_1), and a 2-layer qwen2 (q/k/v biases, no
+# permutation, Qwen2 pre-tokenizer), each with the tensors transformers' own GGUF loader makes of it (names, reverse q/k permutation; gguf-py dequantisation) as the expected
 # result; and three files that must be refused (a Q5_0 tensor, architecture gemma, a missing tensor).
 # Usage: make-tiny-gguf.py OUT_DIR
 import os
@@ -34,7 +34,7 @@ def byte_tokens():
     return toks, merges
 
 
-def write(path, arch="llama", types=None, skip=()):
+def write(path, arch="llama", types=None, skip=(), pre="smollm"):
     rng = np.random.default_rng(5)
     w = gguf.GGUFWriter(path, arch)
     toks, merges = byte_tokens()
@@ -51,7 +51,7 @@ def write(path, arch="llama", types=None, skip=()):
     w.add_rope_dimension_count(DIM // HEADS)
     w.add_vocab_size(vocab)
     w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("smollm")
+    w.add_tokenizer_pre(pre)
     w.add_token_list(toks)
     w.add_token_types([3 if t.startswith("<|") else 1 for t in toks])
     w.add_token_merges(merges)
@@ -81,6 +81,9 @@ def write(path, arch="llama", types=None, skip=()):
         tensor("blk.%d.ffn_norm.weight" % l, (DIM,), Q.F32)
         for k, (r, c, t) in plan.items():
             tensor("blk.%d.%s.weight" % (l, k), (r, c), t)
+        if arch == "qwen2":  # Qwen2 has q/k/v biases
+            for k in ("attn_q", "attn_k", "attn_v"):
+                tensor("blk.%d.%s.bias" % (l, k), (plan[k][0],), Q.F32)
     tensor("output_norm.weight", (DIM,), Q.F32)
     tensor("output.weight", (vocab, DIM), Q.F16)
     w.write_header_to_file()
@@ -96,14 +99,16 @@ def main():
     write(out + "/tiny-q5_0.gguf", types={"ffn_up": Q.Q5_0})
     write(out + "/tiny-gemma.gguf", arch="gemma")
     write(out + "/tiny-missing.gguf", skip=("blk.1.ffn_down.weight",))
+    write(out + "/tiny-qwen2.gguf", arch="qwen2", pre="qwen2")
     gguf_utils.load_dequant_gguf_tensor = _dequant
-    parsed = gguf_utils.load_gguf_checkpoint(out + "/tiny-llama.gguf", return_tensors=True)
-    with h5py.File(out + "/tiny-llama-expected.h5.part", "w") as h:
-        h.attrs["k1rl_format"] = np.bytes_("byom-tiny-fixture/1")
-        for name, t in parsed["tensors"].items():
-            h.create_dataset(name, data=t.float().numpy())
-    os.replace(out + "/tiny-llama-expected.h5.part", out + "/tiny-llama-expected.h5")
-    print("tiny GGUF fixtures: %d tensors -> %s" % (len(parsed["tensors"]), out))
+    for name in ("tiny-qwen2", "tiny-llama"):  # tiny-llama-expected.h5 last: the freshness stamp
+        parsed = gguf_utils.load_gguf_checkpoint(out + "/%s.gguf" % name, return_tensors=True)
+        with h5py.File(out + "/%s-expected.h5.part" % name, "w") as h:
+            h.attrs["k1rl_format"] = np.bytes_("byom-tiny-fixture/1")
+            for t_name, t in parsed["tensors"].items():
+                h.create_dataset(t_name, data=t.float().numpy())
+        os.replace(out + "/%s-expected.h5.part" % name, out + "/%s-expected.h5" % name)
+        print("tiny GGUF fixture %s: %d tensors -> %s" % (name, len(parsed["tensors"]), out))
 
 
 if __name__ == "__main__":

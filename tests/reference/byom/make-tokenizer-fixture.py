@@ -74,6 +74,8 @@ def corpus(seed=1234, n_random=1200):
         "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n",
         "<|endoftext|>", "<|im_start|><|im_end|>", "text<|im_end|>more", "<|im_start", "<|im_end|",
         "<repo_name>k1rl<file_sep>main.cpp", "<jupyter_code>print(1)",
+        ".abc", "\tword", "'S 'LL 'Re", "1234567", "a\r\n\r\nb", "  \n  x", "x\n\n  \n", "!!\n\nnext",
+        " \r\n", "$$$abc", "(x)", "  12  345  ", "é.é", "\u00a0word",
     ]
     frags = base[9:] + ["the", " of", "and", "ing", "tion", ",", ".", "!", "?", ":", "...", "--",
                         "  ", "\n", "\t", "0", "7", "99", "2.5", "'t", "'ll", "(", ")", "[", "]"]
@@ -144,6 +146,29 @@ def main():
         g.create_dataset(name, data=flat)
         g.create_dataset(name + "_offsets", data=off)
 
+    # Pre-tokens of the four pre-tokenizers k1rl implements, from HF tokenizers' own pre-tokenizers.
+    from tokenizers import Regex
+    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+    unbyte = {c: b for b, c in bytes_to_unicode().items()}
+    qwen2 = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+    llama3 = qwen2.replace(r"\p{N}|", r"\p{N}{1,3}|")
+    bl = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    bl_plain = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    pres = {
+        "gpt2": bl,
+        "smollm": pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), bl]),
+        "qwen2": pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(qwen2), "isolated"), bl_plain]),
+        "llama3": pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(llama3), "isolated"), bl_plain]),
+    }
+    pieces = {}
+    for kind, pt in pres.items():
+        rows = []
+        for t in texts:
+            for piece, _ in pt.pre_tokenize_str(t):
+                rows.append(np.frombuffer(bytes(unbyte[ch] for ch in piece), dtype=np.uint8))
+            rows.append(np.zeros(0, np.uint8))  # an empty row ends each string's pieces
+        pieces[kind] = rows
+
     tmp = os.path.join(out, "tokenizer-cases.h5.part")
     with h5py.File(tmp, "w") as h:
         h.attrs["k1rl_format"] = np.bytes_("byom-tokenizer-fixture/1")  # fixed-length ASCII
@@ -152,6 +177,8 @@ def main():
         ragged(h, "chat_json", [np.frombuffer(json.dumps(c).encode(), dtype=np.uint8) for c in conv], np.uint8)
         ragged(h, "chat_prompt", [np.frombuffer(p.encode(), dtype=np.uint8) for p in prompts], np.uint8)
         ragged(h, "chat_ids", prompt_ids, np.int32)
+        for kind, rows in pieces.items():
+            ragged(h, "pre_" + kind, rows, np.uint8)
     os.replace(tmp, os.path.join(out, "tokenizer-cases.h5"))
     print("tokenizer fixture: %d strings, %d ids, %d chats -> %s" % (len(texts), sum(map(len, ids)), len(conv), out))
 

@@ -122,3 +122,29 @@ TEST_F(SmolLM2Tokenizer, GeneratedHfFilesReadBackTheSame) {
   check_corpus(*again, "generated tokenizer.json");
   check_chat(*again);
 }
+
+TEST_F(SmolLM2Tokenizer, PreTokenizersMatchHuggingFace) {
+  // gpt2, smollm, qwen2 and llama3 split every corpus string where HF tokenizers' pre-tokenizers
+  // do.
+  io::H5Reader r(dir_ + "/tokenizer-cases.h5", "byom-tokenizer-fixture", 1);
+  for (const char* kind : {"gpt2", "smollm", "qwen2", "llama3"}) {
+    auto rows = ragged<uint8_t>(r.root(), std::string("pre_") + kind);
+    std::vector<std::vector<std::string>> want(1);
+    for (const auto& row : rows) {
+      if (row.empty())
+        want.emplace_back();
+      else
+        want.back().push_back(as_text(row));
+    }
+    want.pop_back();
+    ASSERT_EQ(want.size(), cases_.texts.size()) << kind;
+    size_t bad = 0;
+    for (size_t k = 0; k < want.size(); ++k)
+      if (pretokenize(cases_.texts[k], kind) != want[k] && ++bad <= 3)
+        ADD_FAILURE() << kind << ": string " << k << " '" << cases_.texts[k]
+                      << "' splits differently";
+    EXPECT_EQ(bad, 0u) << kind;
+    std::printf("pre-tokenizer %s: %zu strings, %zu split as Hugging Face does\n", kind,
+                want.size(), want.size() - bad);
+  }
+}

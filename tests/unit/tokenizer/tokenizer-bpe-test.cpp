@@ -104,15 +104,29 @@ TEST(Bpe, RefusesBadSpecs) {
 }
 
 TEST(Bpe, HfJsonRoundTrip) {
-  auto tok = make_bpe_tokenizer(tiny_spec("smollm"));
-  auto files = tok->to_hf_files();
-  auto again = make_bpe_tokenizer(
-      bpe_spec_from_hf(files.at("tokenizer.json"), files.at("tokenizer_config.json"), "gen"));
-  EXPECT_EQ(again->vocab_size(), tok->vocab_size());
-  EXPECT_EQ(again->eos_id(), tok->eos_id());
-  EXPECT_EQ(again->chat_template().kind, "chatml");
-  for (const char* s : {"12 the aaa", "<|im_start|>user\n x<|im_end|>", "héllo\n\n  wörld"})
-    EXPECT_EQ(again->encode(s, true), tok->encode(s, true)) << s;
+  for (const char* pre : {"gpt2", "smollm", "qwen2", "llama3"}) {
+    auto tok = make_bpe_tokenizer(tiny_spec(pre));
+    auto files = tok->to_hf_files();
+    BpeSpec spec =
+        bpe_spec_from_hf(files.at("tokenizer.json"), files.at("tokenizer_config.json"), "gen");
+    EXPECT_EQ(spec.pre, pre);
+    auto again = make_bpe_tokenizer(spec);
+    EXPECT_EQ(again->vocab_size(), tok->vocab_size());
+    EXPECT_EQ(again->eos_id(), tok->eos_id());
+    EXPECT_EQ(again->chat_template().kind, "chatml");
+    for (const char* s : {"12 the aaa", "<|im_start|>user\n x<|im_end|>", "héllo\n\n  wörld"})
+      EXPECT_EQ(again->encode(s, true), tok->encode(s, true)) << s;
+  }
+}
+
+TEST(Bpe, Qwen2AndLlama3PreTokenizers) {
+  EXPECT_EQ(pretokenize("Hello.World 12345", "qwen2"),
+            (std::vector<std::string>{"Hello", ".World", " ", "1", "2", "3", "4", "5"}));
+  EXPECT_EQ(pretokenize("Hello.World 12345", "llama3"),
+            (std::vector<std::string>{"Hello", ".World", " ", "123", "45"}));
+  EXPECT_EQ(pretokenize("I'LL go!\n\n  x", "qwen2"),
+            (std::vector<std::string>{"I", "'LL", " go", "!\n\n", " ", " x"}));
+  EXPECT_THROW(pretokenize("x", "bert"), ConfigError);
 }
 
 TEST(ChatTemplate, RecognisesChatmlAndItsDefaultSystemPrompt) {
