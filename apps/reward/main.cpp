@@ -1,8 +1,11 @@
 // k1rl-reward: scores answers. As the reward app of a run (mpiexec -n R k1rl-rollout : -n 1
 // k1rl-reward : -n T k1rl-train) it serves the rollout ranks over the rollout<->reward
 // intercommunicator until they all stop; with --score FILE it scores a JSON Lines file offline.
+#include <filesystem>
+
 #include "lib/app/app.h"
 #include "lib/comm/comm.h"
+#include "lib/io/io.h"
 #include "lib/reward/reward.h"
 
 namespace {
@@ -44,7 +47,26 @@ int run(k1rl::AppContext& ctx) {
     throw k1rl::ConfigError("k1rl-reward has no rollout ranks to serve", comm.describe(),
                             "start it in one job with k1rl-rollout, or use --score FILE");
   K1RL_LOG_INFO("serving %d rollout rank(s): %s", comm.size_of(k1rl::Role::rollout), comm.describe().c_str());
-  k1rl::ServeStats st = k1rl::reward_serve(comm.rollout_reward(), scorer);
+  // One /reward row per iteration and reward rank in <run.dir>/metrics.h5 (docs/reward.md).
+  std::string metrics = ctx.cfg.get_string("run.dir") + "/metrics.h5";
+  std::filesystem::create_directories(ctx.cfg.get_string("run.dir"));
+  int rank = comm.app_rank();
+  auto on_iteration = [&](const k1rl::IterationStats& s) {
+    double n = s.answers > 0 ? static_cast<double>(s.answers) : 1.0;
+    k1rl::io::Row row = {{"iteration", static_cast<double>(s.iteration)},
+                         {"rank", static_cast<double>(rank)},
+                         {"requests", static_cast<double>(s.requests)},
+                         {"answers", static_cast<double>(s.answers)},
+                         {"reward_mean", s.reward_sum / n},
+                         {"correct_mean", s.correct_sum / n},
+                         {"length_mean", s.length_sum / n},
+                         {"repetition_mean", s.repetition_sum / n},
+                         {"no_answer_frac", static_cast<double>(s.no_answer) / n},
+                         {"sandbox_runs", static_cast<double>(s.sandbox_runs)},
+                         {"serve_s", s.last_s - s.first_s}};
+    k1rl::io::append_rows(metrics, "metrics/1", "reward", {row});
+  };
+  k1rl::ServeStats st = k1rl::reward_serve(comm.rollout_reward(), scorer, on_iteration);
   K1RL_LOG_INFO("served %lld requests, %lld answers, mean reward %.4f, %lld sandbox runs",
                 (long long)st.requests, (long long)st.answers,
                 st.answers ? st.reward_sum / static_cast<double>(st.answers) : 0.0, (long long)st.sandbox_runs);

@@ -1,6 +1,8 @@
 // The reward service over the rollout<->reward intercommunicator: reward ranks receive batches
 // from any rollout rank, score them on the Scorer's pool and send each batch back as soon as it is
 // done; rollout ranks use RewardClient. Only the calling thread touches MPI (MPI_THREAD_FUNNELED).
+#include <algorithm>
+#include <climits>
 #include <list>
 
 #include "lib/reward/reward.h"
@@ -24,14 +26,70 @@ int checked_count(const std::string& msg) {
 }
 }  // namespace
 
-ServeStats reward_serve(MPI_Comm inter, Scorer& scorer) {
+namespace {
+// Per-iteration bookkeeping of reward_serve: totals, batches in flight, and the flush rule.
+class IterationBook {
+ public:
+  IterationBook(const IterationCallback& cb, int sources) : cb_(cb), newest_(sources, INT64_MIN) {}
+  void request(int source, int64_t it, size_t answers) {
+    IterationStats& s = at(it);
+    if (s.requests++ == 0) s.first_s = seconds_since_start();
+    s.answers += static_cast<int64_t>(answers);
+    ++inflight_[it];
+    newest_[source] = std::max(newest_[source], it);
+  }
+  void stop(int source) { newest_[source] = INT64_MAX; }
+  void result(int64_t it, const std::vector<Score>& scores, int64_t sandbox_runs) {
+    IterationStats& s = at(it);
+    for (const auto& sc : scores) {
+      s.reward_sum += sc.total;
+      s.correct_sum += sc.correct;
+      s.length_sum += sc.length;
+      s.repetition_sum += sc.repetition;
+      s.no_answer += sc.reason == "no_answer";
+    }
+    s.sandbox_runs += sandbox_runs;
+    s.last_s = seconds_since_start();
+    --inflight_[it];
+  }
+  // Hands over every iteration that is done: every rollout rank has moved past it (or stopped)
+  // and none of its batches is in flight (all = true: everything, at the end).
+  void flush(bool all) {
+    int64_t oldest = newest_.empty() ? INT64_MAX : *std::min_element(newest_.begin(), newest_.end());
+    for (auto it = stats_.begin(); it != stats_.end();) {
+      if (!all && (it->first >= oldest || inflight_[it->first] > 0)) {
+        ++it;
+        continue;
+      }
+      if (cb_) cb_(it->second);
+      inflight_.erase(it->first);
+      it = stats_.erase(it);
+    }
+  }
+
+ private:
+  IterationStats& at(int64_t it) {
+    auto [p, fresh] = stats_.try_emplace(it);
+    if (fresh) p->second.iteration = it;
+    return p->second;
+  }
+  const IterationCallback& cb_;
+  std::map<int64_t, IterationStats> stats_;
+  std::map<int64_t, int64_t> inflight_;
+  std::vector<int64_t> newest_;  // per rollout rank: the newest iteration it asked for
+};
+}  // namespace
+
+ServeStats reward_serve(MPI_Comm inter, Scorer& scorer, const IterationCallback& on_iteration) {
   int remote = 0;
   K1RL_MPI_CHECK(MPI_Comm_remote_size(inter, &remote));
   int active = remote;
   ServeStats stats;
+  IterationBook book(on_iteration, remote);
   struct Origin {
     int source;
     uint64_t seq;
+    int64_t iteration;
   };
   std::map<uint64_t, Origin> inflight;  // scorer ticket -> who asked
   struct Out {
@@ -39,7 +97,7 @@ ServeStats reward_serve(MPI_Comm inter, Scorer& scorer) {
     MPI_Request req = MPI_REQUEST_NULL;
   };
   std::list<Out> sends;
-  int64_t runs0 = scorer.sandbox_runs();
+  int64_t runs0 = scorer.sandbox_runs(), runs_seen = runs0;
   while (active > 0 || !inflight.empty()) {
     bool progressed = false;
     int flag = 0;
@@ -55,10 +113,12 @@ ServeStats reward_serve(MPI_Comm inter, Scorer& scorer) {
         decode_request(msg, &seq, &iteration, &answers);
         stats.requests++;
         stats.answers += static_cast<int64_t>(answers.size());
+        book.request(st.MPI_SOURCE, iteration, answers.size());
         uint64_t ticket = scorer.submit(std::move(answers), iteration);
-        inflight[ticket] = Origin{st.MPI_SOURCE, seq};
+        inflight[ticket] = Origin{st.MPI_SOURCE, seq, iteration};
       } else if (st.MPI_TAG == kTagRewardStop) {
         --active;
+        book.stop(st.MPI_SOURCE);
       } else {
         throw RuntimeFault("reward service", strfmt("unexpected message tag %d from rollout rank %d",
                                                     st.MPI_TAG, st.MPI_SOURCE),
@@ -74,12 +134,16 @@ ServeStats reward_serve(MPI_Comm inter, Scorer& scorer) {
         stats.correct_sum += s.correct;
         stats.reasons[s.reason]++;
       }
+      int64_t runs = scorer.sandbox_runs();
+      book.result(it->second.iteration, done->second, runs - runs_seen);
+      runs_seen = runs;
       sends.push_back(Out{encode_result(it->second.seq, done->second)});
       Out& o = sends.back();
       K1RL_MPI_CHECK(MPI_Isend(o.buf.data(), checked_count(o.buf), MPI_CHAR, it->second.source,
                                kTagRewardResult, inter, &o.req));
       inflight.erase(it);
     }
+    if (progressed) book.flush(false);
     for (auto it = sends.begin(); it != sends.end();) {
       int done = 0;
       K1RL_MPI_CHECK(MPI_Test(&it->req, &done, MPI_STATUS_IGNORE));
@@ -88,6 +152,7 @@ ServeStats reward_serve(MPI_Comm inter, Scorer& scorer) {
     if (!progressed) scorer.wait_any(0.0005);
   }
   for (auto& o : sends) K1RL_MPI_CHECK(MPI_Wait(&o.req, MPI_STATUS_IGNORE));
+  book.flush(true);
   stats.sandbox_runs = scorer.sandbox_runs() - runs0;
   return stats;
 }

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -148,10 +149,23 @@ struct ServeStats {
   std::map<std::string, int64_t> reasons;
 };
 
+// Per-iteration totals of one reward rank (the iteration is the one the requests carry).
+struct IterationStats {
+  int64_t iteration = -1;
+  int64_t requests = 0, answers = 0, no_answer = 0;
+  int64_t sandbox_runs = 0;  // runs finished while this iteration's batches finished (approximate
+                             // when iterations overlap)
+  double reward_sum = 0.0, correct_sum = 0.0, length_sum = 0.0, repetition_sum = 0.0;
+  double first_s = 0.0, last_s = 0.0;  // seconds_since_start(): first request, last result
+};
+using IterationCallback = std::function<void(const IterationStats&)>;
+
 // Reward side: answers requests from any remote rank until every remote rank has sent STOP and
 // every answered batch is sent back. Batches are answered as they finish (a slow batch never
-// holds back another); within a batch scores keep the request order.
-ServeStats reward_serve(MPI_Comm inter, Scorer& scorer);
+// holds back another); within a batch scores keep the request order. `on_iteration` (optional)
+// gets each iteration's totals once every rollout rank has asked for a later iteration (or
+// stopped) and all of its batches are answered; the rest at the end; in iteration order.
+ServeStats reward_serve(MPI_Comm inter, Scorer& scorer, const IterationCallback& on_iteration = {});
 
 // Rollout side. Each rollout rank talks to one reward rank: remote rank (my rank % remote size)
 // unless `server` is given. Not thread-safe (one thread per rank calls it, as MPI is FUNNELED).

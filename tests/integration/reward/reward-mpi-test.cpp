@@ -7,6 +7,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "lib/reward/reward.h"
 
@@ -82,7 +83,7 @@ TEST(RewardMpi, ThousandAnswersComeBackRightAndInOrder) {
   MPI_Comm_split(MPI_COMM_WORLD, client ? 0 : 1, rank, &local);
   MPI_Intercomm_create(local, 0, MPI_COMM_WORLD, client ? n_clients : 0, 4242, &inter);
   std::vector<Task> tasks = all_tasks();
-  const int64_t iteration = 5;  // past the warm-up: the length reward counts
+  const int64_t iteration = 5;  // batches 0-4: iteration 5, then 6...; past the warm-up
   long long mismatches = 0, served = 0, scored = 0;
 
   if (client) {
@@ -104,7 +105,7 @@ TEST(RewardMpi, ThousandAnswersComeBackRightAndInOrder) {
     for (size_t b = 0; b < answers.size(); b += kBatch) {
       std::vector<Answer> batch(answers.begin() + static_cast<long>(b),
                                 answers.begin() + static_cast<long>(std::min(answers.size(), b + kBatch)));
-      tickets.push_back(rc.submit(batch, iteration));
+      tickets.push_back(rc.submit(batch, iteration + static_cast<int64_t>(b / kBatch) / 5));
     }
     RewardOptions opt = options();
     for (size_t k = tickets.size(); k-- > 0;) {  // wait in reverse: results arrive in any order
@@ -141,8 +142,18 @@ TEST(RewardMpi, ThousandAnswersComeBackRightAndInOrder) {
     rc.stop();
   } else {
     Scorer scorer(options(), tasks);
-    ServeStats st = reward_serve(inter, scorer);
+    std::vector<IterationStats> its;
+    ServeStats st = reward_serve(inter, scorer, [&](const IterationStats& s) { its.push_back(s); });
     served = st.answers;
+    int64_t per_iteration = 0;
+    for (size_t k = 0; k < its.size(); ++k) {
+      per_iteration += its[k].answers;
+      if (k > 0) EXPECT_GT(its[k].iteration, its[k - 1].iteration);  // once each, in order
+      EXPECT_GE(its[k].iteration, iteration);
+      EXPECT_NEAR(its[k].correct_sum, std::round(its[k].correct_sum), 1e-9);
+    }
+    EXPECT_EQ(per_iteration, st.answers);
+    EXPECT_GE(its.size(), 2u);
     EXPECT_EQ(st.reasons["unknown_task"], 0);
     EXPECT_GT(st.sandbox_runs, 0);
   }
