@@ -33,7 +33,9 @@ int run(k1rl::AppContext& ctx) {
   const std::string& in = ctx.flag("score");
   if (!in.empty()) {
     std::string out = ctx.flag("out");
-    if (out.empty()) out = (in.size() > 6 && in.ends_with(".jsonl") ? in.substr(0, in.size() - 6) : in) + ".scores.jsonl";
+    if (out.empty())
+      out = (in.size() > 6 && in.ends_with(".jsonl") ? in.substr(0, in.size() - 6) : in) +
+            ".scores.jsonl";
     int64_t n = k1rl::score_file(scorer, in, out, std::stoll(ctx.flag("iteration")));
     K1RL_LOG_INFO("scored %lld answers -> %s (%lld sandbox runs)", (long long)n, out.c_str(),
                   (long long)scorer.sandbox_runs());
@@ -46,7 +48,8 @@ int run(k1rl::AppContext& ctx) {
   if (comm.rollout_reward() == MPI_COMM_NULL)
     throw k1rl::ConfigError("k1rl-reward has no rollout ranks to serve", comm.describe(),
                             "start it in one job with k1rl-rollout, or use --score FILE");
-  K1RL_LOG_INFO("serving %d rollout rank(s): %s", comm.size_of(k1rl::Role::rollout), comm.describe().c_str());
+  K1RL_LOG_INFO("serving %d rollout rank(s): %s", comm.size_of(k1rl::Role::rollout),
+                comm.describe().c_str());
   // One /reward row per iteration and reward rank in <run.dir>/metrics.h5 (docs/reward.md).
   std::string metrics = ctx.cfg.get_string("run.dir") + "/metrics.h5";
   std::filesystem::create_directories(ctx.cfg.get_string("run.dir"));
@@ -69,7 +72,8 @@ int run(k1rl::AppContext& ctx) {
   k1rl::ServeStats st = k1rl::reward_serve(comm.rollout_reward(), scorer, on_iteration);
   K1RL_LOG_INFO("served %lld requests, %lld answers, mean reward %.4f, %lld sandbox runs",
                 (long long)st.requests, (long long)st.answers,
-                st.answers ? st.reward_sum / static_cast<double>(st.answers) : 0.0, (long long)st.sandbox_runs);
+                st.answers ? st.reward_sum / static_cast<double>(st.answers) : 0.0,
+                (long long)st.sandbox_runs);
   return k1rl::kExitOk;
 }
 
@@ -80,11 +84,16 @@ int main(int argc, char** argv) {
   info.name = "reward";
   info.summary = "score answers: checkers, sandboxed code tests, length and repetition penalties";
   info.use_mpi = true;
-  info.flags = {{"score", "offline: score this JSON Lines file of answers (see docs/reward.md)", ""},
-                {"out", "offline: where to write the scores (default: <input>.scores.jsonl)", ""},
-                {"tasks", "task files, comma-separated (default: reward.tasks, else tasks.train_file "
-                          "and tasks.heldout_file)", ""},
-                {"iteration", "offline: the iteration the answers belong to (length penalty "
-                              "warm-up; -1: after the warm-up)", "-1"}};
+  info.flags = {
+      {"score", "offline: score this JSON Lines file of answers (see docs/reward.md)", ""},
+      {"out", "offline: where to write the scores (default: <input>.scores.jsonl)", ""},
+      {"tasks",
+       "task files, comma-separated (default: reward.tasks, else tasks.train_file "
+       "and tasks.heldout_file)",
+       ""},
+      {"iteration",
+       "offline: the iteration the answers belong to (length penalty "
+       "warm-up; -1: after the warm-up)",
+       "-1"}};
   return k1rl::app_main(argc, argv, info, run);
 }

@@ -14,9 +14,10 @@ void write_set(const k1rl::TaskSetSpec& spec, const std::string& dir) {
   std::filesystem::create_directories(dir);
   k1rl::save_tasks(dir + "/" + name + ".train.jsonl", set.train);
   k1rl::save_tasks(dir + "/" + name + ".heldout.jsonl", set.heldout);
-  K1RL_LOG_INFO("wrote %s/%s.{train,heldout}.jsonl: %zu + %zu %s tasks, difficulty %d..%d, seed %llu",
-                dir.c_str(), name.c_str(), set.train.size(), set.heldout.size(), spec.kind.c_str(),
-                spec.min_difficulty, spec.max_difficulty, (unsigned long long)spec.seed);
+  K1RL_LOG_INFO(
+      "wrote %s/%s.{train,heldout}.jsonl: %zu + %zu %s tasks, difficulty %d..%d, seed %llu",
+      dir.c_str(), name.c_str(), set.train.size(), set.heldout.size(), spec.kind.c_str(),
+      spec.min_difficulty, spec.max_difficulty, (unsigned long long)spec.seed);
 }
 
 int run(k1rl::AppContext& ctx) {
@@ -58,9 +59,12 @@ int run(k1rl::AppContext& ctx) {
 int main(int argc, char** argv) {
   k1rl::AppInfo info;
   info.name = "tasks";
-  info.summary = "generate verifiable task sets (JSON Lines, train + held-out) from the [tasks] section";
+  info.summary =
+      "generate verifiable task sets (JSON Lines, train + held-out) from the [tasks] section";
   info.use_mpi = false;
-  info.flags = {{"standard", "rewrite the committed task files (add-easy, addition, multiplication, "
-                             "countdown, linear, code) in tasks.out_dir", "", false}};
+  info.flags = {{"standard",
+                 "rewrite the committed task files (add-easy, addition, multiplication, "
+                 "countdown, linear, code) in tasks.out_dir",
+                 "", false}};
   return k1rl::app_main(argc, argv, info, run);
 }

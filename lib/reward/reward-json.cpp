@@ -16,8 +16,10 @@ Answer answer_from_json(const Json& j) {
     a.task_id = id.is_string() ? id.as_string() : std::to_string(id.as_int());
   if (j["task"].is_object()) a.task = std::make_shared<const Task>(task_from_json(j["task"]));
   a.text = j.has("text") ? json_string(j, "text") : json_string(j, "response");
-  a.length = j.has("len") ? json_int(j, "len") : json_int(j, "length", static_cast<int64_t>(a.text.size()));
-  if (const Json& g = j["group"]; !g.is_null()) a.group = g.is_string() ? g.as_string() : std::to_string(g.as_int());
+  a.length = j.has("len") ? json_int(j, "len")
+                          : json_int(j, "length", static_cast<int64_t>(a.text.size()));
+  if (const Json& g = j["group"]; !g.is_null())
+    a.group = g.is_string() ? g.as_string() : std::to_string(g.as_int());
   a.repeated = json_bool(j, "repeated", false);
   if (a.task_id.empty() && !a.task)
     throw InputError("bad answer", "it has neither \"id\" nor an inline \"task\"",
@@ -69,7 +71,8 @@ int64_t score_file(Scorer& scorer, const std::string& in_path, const std::string
   out.reserve(scores.size());
   for (size_t i = 0; i < scores.size(); ++i) {
     Json j = Json::make_object();
-    j.set("id", answers[i].task_id.empty() && answers[i].task ? answers[i].task->id : answers[i].task_id);
+    j.set("id",
+          answers[i].task_id.empty() && answers[i].task ? answers[i].task->id : answers[i].task_id);
     Json sj = score_to_json(scores[i]);
     for (const auto& kv : sj.members()) j.set(kv.first, kv.second);
     out.push_back(std::move(j));
@@ -96,7 +99,8 @@ std::vector<std::string> lines_of(const std::string& msg) {
 
 Json header_of(const std::vector<std::string>& lines, const char* kind) {
   if (lines.empty())
-    throw InputError(std::string("bad reward ") + kind, "empty message", "both sides must run the same k1rl");
+    throw InputError(std::string("bad reward ") + kind, "empty message",
+                     "both sides must run the same k1rl");
   Json h = Json::parse(lines[0], std::string("reward ") + kind + " header");
   if (json_string(h, "k1rl") != kWireFormat)
     throw InputError(std::string("bad reward ") + kind,
@@ -120,18 +124,22 @@ std::string encode_request(uint64_t seq, int64_t iteration, const std::vector<An
   return msg;
 }
 
-void decode_request(const std::string& msg, uint64_t* seq, int64_t* iteration, std::vector<Answer>* answers) {
+void decode_request(const std::string& msg, uint64_t* seq, int64_t* iteration,
+                    std::vector<Answer>* answers) {
   std::vector<std::string> lines = lines_of(msg);
   Json h = header_of(lines, "request");
   *seq = static_cast<uint64_t>(json_at(h, "seq").as_int());
   *iteration = json_int(h, "iteration", -1);
   answers->clear();
-  for (size_t i = 1; i < lines.size(); ++i) answers->push_back(answer_from_json(Json::parse(lines[i], "reward request")));
+  for (size_t i = 1; i < lines.size(); ++i)
+    answers->push_back(answer_from_json(Json::parse(lines[i], "reward request")));
 }
 
 std::string encode_result(uint64_t seq, const std::vector<Score>& scores) {
   Json h = Json::make_object();
-  h.set("k1rl", kWireFormat).set("seq", static_cast<int64_t>(seq)).set("n", static_cast<int64_t>(scores.size()));
+  h.set("k1rl", kWireFormat)
+      .set("seq", static_cast<int64_t>(seq))
+      .set("n", static_cast<int64_t>(scores.size()));
   std::string msg = h.dump() + "\n";
   for (const auto& s : scores) msg += score_to_json(s).dump() + "\n";
   return msg;
@@ -142,7 +150,8 @@ void decode_result(const std::string& msg, uint64_t* seq, std::vector<Score>* sc
   Json h = header_of(lines, "result");
   *seq = static_cast<uint64_t>(json_at(h, "seq").as_int());
   scores->clear();
-  for (size_t i = 1; i < lines.size(); ++i) scores->push_back(score_from_json(Json::parse(lines[i], "reward result")));
+  for (size_t i = 1; i < lines.size(); ++i)
+    scores->push_back(score_from_json(Json::parse(lines[i], "reward result")));
 }
 
 }  // namespace k1rl

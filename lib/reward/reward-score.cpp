@@ -9,9 +9,11 @@
 
 namespace k1rl {
 
-std::vector<double> length_rewards(const std::vector<int64_t>& lengths, const std::vector<bool>& correct) {
+std::vector<double> length_rewards(const std::vector<int64_t>& lengths,
+                                   const std::vector<bool>& correct) {
   if (lengths.size() != correct.size())
-    throw InputError("length penalty", "lengths and correctness differ in size", "a bug: report it");
+    throw InputError("length penalty", "lengths and correctness differ in size",
+                     "a bug: report it");
   std::vector<double> out(lengths.size(), 0.0);
   if (lengths.empty()) return out;
   auto [mn, mx] = std::minmax_element(lengths.begin(), lengths.end());
@@ -73,16 +75,18 @@ CheckResult check_code(const Task& task, const std::string& text, const Sandbox*
     if (!opt.code_partial) break;
   }
   size_t n = task.tests.size();
-  if (opt.code_partial) r.score = n ? static_cast<double>(passed) / static_cast<double>(n) : 0.0;
-  else r.score = n && passed == n ? 1.0 : 0.0;
+  if (opt.code_partial)
+    r.score = n ? static_cast<double>(passed) / static_cast<double>(n) : 0.0;
+  else
+    r.score = n && passed == n ? 1.0 : 0.0;
   if (n && passed == n) r.reason = "correct";
   if (r.reason.empty()) r.reason = "no_tests";
   return r;
 }
 }  // namespace
 
-CheckResult check_answer(const Task& task, const std::string& text, const Sandbox* sandbox, int slot,
-                         const RewardOptions& opt, int* sandbox_runs) {
+CheckResult check_answer(const Task& task, const std::string& text, const Sandbox* sandbox,
+                         int slot, const RewardOptions& opt, int* sandbox_runs) {
   int runs = 0;
   try {
     if (task.task == "countdown") return check_countdown(task, text);
@@ -104,10 +108,12 @@ void declare_reward_options(ConfigSpec& s) {
   s.add_string("reward.tasks", "",
                "task files the reward ranks load, comma-separated (empty: tasks.train_file and "
                "tasks.heldout_file)")
-      .add_int("reward.workers", 0, "code-checking worker threads per reward rank (0: one per core)")
+      .add_int("reward.workers", 0,
+               "code-checking worker threads per reward rank (0: one per core)")
       .add_bool("reward.code_partial", false,
                 "code reward is the fraction of tests passed (false: 1 only when all pass)")
-      .add_string("reward.python", "/usr/bin/python3", "Python that runs code answers in the sandbox")
+      .add_string("reward.python", "/usr/bin/python3",
+                  "Python that runs code answers in the sandbox")
       .add_double("reward.length_penalty_weight", 1.0, "weight of the k1.5 length reward")
       .add_int("reward.length_penalty_warmup", 10, "iterations before the length reward counts")
       .add_double("reward.repetition_penalty_weight", 0.2, "weight of the repetition penalty")
@@ -125,8 +131,9 @@ void declare_reward_options(ConfigSpec& s) {
       .add_int("reward.sandbox_output_kb", 1024, "output kept from a test run (KiB); more kills it")
       .add_string("reward.sandbox_ro_paths", "/usr,/bin,/lib,/lib64,/sbin",
                   "host folders shown read-only inside the bwrap sandbox (comma-separated)")
-      .add_string("reward.sandbox_tmp_dir", "",
-                  "host folder for working dirs of the unshare/rlimits levels (empty: $TMPDIR or /tmp)")
+      .add_string(
+          "reward.sandbox_tmp_dir", "",
+          "host folder for working dirs of the unshare/rlimits levels (empty: $TMPDIR or /tmp)")
       .add_int("reward.sandbox_uid_base", 61000, "first uid sandboxed programs run as when root");
 }
 

@@ -14,7 +14,8 @@ std::string recv_bytes(MPI_Comm inter, const MPI_Status& st) {
   int count = 0;
   K1RL_MPI_CHECK(MPI_Get_count(&st, MPI_CHAR, &count));
   std::string msg(static_cast<size_t>(count), '\0');
-  K1RL_MPI_CHECK(MPI_Recv(msg.data(), count, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, inter, MPI_STATUS_IGNORE));
+  K1RL_MPI_CHECK(
+      MPI_Recv(msg.data(), count, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, inter, MPI_STATUS_IGNORE));
   return msg;
 }
 
@@ -55,7 +56,8 @@ class IterationBook {
   // Hands over every iteration that is done: every rollout rank has moved past it (or stopped)
   // and none of its batches is in flight (all = true: everything, at the end).
   void flush(bool all) {
-    int64_t oldest = newest_.empty() ? INT64_MAX : *std::min_element(newest_.begin(), newest_.end());
+    int64_t oldest =
+        newest_.empty() ? INT64_MAX : *std::min_element(newest_.begin(), newest_.end());
     for (auto it = stats_.begin(); it != stats_.end();) {
       if (!all && (it->first >= oldest || inflight_[it->first] > 0)) {
         ++it;
@@ -120,9 +122,10 @@ ServeStats reward_serve(MPI_Comm inter, Scorer& scorer, const IterationCallback&
         --active;
         book.stop(st.MPI_SOURCE);
       } else {
-        throw RuntimeFault("reward service", strfmt("unexpected message tag %d from rollout rank %d",
-                                                    st.MPI_TAG, st.MPI_SOURCE),
-                           "rollout and reward must run the same k1rl");
+        throw RuntimeFault(
+            "reward service",
+            strfmt("unexpected message tag %d from rollout rank %d", st.MPI_TAG, st.MPI_SOURCE),
+            "rollout and reward must run the same k1rl");
       }
     }
     while (auto done = scorer.poll()) {
@@ -194,8 +197,8 @@ uint64_t RewardClient::submit(const std::vector<Answer>& answers, int64_t iterat
   auto p = std::make_unique<Pending>();
   p->buf = encode_request(seq, iteration, answers);
   p->n = answers.size();
-  K1RL_MPI_CHECK(MPI_Isend(p->buf.data(), checked_count(p->buf), MPI_CHAR, server_, kTagRewardRequest,
-                           inter_, &p->req));
+  K1RL_MPI_CHECK(MPI_Isend(p->buf.data(), checked_count(p->buf), MPI_CHAR, server_,
+                           kTagRewardRequest, inter_, &p->req));
   pending_[seq] = std::move(p);
   return seq;
 }
@@ -214,11 +217,13 @@ std::vector<Score> RewardClient::wait(uint64_t ticket) {
     decode_result(msg, &seq, &scores);
     auto p = pending_.find(seq);
     if (p == pending_.end())
-      throw RuntimeFault("reward client", strfmt("a result for unknown request %llu", (unsigned long long)seq),
+      throw RuntimeFault("reward client",
+                         strfmt("a result for unknown request %llu", (unsigned long long)seq),
                          "rollout and reward must run the same k1rl");
     if (scores.size() != p->second->n)
-      throw RuntimeFault("reward client", strfmt("request %llu sent %zu answers, got %zu scores",
-                                                 (unsigned long long)seq, p->second->n, scores.size()),
+      throw RuntimeFault("reward client",
+                         strfmt("request %llu sent %zu answers, got %zu scores",
+                                (unsigned long long)seq, p->second->n, scores.size()),
                          "rollout and reward must run the same k1rl");
     p->second->scores = std::move(scores);
     p->second->have = true;
@@ -232,7 +237,8 @@ std::vector<Score> RewardClient::wait(uint64_t ticket) {
 void RewardClient::stop() {
   if (stopped_) return;
   for (auto& kv : pending_)
-    if (kv.second->req != MPI_REQUEST_NULL) K1RL_MPI_CHECK(MPI_Wait(&kv.second->req, MPI_STATUS_IGNORE));
+    if (kv.second->req != MPI_REQUEST_NULL)
+      K1RL_MPI_CHECK(MPI_Wait(&kv.second->req, MPI_STATUS_IGNORE));
   int remote = 0;
   K1RL_MPI_CHECK(MPI_Comm_remote_size(inter_, &remote));
   for (int r = 0; r < remote; ++r)  // every reward rank counts every rollout rank out

@@ -32,15 +32,16 @@ namespace k1rl {
 void declare_reward_options(ConfigSpec& spec);
 
 struct RewardOptions {
-  std::vector<std::string> task_files;  // reward.tasks (comma list); empty: tasks.train_file + heldout_file
-  int workers = 0;                      // code-checking threads per reward rank; 0: hardware threads
-  bool code_partial = false;            // code reward = fraction of tests passed (else all-or-nothing)
+  std::vector<std::string>
+      task_files;             // reward.tasks (comma list); empty: tasks.train_file + heldout_file
+  int workers = 0;            // code-checking threads per reward rank; 0: hardware threads
+  bool code_partial = false;  // code reward = fraction of tests passed (else all-or-nothing)
   std::string python = "/usr/bin/python3";
   double length_penalty_weight = 1.0;
-  int64_t length_penalty_warmup = 10;   // iterations without the length penalty
+  int64_t length_penalty_warmup = 10;  // iterations without the length penalty
   double repetition_penalty_weight = 0.2;
-  int repetition_ngram = 4;             // word n-grams
-  double repetition_threshold = 0.5;    // repeated n-gram fraction below this costs nothing
+  int repetition_ngram = 4;           // word n-grams
+  double repetition_threshold = 0.5;  // repeated n-gram fraction below this costs nothing
   SandboxOptions sandbox;
 };
 RewardOptions reward_options_from_config(const Config& cfg);
@@ -70,7 +71,8 @@ struct Score {
 // k1.5 length reward for the k answers of one prompt (DESIGN.md):
 //   λ_i = 0.5 − (len_i − min_len)/(max_len − min_len)  (0 when all lengths are equal)
 //   len_reward_i = λ_i if answer i is correct, min(0, λ_i) if not.
-std::vector<double> length_rewards(const std::vector<int64_t>& lengths, const std::vector<bool>& correct);
+std::vector<double> length_rewards(const std::vector<int64_t>& lengths,
+                                   const std::vector<bool>& correct);
 
 // Repetition penalty of one text: with f the fraction of its word n-grams already seen earlier
 // in it, −(f − threshold)/(1 − threshold) when f > threshold, else 0; −1 when `repeated`.
@@ -191,7 +193,8 @@ class RewardClient {
 
 // Wire encoding (exposed for tests): a header line then one JSON line per answer / score.
 std::string encode_request(uint64_t seq, int64_t iteration, const std::vector<Answer>& answers);
-void decode_request(const std::string& msg, uint64_t* seq, int64_t* iteration, std::vector<Answer>* answers);
+void decode_request(const std::string& msg, uint64_t* seq, int64_t* iteration,
+                    std::vector<Answer>* answers);
 std::string encode_result(uint64_t seq, const std::vector<Score>& scores);
 void decode_result(const std::string& msg, uint64_t* seq, std::vector<Score>* scores);
 

@@ -34,7 +34,9 @@ namespace k1rl::sandbox_impl {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-double secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double secs(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 // An in-memory file holding `data`, positioned at 0 (close-on-exec).
 int memfd_with(const char* name, const std::string& data) {
@@ -127,7 +129,8 @@ void set_limit(int resource, rlim_t soft, rlim_t hard) {
       fail_exec(top);
   }
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // after the uid change, which clears it
-  for (int s : {SIGPIPE, SIGXFSZ, SIGXCPU, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1}) signal(s, SIG_DFL);
+  for (int s : {SIGPIPE, SIGXFSZ, SIGXCPU, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1})
+    signal(s, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -250,7 +253,9 @@ int kill_and_reap_all(pid_t program, MonitorReport& rep, int64_t budget_us) {
   _exit(0);
 }
 
-bool contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
+bool contains(const std::string& s, const char* what) {
+  return s.find(what) != std::string::npos;
+}
 
 void classify(SandboxResult& r, int status, bool exit_code_has_signal, double cpu_s,
               const SandboxLimits& lim) {
@@ -259,7 +264,8 @@ void classify(SandboxResult& r, int status, bool exit_code_has_signal, double cp
     sig = WTERMSIG(status);
   } else if (WIFEXITED(status)) {
     r.exit_code = WEXITSTATUS(status);
-    if (exit_code_has_signal && r.exit_code > 128 && r.exit_code < 128 + 65) sig = r.exit_code - 128;
+    if (exit_code_has_signal && r.exit_code > 128 && r.exit_code < 128 + 65)
+      sig = r.exit_code - 128;
   }
   if (sig) {
     r.signal = sig;
@@ -310,7 +316,8 @@ struct Fds {
     fd = -1;
   }
   void close_all() {
-    for (int* fd : {&in, &out[0], &out[1], &err[0], &err[1], &exec[0], &exec[1], &report[0], &report[1]})
+    for (int* fd :
+         {&in, &out[0], &out[1], &err[0], &err[1], &exec[0], &exec[1], &report[0], &report[1]})
       close_one(*fd);
     for (int& fd : files) close_one(fd);
   }
@@ -339,17 +346,32 @@ SandboxResult launch_and_wait(const Launch& l, const SandboxLimits& lim) {
   Fds f;
   f.in = memfd_with("k1rl-stdin", l.stdin_data);
   for (const auto& c : l.fd_files) f.files.push_back(memfd_with("k1rl-file", c));
-  bool fds_ok = f.in >= 0 && std::none_of(f.files.begin(), f.files.end(), [](int x) { return x < 0; }) &&
+  bool fds_ok = f.in >= 0 &&
+                std::none_of(f.files.begin(), f.files.end(), [](int x) { return x < 0; }) &&
                 pipe2(f.out, O_CLOEXEC) == 0 && pipe2(f.err, O_CLOEXEC) == 0 &&
                 pipe2(f.exec, O_CLOEXEC) == 0 && pipe2(f.report, O_CLOEXEC) == 0;
   if (!fds_ok) return fail(std::string("cannot make pipes/memfds: ") + std::strerror(errno));
   auto rl = [](double v) { return static_cast<rlim_t>(v); };
-  ChildPlan plan{l.path.c_str(), argv.data(), envp.data(), l.workdir.c_str(), f.in, f.out[1],
-                 f.err[1], f.exec[1], f.report[1], f.files.data(), static_cast<int>(f.files.size()),
-                 l.set_limits, rl(std::max(1.0, std::ceil(lim.cpu_s))),
-                 rl(static_cast<double>(lim.memory_bytes)), rl(static_cast<double>(l.nproc)),
-                 rl(static_cast<double>(lim.file_bytes)), rl(static_cast<double>(lim.open_files)),
-                 l.uid, lim.wall_s, getpid()};
+  ChildPlan plan{l.path.c_str(),
+                 argv.data(),
+                 envp.data(),
+                 l.workdir.c_str(),
+                 f.in,
+                 f.out[1],
+                 f.err[1],
+                 f.exec[1],
+                 f.report[1],
+                 f.files.data(),
+                 static_cast<int>(f.files.size()),
+                 l.set_limits,
+                 rl(std::max(1.0, std::ceil(lim.cpu_s))),
+                 rl(static_cast<double>(lim.memory_bytes)),
+                 rl(static_cast<double>(l.nproc)),
+                 rl(static_cast<double>(lim.file_bytes)),
+                 rl(static_cast<double>(lim.open_files)),
+                 l.uid,
+                 lim.wall_s,
+                 getpid()};
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGCHLD);
@@ -378,7 +400,8 @@ SandboxResult launch_and_wait(const Launch& l, const SandboxLimits& lim) {
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, mon, 0));
 
   // The monitor enforces the wall clock; ours is a backstop a little later.
-  auto backstop = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(lim.wall_s + 8.0));
+  auto backstop = t0 + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(lim.wall_s + 8.0));
   bool out_open = true, err_open = true, mon_done = false, stop_sent = false, backstop_hit = false;
   int mon_status = 0;
   int64_t kept = 0;
@@ -445,7 +468,8 @@ SandboxResult launch_and_wait(const Launch& l, const SandboxLimits& lim) {
     res.detail = strfmt("more than %lld bytes of output", (long long)lim.output_bytes);
   } else if (backstop_hit || !have_report) {
     res.status = SandboxStatus::sandbox_error;
-    res.detail = backstop_hit ? "the sandbox monitor did not finish; killed" : "the sandbox monitor failed";
+    res.detail =
+        backstop_hit ? "the sandbox monitor did not finish; killed" : "the sandbox monitor failed";
   } else if (!rep.started) {
     res.status = SandboxStatus::sandbox_error;
     res.detail = "cannot fork the program";
@@ -453,7 +477,8 @@ SandboxResult launch_and_wait(const Launch& l, const SandboxLimits& lim) {
     res.status = SandboxStatus::timeout;
     res.detail = strfmt("wall clock limit of %.3g s reached", lim.wall_s);
   } else {
-    classify(res, rep.wait_status, l.exit_code_has_signal, static_cast<double>(rep.cpu_us) * 1e-6, lim);
+    classify(res, rep.wait_status, l.exit_code_has_signal, static_cast<double>(rep.cpu_us) * 1e-6,
+             lim);
   }
   return res;
 }

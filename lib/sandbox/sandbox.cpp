@@ -21,32 +21,46 @@ using namespace sandbox_impl;
 
 const char* isolation_name(Isolation iso) {
   switch (iso) {
-    case Isolation::bwrap: return "bwrap";
-    case Isolation::unshare: return "unshare";
-    case Isolation::rlimits: return "rlimits";
+    case Isolation::bwrap:
+      return "bwrap";
+    case Isolation::unshare:
+      return "unshare";
+    case Isolation::rlimits:
+      return "rlimits";
   }
   return "?";
 }
 
 const char* sandbox_status_name(SandboxStatus s) {
   switch (s) {
-    case SandboxStatus::ok: return "ok";
-    case SandboxStatus::exit_nonzero: return "exit_nonzero";
-    case SandboxStatus::signaled: return "signaled";
-    case SandboxStatus::timeout: return "timeout";
-    case SandboxStatus::cpu_limit: return "cpu_limit";
-    case SandboxStatus::memory_limit: return "memory_limit";
-    case SandboxStatus::output_limit: return "output_limit";
-    case SandboxStatus::file_size_limit: return "file_size_limit";
-    case SandboxStatus::process_limit: return "process_limit";
-    case SandboxStatus::sandbox_error: return "sandbox_error";
+    case SandboxStatus::ok:
+      return "ok";
+    case SandboxStatus::exit_nonzero:
+      return "exit_nonzero";
+    case SandboxStatus::signaled:
+      return "signaled";
+    case SandboxStatus::timeout:
+      return "timeout";
+    case SandboxStatus::cpu_limit:
+      return "cpu_limit";
+    case SandboxStatus::memory_limit:
+      return "memory_limit";
+    case SandboxStatus::output_limit:
+      return "output_limit";
+    case SandboxStatus::file_size_limit:
+      return "file_size_limit";
+    case SandboxStatus::process_limit:
+      return "process_limit";
+    case SandboxStatus::sandbox_error:
+      return "sandbox_error";
   }
   return "?";
 }
 
 namespace sandbox_impl {
 
-std::string make_workdir(const std::string& tmp_dir, const std::vector<SandboxFile>& files, int64_t uid) {
+std::string make_workdir(const std::string& tmp_dir, const std::vector<SandboxFile>& files,
+                         int64_t uid) {
   std::string base = tmp_dir;
   if (base.empty()) {
     const char* t = std::getenv("TMPDIR");
@@ -58,7 +72,8 @@ std::string make_workdir(const std::string& tmp_dir, const std::vector<SandboxFi
   if (!mkdtemp(path.data())) return "";
   std::string dir(path.data());
   bool ok = chmod(dir.c_str(), 0700) == 0;
-  if (uid >= 0) ok = ok && chown(dir.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(uid)) == 0;
+  if (uid >= 0)
+    ok = ok && chown(dir.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(uid)) == 0;
   for (const auto& f : files) {
     if (!ok) break;
     int fd = open((dir + "/" + f.name).c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
@@ -130,8 +145,8 @@ int64_t count_own_tasks() {
 
 const std::vector<std::string>& sandbox_env() {
   static const std::vector<std::string> env = {
-      "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
-      "PYTHONDONTWRITEBYTECODE=1", "PYTHONHASHSEED=0"};
+      "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work",      "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
+      "PYTHONDONTWRITEBYTECODE=1",         "PYTHONHASHSEED=0"};
   return env;
 }
 
@@ -192,14 +207,15 @@ Launch build_launch(const Builder& b, Isolation iso, const SandboxRun& r, const 
       l.argv.insert(l.argv.end(), {"--file", std::to_string(3 + i), "/work/" + r.files[i].name});
       l.fd_files.push_back(r.files[i].content);
     }
-    l.argv.insert(l.argv.end(), {"--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/work", "--"});
+    l.argv.insert(l.argv.end(),
+                  {"--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/work", "--"});
     l.argv.insert(l.argv.end(), r.argv.begin(), r.argv.end());
     l.nproc = base + lim.processes + 2;  // + bwrap's monitor and its pid-1 reaper
     l.exit_code_has_signal = true;
   } else if (iso == Isolation::unshare) {
     l.path = b.unshare;
-    l.argv = {"unshare", "--user", "--map-root-user", "--net", "--pid", "--ipc", "--uts", "--mount",
-              "--mount-proc", "--fork", "--kill-child", "--"};
+    l.argv = {"unshare", "--user",  "--map-root-user", "--net",  "--pid",        "--ipc",
+              "--uts",   "--mount", "--mount-proc",    "--fork", "--kill-child", "--"};
     l.argv.insert(l.argv.end(), r.argv.begin(), r.argv.end());
     l.nproc = base + lim.processes + 1;
   } else {
@@ -277,10 +293,14 @@ Sandbox::Sandbox(SandboxOptions opts) : opts_(std::move(opts)) {
     return ok;
   };
   std::vector<Isolation> order;
-  if (want == "auto") order = {Isolation::bwrap, Isolation::unshare, Isolation::rlimits};
-  else if (want == "bwrap") order = {Isolation::bwrap};
-  else if (want == "unshare") order = {Isolation::unshare};
-  else order = {Isolation::rlimits};
+  if (want == "auto")
+    order = {Isolation::bwrap, Isolation::unshare, Isolation::rlimits};
+  else if (want == "bwrap")
+    order = {Isolation::bwrap};
+  else if (want == "unshare")
+    order = {Isolation::unshare};
+  else
+    order = {Isolation::rlimits};
   for (Isolation iso : order) {
     if (iso == Isolation::bwrap) {
       if (works(iso, true)) {
@@ -305,7 +325,9 @@ Sandbox::Sandbox(SandboxOptions opts) : opts_(std::move(opts)) {
                      "(K1RL_LOG=debug shows why each probe failed)");
 }
 
-SandboxResult Sandbox::run(const SandboxRun& r, int slot) const { return run(r, opts_.limits, slot); }
+SandboxResult Sandbox::run(const SandboxRun& r, int slot) const {
+  return run(r, opts_.limits, slot);
+}
 
 SandboxResult Sandbox::run(const SandboxRun& r, const SandboxLimits& limits, int slot) const {
   static const int64_t own = geteuid() == 0 ? 0 : count_own_tasks();

@@ -43,7 +43,7 @@ struct SandboxOptions {
   std::string isolation = "auto";  // auto | bwrap | unshare | rlimits
   // Host folders (or symlinks) shown read-only inside the bwrap sandbox.
   std::vector<std::string> ro_paths = {"/usr", "/bin", "/lib", "/lib64", "/sbin"};
-  std::string tmp_dir;      // host folder for working dirs (unshare, rlimits); "" = $TMPDIR or /tmp
+  std::string tmp_dir;  // host folder for working dirs (unshare, rlimits); "" = $TMPDIR or /tmp
   int64_t uid_base = 61000;  // as root, slot s of process p runs as uid_base + 64*(p%1024) + s%64
   SandboxLimits limits;
 };
@@ -80,7 +80,7 @@ struct SandboxResult {
   std::string out, err;
   double wall_s = 0.0;
   Isolation isolation = Isolation::rlimits;
-  int64_t uid = -1;     // host uid the program ran as (-1: ours)
+  int64_t uid = -1;    // host uid the program ran as (-1: ours)
   std::string detail;  // a short human-readable reason
 };
 

@@ -97,7 +97,9 @@ std::string trim(const std::string& s) {
   return s.substr(a, b - a);
 }
 
-bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& p) {
+  return s.rfind(p, 0) == 0;
+}
 bool ends_with(const std::string& s, const std::string& p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
 }
@@ -111,8 +113,10 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 size_t close_brace(const std::string& s, size_t open) {
   int depth = 0;
   for (size_t i = open; i < s.size(); ++i) {
-    if (s[i] == '{') ++depth;
-    else if (s[i] == '}' && --depth == 0) return i + 1;
+    if (s[i] == '{')
+      ++depth;
+    else if (s[i] == '}' && --depth == 0)
+      return i + 1;
   }
   return std::string::npos;
 }
@@ -173,8 +177,10 @@ std::optional<Rational> parse_decimal(const std::string& s) {
       continue;
     }
     if (!push(s[i])) return std::nullopt;
-    if (group >= 0) ++group;
-    else ++first_group;
+    if (group >= 0)
+      ++group;
+    else
+      ++first_group;
   }
   if (group >= 0 && (group != 3 || !lead_group_ok)) return std::nullopt;
   if (i < n && s[i] == '.') {
@@ -268,8 +274,7 @@ Extracted extract_answer(const std::string& response) {
   static const std::string key = "answer:";
   for (size_t i = 0; i + key.size() <= response.size(); ++i) {
     size_t k = 0;
-    while (k < key.size() &&
-           std::tolower(static_cast<unsigned char>(response[i + k])) == key[k])
+    while (k < key.size() && std::tolower(static_cast<unsigned char>(response[i + k])) == key[k])
       ++k;
     if (k == key.size()) pos_a = i;
   }
@@ -287,7 +292,8 @@ Extracted extract_answer(const std::string& response) {
   if (pos_a != std::string::npos) {
     size_t start = pos_a + key.size();
     size_t eol = response.find('\n', start);
-    std::string line = response.substr(start, eol == std::string::npos ? std::string::npos : eol - start);
+    std::string line =
+        response.substr(start, eol == std::string::npos ? std::string::npos : eol - start);
     std::string t = trim(line);
     // "**Answer:** 42": drop the closing bold marker (but keep "Answer: **42**" whole).
     size_t k = 0;
@@ -297,7 +303,8 @@ Extracted extract_answer(const std::string& response) {
       size_t p = eol + 1;
       while (p < response.size()) {
         size_t e = response.find('\n', p);
-        std::string l = trim(response.substr(p, e == std::string::npos ? std::string::npos : e - p));
+        std::string l =
+            trim(response.substr(p, e == std::string::npos ? std::string::npos : e - p));
         if (!l.empty()) {
           t = l;
           break;

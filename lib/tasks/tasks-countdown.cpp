@@ -120,7 +120,9 @@ std::string expression_part(std::string s) {
   size_t eq = s.find('=');
   if (eq == std::string::npos) return s;
   std::string lhs = trim(s.substr(0, eq)), rhs = trim(s.substr(eq + 1));
-  auto has_op = [](const std::string& t) { return t.find_first_of("+-*/x()") != std::string::npos; };
+  auto has_op = [](const std::string& t) {
+    return t.find_first_of("+-*/x()") != std::string::npos;
+  };
   return has_op(lhs) || !has_op(rhs) ? lhs : rhs;
 }
 }  // namespace
@@ -139,7 +141,8 @@ CheckResult check_countdown(const Task& task, const std::string& response) {
   Extracted ex = extract_answer(response);
   if (!ex.found) {  // a bare expression as the whole response is its own answer
     std::string t = trim(response);
-    if (!t.empty() && t.find('\n') == std::string::npos && eval_expression(expression_part(t), nullptr)) {
+    if (!t.empty() && t.find('\n') == std::string::npos &&
+        eval_expression(expression_part(t), nullptr)) {
       ex.found = true;
       ex.text = t;
     }

@@ -20,7 +20,9 @@ int64_t with_digits(Rng& rng, int k) {
   return uniform_int(rng, pow10i(k - 1), pow10i(k) - 1);
 }
 
-std::string num(int64_t v) { return std::to_string(v); }
+std::string num(int64_t v) {
+  return std::to_string(v);
+}
 
 std::string long_addition(int64_t a, int64_t b) {
   std::string s = "Add column by column from the right.\n";
@@ -102,7 +104,9 @@ Task gen_multiplication(int d, Rng& rng) {
 // ---------------------------------------------------------------------------------------------
 // Linear equations a*x + b = c*x + e (a != c), shown in a form that depends on the difficulty.
 namespace {
-Rational R(int64_t n, int64_t d = 1) { return *Rational::make(n, d); }
+Rational R(int64_t n, int64_t d = 1) {
+  return *Rational::make(n, d);
+}
 
 // "3x", "-x", "x", "(2/3)x"
 std::string x_term(const Rational& a) {
@@ -156,7 +160,8 @@ Task gen_linear(int d, Rng& rng) {
     int64_t B = nonzero(rng, -20, 20);
     if (d == 5) {
       int64_t X = uniform_int(rng, -10, 10);
-      a = R(A), c = R(C), b = R(B), x = R(X), e = *rat_sub(*rat_add(*rat_mul(a, x), b), *rat_mul(c, x));
+      a = R(A), c = R(C), b = R(B), x = R(X),
+      e = *rat_sub(*rat_add(*rat_mul(a, x), b), *rat_mul(c, x));
     } else {
       a = R(A), c = R(C), b = R(B), e = R(nonzero(rng, -30, 30));
     }
@@ -166,9 +171,13 @@ Task gen_linear(int d, Rng& rng) {
     // A(x + P) [+ Q] = C(x + S): expands to A x + (A P + Q) = C x + C S.
     int64_t A = nonzero(rng, -12, 12), C = nonzero(rng, -12, 12);
     if (A == C) C = -A;
-    int64_t P = nonzero(rng, -15, 15), S = nonzero(rng, -15, 15), Q = d == 9 ? nonzero(rng, -20, 20) : 0;
+    int64_t P = nonzero(rng, -15, 15), S = nonzero(rng, -15, 15),
+            Q = d == 9 ? nonzero(rng, -20, 20) : 0;
     a = R(A), c = R(C), b = R(A * P + Q), e = R(C * S);
-    lhs = (A == 1 ? "" : A == -1 ? "-" : std::to_string(A)) + "(x" + plus_term(R(P)) + ")" + plus_term(R(Q));
+    lhs = (A == 1    ? ""
+           : A == -1 ? "-"
+                     : std::to_string(A)) +
+          "(x" + plus_term(R(P)) + ")" + plus_term(R(Q));
     rhs = (C == 1 ? "" : C == -1 ? "-" : std::to_string(C)) + "(x" + plus_term(R(S)) + ")";
   } else {  // 10: fractional coefficients
     a = R(nonzero(rng, -9, 9), uniform_int(rng, 2, 9));
@@ -191,7 +200,8 @@ Task gen_linear(int d, Rng& rng) {
   Rational lv = *rat_add(*rat_mul(a, x), b), rv = *rat_add(*rat_mul(c, x), e);
   std::string s = lhs + " = " + rhs + "\n";
   if (c.num != 0 || lhs.find('(') != std::string::npos)
-    s += "Expand and collect x on the left, numbers on the right: " + x_term(da) + " = " + de.str() + "\n";
+    s += "Expand and collect x on the left, numbers on the right: " + x_term(da) + " = " +
+         de.str() + "\n";
   else if (b.num != 0)
     s += "Subtract " + par(b) + " from both sides: " + x_term(a) + " = " + de.str() + "\n";
   if (!(da == R(1))) s += "Divide both sides by " + par(da) + ": x = " + x.str() + "\n";

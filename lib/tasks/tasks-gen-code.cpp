@@ -63,9 +63,13 @@ std::string rand_word(Rng& rng, int64_t lo, int64_t hi, const std::string& alpha
 const std::string kLower = "abcdefghijklmnopqrstuvwxyz";
 
 // "n\na1 a2 ...\n" for a list of integers.
-std::string list_input(const Ints& v) { return std::to_string(v.size()) + "\n" + join(v) + "\n"; }
+std::string list_input(const Ints& v) {
+  return std::to_string(v.size()) + "\n" + join(v) + "\n";
+}
 
-int64_t pmod(int64_t a, int64_t m) { return ((a % m) + m) % m; }
+int64_t pmod(int64_t a, int64_t m) {
+  return ((a % m) + m) % m;
+}
 
 bool is_prime(int64_t n) {
   if (n < 2) return false;
@@ -123,14 +127,16 @@ const std::vector<CodeTemplate>& templates() {
       {4, 2, 20, 0, 0,
        "an integer n and then n integers on the next line, and prints how many of them are "
        "divisible by {K}.",
-       "n = int(input())\nxs = list(map(int, input().split()))\nprint(sum(1 for x in xs if x % {K} == 0))",
+       "n = int(input())\nxs = list(map(int, input().split()))\nprint(sum(1 for x in xs if x % {K} "
+       "== 0))",
        "count the numbers whose remainder is 0.",
        [](Rng& r, const Params& p) {
          Ints v = rand_ints(r, uniform_int(r, 1, 15), -100, 100);
          int64_t c = std::count_if(v.begin(), v.end(), [&](int64_t x) { return x % p.K == 0; });
          return TestCase{list_input(v), std::to_string(c) + "\n"};
        }},
-      {4, 2, 6, 0, 0, "a word and prints its characters at positions 0, {K}, 2*{K}, ... (counting from 0).",
+      {4, 2, 6, 0, 0,
+       "a word and prints its characters at positions 0, {K}, 2*{K}, ... (counting from 0).",
        "s = input().strip()\nprint(s[::{K}])", "slice with step {K}.",
        [](Rng& r, const Params& p) {
          std::string s = rand_word(r, 1, 20, kLower), out;
@@ -140,7 +146,8 @@ const std::vector<CodeTemplate>& templates() {
       {5, 1, 5, 0, 0,
        "an integer n and then n integers on the next line (n is at least {K}), and prints the {K} "
        "largest of them in decreasing order, separated by spaces.",
-       "n = int(input())\nxs = sorted(map(int, input().split()), reverse=True)\nprint(' '.join(map(str, xs[:{K}])))",
+       "n = int(input())\nxs = sorted(map(int, input().split()), reverse=True)\nprint(' "
+       "'.join(map(str, xs[:{K}])))",
        "sort in decreasing order and keep the first {K}.",
        [](Rng& r, const Params& p) {
          Ints v = rand_ints(r, uniform_int(r, p.K, p.K + 8), -50, 50);
@@ -159,7 +166,8 @@ const std::vector<CodeTemplate>& templates() {
        }},
       {6, 2, 1000, 0, 0,
        "an integer n and prints the n-th Fibonacci number modulo {K}, where F(0) = 0 and F(1) = 1.",
-       "n = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, (a + b) % {K}\nprint(a % {K})",
+       "n = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, (a + b) % {K}\nprint(a % "
+       "{K})",
        "iterate the pair (F(i), F(i+1)) modulo {K}.",
        [](Rng& r, const Params& p) {
          int64_t n = uniform_int(r, 0, 500), a = 0, b = 1;
@@ -185,7 +193,8 @@ const std::vector<CodeTemplate>& templates() {
        "import math\na, b = map(int, input().split())\nprint(math.gcd(a, b) * {K})",
        "use math.gcd.",
        [](Rng& r, const Params& p) {
-         int64_t g = uniform_int(r, 1, 50), a = g * uniform_int(r, 1, 200), b = g * uniform_int(r, 1, 200);
+         int64_t g = uniform_int(r, 1, 50), a = g * uniform_int(r, 1, 200),
+                 b = g * uniform_int(r, 1, 200);
          return TestCase{strfmt("%lld %lld\n", (long long)a, (long long)b),
                          std::to_string(std::gcd(a, b) * p.K) + "\n"};
        }},
@@ -217,13 +226,16 @@ const std::vector<CodeTemplate>& templates() {
          w[0] = 1;
          for (int64_t i = 1; i <= n; ++i) {
            int64_t s = 0;
-           for (int64_t j = std::max<int64_t>(0, i - p.K); j < i; ++j) s += w[static_cast<size_t>(j)];
+           for (int64_t j = std::max<int64_t>(0, i - p.K); j < i; ++j)
+             s += w[static_cast<size_t>(j)];
            w[static_cast<size_t>(i)] = s % p.M;
          }
-         return TestCase{std::to_string(n) + "\n", std::to_string(w[static_cast<size_t>(n)]) + "\n"};
+         return TestCase{std::to_string(n) + "\n",
+                         std::to_string(w[static_cast<size_t>(n)]) + "\n"};
        }},
       {8, 1, 3, 0, 0,
-       "a word and prints the length of its longest substring that has at most {K} distinct letters.",
+       "a word and prints the length of its longest substring that has at most {K} distinct "
+       "letters.",
        "s = input().strip()\nbest = 0\nfor i in range(len(s)):\n    seen = set()\n"
        "    for j in range(i, len(s)):\n        seen.add(s[j])\n        if len(seen) > {K}:\n"
        "            break\n        best = max(best, j - i + 1)\nprint(best)",
@@ -265,7 +277,8 @@ const std::vector<CodeTemplate>& templates() {
        "an integer n and then n integers on the next line, and prints the number of pairs i < j "
        "with a[i] + a[j] divisible by {K}.",
        "n = int(input())\na = list(map(int, input().split()))\nc = 0\nfor i in range(n):\n"
-       "    for j in range(i + 1, n):\n        if (a[i] + a[j]) % {K} == 0:\n            c += 1\nprint(c)",
+       "    for j in range(i + 1, n):\n        if (a[i] + a[j]) % {K} == 0:\n            c += "
+       "1\nprint(c)",
        "check every pair.",
        [](Rng& r, const Params& p) {
          Ints v = rand_ints(r, uniform_int(r, 1, 30), -50, 50);
@@ -332,8 +345,8 @@ Task gen_code(int d, Rng& rng) {
   while (!out.empty() && out.back() == '\n') out.pop_back();
   for (auto& c : in)
     if (c == '\n') c = '|';
-  task.solution_long = "Plan: " + fill(t.plan, p) + "\n" + block + "\nCheck: for the input \"" + in +
-                       "\" (lines separated by |) it prints " + out + ", as expected.";
+  task.solution_long = "Plan: " + fill(t.plan, p) + "\n" + block + "\nCheck: for the input \"" +
+                       in + "\" (lines separated by |) it prints " + out + ", as expected.";
   return task;
 }
 

@@ -14,14 +14,16 @@ struct Node {
   int prec;  // 3 atom, 2 product, 1 sum
 };
 
-int op_prec(char op) { return op == '+' || op == '-' ? 1 : 2; }
+int op_prec(char op) {
+  return op == '+' || op == '-' ? 1 : 2;
+}
 
 Node combine(const Node& l, const Node& r, char op) {
   int p = op_prec(op);
   std::string lt = l.prec < p ? "(" + l.text + ")" : l.text;
   bool right_paren = r.prec < p || (r.prec == p && (op == '-' || op == '/'));
   std::string rt = right_paren ? "(" + r.text + ")" : r.text;
-  int64_t v = op == '+' ? l.value + r.value
+  int64_t v = op == '+'   ? l.value + r.value
               : op == '-' ? l.value - r.value
               : op == '*' ? l.value * r.value
                           : l.value / r.value;
@@ -37,8 +39,10 @@ Task gen_countdown(int d, Rng& rng) {
   for (int attempt = 0;; ++attempt) {
     std::vector<int64_t> nums;
     for (int i = 0; i < n; ++i) {
-      if (d >= 9 && i == 0) nums.push_back(25 * uniform_int(rng, 1, 4));  // one big number
-      else nums.push_back(uniform_int(rng, 1, max_n));
+      if (d >= 9 && i == 0)
+        nums.push_back(25 * uniform_int(rng, 1, 4));  // one big number
+      else
+        nums.push_back(uniform_int(rng, 1, max_n));
     }
     std::vector<Node> pool;
     for (int64_t v : nums) pool.push_back(Node{v, std::to_string(v), 3});
@@ -79,8 +83,8 @@ Task gen_countdown(int d, Rng& rng) {
     std::vector<int64_t> sorted = nums;
     std::sort(sorted.begin(), sorted.end());
     for (size_t k = 0; k < sorted.size(); ++k) used += (k ? ", " : "") + std::to_string(sorted[k]);
-    s += "Check: " + t.answer + " uses " + used + " once each and equals " + std::to_string(target) +
-         ". Correct.\n";
+    s += "Check: " + t.answer + " uses " + used + " once each and equals " +
+         std::to_string(target) + ". Correct.\n";
     t.solution_long = s + "Answer: " + t.answer;
     t.solution = "Answer: " + t.answer;
     return t;

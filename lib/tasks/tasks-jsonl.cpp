@@ -64,7 +64,8 @@ void write_jsonl(const std::string& path, const std::vector<Json>& rows) {
                     "check that the folder exists and is writable");
     for (const auto& r : rows) out << r.dump() << '\n';
     out.flush();
-    if (!out) throw IoError("cannot write '" + tmp + "'", std::strerror(errno), "is the disk full?");
+    if (!out)
+      throw IoError("cannot write '" + tmp + "'", std::strerror(errno), "is the disk full?");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0)
     throw IoError("cannot rename '" + tmp + "' to '" + path + "'", std::strerror(errno),

@@ -17,7 +17,8 @@ Json task_to_json(const Task& t) {
   }
   if (!t.tests.empty()) {
     Json tests = Json::make_array();
-    for (const auto& tc : t.tests) tests.push(Json::make_object().set("input", tc.input).set("output", tc.output));
+    for (const auto& tc : t.tests)
+      tests.push(Json::make_object().set("input", tc.input).set("output", tc.output));
     j.set("tests", std::move(tests));
   }
   if (!t.solution.empty()) j.set("solution", t.solution);
@@ -40,7 +41,8 @@ Task task_from_json(const Json& j) {
                      "fix the task file");
   if (!j["tests"].is_null())
     for (const auto& tc : j["tests"].items())
-      t.tests.push_back(TestCase{json_at(tc, "input").as_string(), json_at(tc, "output").as_string()});
+      t.tests.push_back(
+          TestCase{json_at(tc, "input").as_string(), json_at(tc, "output").as_string()});
   if (!j["numbers"].is_null())
     for (const auto& v : j["numbers"].items()) t.numbers.push_back(v.as_int());
   t.target = json_int(j, "target", 0);
@@ -96,10 +98,12 @@ Task generate_task(const std::string& kind, int difficulty, Rng& rng) {
 }
 
 TaskSet generate_tasks(const TaskSetSpec& spec) {
-  if (spec.min_difficulty < 1 || spec.max_difficulty > 10 || spec.min_difficulty > spec.max_difficulty)
-    throw InputError("bad difficulty range",
-                     strfmt("[%d, %d] is not inside 1..10", spec.min_difficulty, spec.max_difficulty),
-                     "set tasks.min_difficulty <= tasks.max_difficulty in 1..10");
+  if (spec.min_difficulty < 1 || spec.max_difficulty > 10 ||
+      spec.min_difficulty > spec.max_difficulty)
+    throw InputError(
+        "bad difficulty range",
+        strfmt("[%d, %d] is not inside 1..10", spec.min_difficulty, spec.max_difficulty),
+        "set tasks.min_difficulty <= tasks.max_difficulty in 1..10");
   if (spec.train_count < 0 || spec.heldout_count < 0)
     throw InputError("bad task counts", "counts must be non-negative", "fix tasks.train_count");
   uint64_t stream = 0;
@@ -147,7 +151,8 @@ void declare_tasks_options(ConfigSpec& s) {
       .add_int("tasks.train_count", 500, "number of training tasks generated")
       .add_int("tasks.heldout_count", 100, "number of held-out tasks generated (no shared prompt)")
       .add_int("tasks.seed", 1, "seed of the task generator (same seed, same files)")
-      .add_string("tasks.name", "", "id prefix and file stem of generated tasks (default: the kind)")
+      .add_string("tasks.name", "",
+                  "id prefix and file stem of generated tasks (default: the kind)")
       .add_string("tasks.out_dir", "inputs/tasks",
                   "folder k1rl-tasks writes <name>.train.jsonl and <name>.heldout.jsonl into")
       .add_string("tasks.train_file", "inputs/tasks/add-easy.train.jsonl",

@@ -85,8 +85,8 @@ TaskSetSpec task_set_spec_from_config(const Config& cfg);
 // is one bare number is its own answer.
 struct Extracted {
   bool found = false;
-  std::string text;    // the answer region
-  std::string how;     // "answer" | "boxed" | "bare" | "" (none)
+  std::string text;  // the answer region
+  std::string how;   // "answer" | "boxed" | "bare" | "" (none)
 };
 Extracted extract_answer(const std::string& response);
 
@@ -108,9 +108,9 @@ std::optional<Rational> rat_div(const Rational& a, const Rational& b);  // none 
 std::optional<Rational> parse_number(const std::string& text);
 
 struct CheckResult {
-  double score = 0.0;   // 1 correct, 0 wrong (code: fraction passed when asked)
-  std::string reason;   // correct | wrong | no_answer | ambiguous | unparsable | wrong_numbers |
-                        // div_by_zero | <sandbox status> ...
+  double score = 0.0;  // 1 correct, 0 wrong (code: fraction passed when asked)
+  std::string reason;  // correct | wrong | no_answer | ambiguous | unparsable | wrong_numbers |
+                       // div_by_zero | <sandbox status> ...
   std::string extracted;
 };
 

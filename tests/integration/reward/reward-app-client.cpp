@@ -27,7 +27,9 @@ TEST(RewardApp, ServesScoresForTwoIterations) {
       Answer a;
       a.task_id = t.id;
       bool ok = (i + it) % 2 == 0;
-      a.text = ok ? t.solution : std::to_string(std::stoll(t.answer) + 1);  // bare numbers, as a tiny model answers
+      a.text =
+          ok ? t.solution
+             : std::to_string(std::stoll(t.answer) + 1);  // bare numbers, as a tiny model answers
       a.length = static_cast<int64_t>(a.text.size());
       batch.push_back(a);
       right.push_back(ok);

@@ -24,8 +24,8 @@ std::vector<Task> all_tasks() {
     int lo, hi;
     int64_t n;
   };
-  for (const Part& p : {Part{"addition", 1, 4, 120}, Part{"countdown", 1, 6, 60}, Part{"linear", 1, 10, 60},
-                        Part{"code", 1, 10, 8}}) {
+  for (const Part& p : {Part{"addition", 1, 4, 120}, Part{"countdown", 1, 6, 60},
+                        Part{"linear", 1, 10, 60}, Part{"code", 1, 10, 8}}) {
     TaskSetSpec s;
     s.kind = p.kind;
     s.min_difficulty = p.lo;
@@ -103,8 +103,9 @@ TEST(RewardMpi, ThousandAnswersComeBackRightAndInOrder) {
     RewardClient rc(inter);
     std::vector<uint64_t> tickets;
     for (size_t b = 0; b < answers.size(); b += kBatch) {
-      std::vector<Answer> batch(answers.begin() + static_cast<long>(b),
-                                answers.begin() + static_cast<long>(std::min(answers.size(), b + kBatch)));
+      std::vector<Answer> batch(
+          answers.begin() + static_cast<long>(b),
+          answers.begin() + static_cast<long>(std::min(answers.size(), b + kBatch)));
       tickets.push_back(rc.submit(batch, iteration + static_cast<int64_t>(b / kBatch) / 5));
     }
     RewardOptions opt = options();

@@ -24,7 +24,8 @@ Task numeric(const std::string& id, const std::string& answer) {
   return t;
 }
 
-Answer ans(const std::string& id, const std::string& text, int64_t len = 0, const std::string& group = "") {
+Answer ans(const std::string& id, const std::string& text, int64_t len = 0,
+           const std::string& group = "") {
   Answer a;
   a.task_id = id;
   a.text = text;
@@ -66,7 +67,7 @@ TEST(RepetitionPenalty, CountsRepeatedWordNgrams) {
   EXPECT_NEAR(repetition_penalty(loop, 4, 0.0, false), -9.0 / 13.0, 1e-12);
   EXPECT_EQ(repetition_penalty("the quick brown fox jumps over the lazy dog", 4, 0.0, false), 0.0);
   EXPECT_EQ(repetition_penalty("19", 4, 0.0, false), 0.0);  // too short to judge
-  EXPECT_EQ(repetition_penalty("19", 4, 0.5, true), -1.0);   // rollout saw a loop
+  EXPECT_EQ(repetition_penalty("19", 4, 0.5, true), -1.0);  // rollout saw a loop
 }
 
 TEST(Scorer, OrderGroupsWarmupAndReasons) {
@@ -83,12 +84,10 @@ TEST(Scorer, OrderGroupsWarmupAndReasons) {
   opt.repetition_penalty_weight = 0.25;
   Scorer s(opt, tasks);
   std::vector<Answer> batch = {
-      ans("p1", "19", 2),                  // group p1: lengths 2, 10, 6
-      ans("p2", "Answer: 3/6", 5),         // group p2 alone: λ = 0
-      ans("p1", "Answer: 18", 10),
-      ans("nope", "1", 1),                 // unknown task
-      ans("p1", "Answer: 19", 6),
-      ans("cd", "Answer: 7+3*5", 3, "g"),  // explicit group
+      ans("p1", "19", 2),                                // group p1: lengths 2, 10, 6
+      ans("p2", "Answer: 3/6", 5),                       // group p2 alone: λ = 0
+      ans("p1", "Answer: 18", 10), ans("nope", "1", 1),  // unknown task
+      ans("p1", "Answer: 19", 6),  ans("cd", "Answer: 7+3*5", 3, "g"),  // explicit group
   };
   batch[2].repeated = true;
   auto early = s.score_batch(batch, 0);  // during warm-up: length recorded, not added
@@ -118,7 +117,9 @@ TEST(Scorer, OrderGroupsWarmupAndReasons) {
   EXPECT_TRUE(s.score_batch({}, 0).empty());
 }
 
-std::string fenced(const std::string& code) { return "```python\n" + code + "```"; }
+std::string fenced(const std::string& code) {
+  return "```python\n" + code + "```";
+}
 
 TEST(Scorer, EveryGeneratedCodeTaskPassesItsTestsInTheSandbox) {
   TaskSetSpec spec;
@@ -155,9 +156,10 @@ TEST(Scorer, CodePartialCreditAndReasons) {
   RewardOptions opt = quiet_options();
   {
     Scorer s(opt, {t});
-    auto r = s.score_batch({ans("echo", fenced("print(input())\n")), ans("echo", fenced("raise SystemExit(2)\n")),
-                            ans("echo", "no code here at all"), ans("echo", "")},
-                           0);
+    auto r = s.score_batch(
+        {ans("echo", fenced("print(input())\n")), ans("echo", fenced("raise SystemExit(2)\n")),
+         ans("echo", "no code here at all"), ans("echo", "")},
+        0);
     EXPECT_EQ(r[0].correct, 0.0);
     EXPECT_EQ(r[0].reason, "wrong_output");
     EXPECT_EQ(r[1].reason, "exit_nonzero");
@@ -191,7 +193,8 @@ TEST(Scorer, ASlowProgramNeverStallsOtherAnswers) {
 }
 
 TEST(Wire, RequestAndResultRoundTrip) {
-  std::vector<Answer> as = {ans("t1", "Answer: 1\n\"quoted\"\t\\ \xff\xfe raw bytes", 7, "g"), ans("t2", "", 0)};
+  std::vector<Answer> as = {ans("t1", "Answer: 1\n\"quoted\"\t\\ \xff\xfe raw bytes", 7, "g"),
+                            ans("t2", "", 0)};
   as[1].repeated = true;
   as[1].task = std::make_shared<Task>(numeric("t2", "3"));
   std::string msg = encode_request(42, 17, as);
@@ -222,12 +225,15 @@ TEST(Wire, RequestAndResultRoundTrip) {
   EXPECT_EQ(out[0].total, sc.total);  // bit-exact through %.17g
   EXPECT_EQ(out[0].repetition, sc.repetition);
   EXPECT_EQ(out[0].extracted, "x\ny");
-  EXPECT_THROW(decode_result("{\"k1rl\":\"reward/9\",\"seq\":1,\"n\":0}\n", &seq, &out), InputError);
-  EXPECT_THROW(decode_result("{\"k1rl\":\"reward/1\",\"seq\":1,\"n\":3}\n", &seq, &out), InputError);
+  EXPECT_THROW(decode_result("{\"k1rl\":\"reward/9\",\"seq\":1,\"n\":0}\n", &seq, &out),
+               InputError);
+  EXPECT_THROW(decode_result("{\"k1rl\":\"reward/1\",\"seq\":1,\"n\":3}\n", &seq, &out),
+               InputError);
 }
 
 TEST(Offline, ScoreFileAndTheApp) {
-  std::string dir = std::filesystem::temp_directory_path() / ("k1rl-reward-" + std::to_string(getpid()));
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("k1rl-reward-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   save_tasks(dir + "/tasks.jsonl", {numeric("a", "19"), numeric("b", "-2/3")});
   {
@@ -236,7 +242,8 @@ TEST(Offline, ScoreFileAndTheApp) {
          "{\"id\":\"b\",\"response\":\"x = -4/6\",\"len\":4}\n"
          "{\"id\":\"b\",\"text\":\"Answer: 2/3\",\"len\":9}\n"
          "\n"
-         "{\"task\":{\"id\":\"z\",\"task\":\"countdown\",\"numbers\":[2,3],\"target\":6},\"text\":\"Answer: 2*3\"}\n";
+         "{\"task\":{\"id\":\"z\",\"task\":\"countdown\",\"numbers\":[2,3],\"target\":6},\"text\":"
+         "\"Answer: 2*3\"}\n";
   }
   Scorer s(quiet_options(1), load_tasks(dir + "/tasks.jsonl"));
   EXPECT_EQ(score_file(s, dir + "/answers.jsonl", dir + "/scores.jsonl", -1), 4);
@@ -250,13 +257,15 @@ TEST(Offline, ScoreFileAndTheApp) {
 
   // The executable: same scores; a missing file is one error line and exit code 2.
   std::string app = K1RL_REWARD_BIN;
-  std::string cmd = app + " --score " + dir + "/answers.jsonl --tasks " + dir + "/tasks.jsonl --out " + dir +
-                    "/app.jsonl --reward.workers=1 > " + dir + "/log 2>&1";
+  std::string cmd = app + " --score " + dir + "/answers.jsonl --tasks " + dir +
+                    "/tasks.jsonl --out " + dir + "/app.jsonl --reward.workers=1 > " + dir +
+                    "/log 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::vector<Json> app_rows = read_jsonl(dir + "/app.jsonl");
   ASSERT_EQ(app_rows.size(), 4u);
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(app_rows[i].dump(), rows[i].dump());
-  cmd = app + " --score " + dir + "/missing.jsonl --tasks " + dir + "/tasks.jsonl > " + dir + "/err 2>&1";
+  cmd = app + " --score " + dir + "/missing.jsonl --tasks " + dir + "/tasks.jsonl > " + dir +
+        "/err 2>&1";
   int rc = std::system(cmd.c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 2);
   std::ifstream e(dir + "/err");

@@ -44,7 +44,8 @@ std::vector<std::string> leftovers(const std::string& marker, int64_t uid) {
     std::string status = read_file(base + "/status");
     bool zombie = status.find("State:\tZ") != std::string::npos;
     long puid = -1;
-    if (size_t p = status.find("Uid:\t"); p != std::string::npos) puid = std::strtol(status.c_str() + p + 5, nullptr, 10);
+    if (size_t p = status.find("Uid:\t"); p != std::string::npos)
+      puid = std::strtol(status.c_str() + p + 5, nullptr, 10);
     if (cmd.find(marker) != std::string::npos || (uid >= 0 && puid == uid))
       found.push_back(std::string(e->d_name) + (zombie ? " (zombie) " : " ") + cmd);
   }
@@ -109,14 +110,18 @@ class Hostile : public ::testing::Test {
   virtual std::string isolation() const { return "auto"; }
 
   // Runs `code` with argv[1] = a unique marker; checks the run leaves nothing behind.
-  Outcome run(const std::string& code, const std::string& expected, const std::string& stdin_data = "") {
-    std::string marker = "k1rl-hostile-marker-" + std::to_string(getpid()) + "-" + std::to_string(++n_);
+  Outcome run(const std::string& code, const std::string& expected,
+              const std::string& stdin_data = "") {
+    std::string marker =
+        "k1rl-hostile-marker-" + std::to_string(getpid()) + "-" + std::to_string(++n_);
     SandboxRun r{{kPython, "-I", "main.py", marker}, {{"main.py", code}}, stdin_data};
     Outcome o;
     o.res = sb_->run(r, kSlot);
     bool ok = o.res.status == SandboxStatus::ok && outputs_match(o.res.out, expected);
     o.score = ok ? 1.0 : 0.0;
-    o.reason = ok ? "correct" : o.res.status == SandboxStatus::ok ? "wrong_output" : sandbox_status_name(o.res.status);
+    o.reason = ok                                  ? "correct"
+               : o.res.status == SandboxStatus::ok ? "wrong_output"
+                                                   : sandbox_status_name(o.res.status);
     auto left = leftovers(marker, sb_->slot_uid(kSlot));
     EXPECT_TRUE(left.empty()) << "left behind: " << left.front();
     EXPECT_EQ(zombie_children(), 0);
@@ -139,8 +144,9 @@ TEST_F(Hostile, ReportsItsIsolation) {
 }
 
 TEST_F(Hostile, NormalProgramWorks) {
-  Outcome o = run("import sys\na, b = map(int, input().split())\nprint(a + b)\nprint('err', file=sys.stderr)",
-                  "7\n", "3 4\n");
+  Outcome o = run(
+      "import sys\na, b = map(int, input().split())\nprint(a + b)\nprint('err', file=sys.stderr)",
+      "7\n", "3 4\n");
   EXPECT_EQ(o.score, 1.0) << o.res.detail << o.res.err;
   EXPECT_EQ(o.res.err, "err\n");
   Outcome e = run("import sys\nsys.exit(3)", "");
@@ -149,9 +155,12 @@ TEST_F(Hostile, NormalProgramWorks) {
 }
 
 TEST_F(Hostile, ForkBomb) {
-  Outcome o = run("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", "ok");
+  Outcome o = run(
+      "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+      "ok");
   EXPECT_EQ(o.score, 0.0);
-  EXPECT_TRUE(o.reason == "timeout" || o.reason == "cpu_limit" || o.reason == "process_limit") << o.reason;
+  EXPECT_TRUE(o.reason == "timeout" || o.reason == "cpu_limit" || o.reason == "process_limit")
+      << o.reason;
   Outcome crash = run("import os\nwhile True:\n    os.fork()\n", "ok");
   EXPECT_EQ(crash.score, 0.0);
   EXPECT_TRUE(crash.reason == "process_limit" || crash.reason == "timeout") << crash.reason;
@@ -173,7 +182,8 @@ TEST_F(Hostile, TenGigabyteAllocation) {
 }
 
 TEST_F(Hostile, LoopbackConnectFails) {
-  if (sb_->isolation() == Isolation::rlimits) GTEST_SKIP() << "the rlimits level does not cut the network";
+  if (sb_->isolation() == Isolation::rlimits)
+    GTEST_SKIP() << "the rlimits level does not cut the network";
   int srv = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   ASSERT_GE(srv, 0);
   sockaddr_in a{};
@@ -184,9 +194,10 @@ TEST_F(Hostile, LoopbackConnectFails) {
   socklen_t len = sizeof a;
   getsockname(srv, reinterpret_cast<sockaddr*>(&a), &len);
   int port = ntohs(a.sin_port);
-  Outcome o = run("import socket\ns = socket.create_connection(('127.0.0.1', " + std::to_string(port) +
-                      "), timeout=1)\ns.sendall(b'hello')\nprint('connected')\n",
-                  "connected");
+  Outcome o =
+      run("import socket\ns = socket.create_connection(('127.0.0.1', " + std::to_string(port) +
+              "), timeout=1)\ns.sendall(b'hello')\nprint('connected')\n",
+          "connected");
   EXPECT_EQ(o.score, 0.0);
   EXPECT_EQ(o.reason, "exit_nonzero") << o.res.out;
   EXPECT_TRUE(o.res.err.find("Connection refused") != std::string::npos ||
@@ -199,13 +210,15 @@ TEST_F(Hostile, LoopbackConnectFails) {
 }
 
 TEST_F(Hostile, WritingOutsideFails) {
-  if (sb_->isolation() != Isolation::bwrap) GTEST_SKIP() << "only bwrap gives a read-only view of the system";
+  if (sb_->isolation() != Isolation::bwrap)
+    GTEST_SKIP() << "only bwrap gives a read-only view of the system";
   std::string host_file = dir_ + "/pwned";
   std::string tmp_file = "/tmp/k1rl-pwned-" + std::to_string(getpid());
   std::string code =
       "import os\nwrote = []\nfor p in ['" + host_file + "', '" + tmp_file +
       "', '/usr/pwned', '/pwned', '../pwned', '/proc/pwned', '/dev/pwned']:\n"
-      "    try:\n        open(p, 'w').write('x')\n        wrote.append(p)\n    except OSError:\n        pass\n"
+      "    try:\n        open(p, 'w').write('x')\n        wrote.append(p)\n    except OSError:\n   "
+      "     pass\n"
       "print('pwned' if wrote else 'held')\nif not wrote:\n    raise SystemExit(1)\n";
   Outcome o = run(code, "pwned");
   EXPECT_EQ(o.score, 0.0);
@@ -216,7 +229,8 @@ TEST_F(Hostile, WritingOutsideFails) {
   EXPECT_FALSE(std::filesystem::exists("/usr/pwned"));
   EXPECT_FALSE(std::filesystem::exists("/pwned"));
   // Its own working directory is writable, and private.
-  Outcome w = run("open('mine.txt', 'w').write('x' * 1000)\nprint(len(open('mine.txt').read()))", "1000");
+  Outcome w =
+      run("open('mine.txt', 'w').write('x' * 1000)\nprint(len(open('mine.txt').read()))", "1000");
   EXPECT_EQ(w.score, 1.0) << w.res.err;
   Outcome big = run("open('big', 'w').write('x' * (64 << 20))\n", "");
   EXPECT_EQ(big.reason, "file_size_limit") << big.res.err;
@@ -236,7 +250,8 @@ TEST_F(Hostile, ReadingAFileOutsideFails) {
 }
 
 TEST_F(Hostile, OneGigabyteOfOutput) {
-  Outcome o = run("import sys\nb = 'x' * (1 << 20)\nfor _ in range(1024):\n    sys.stdout.write(b)\n", "x");
+  Outcome o =
+      run("import sys\nb = 'x' * (1 << 20)\nfor _ in range(1024):\n    sys.stdout.write(b)\n", "x");
   EXPECT_EQ(o.score, 0.0);
   EXPECT_EQ(o.reason, "output_limit");
   EXPECT_EQ(static_cast<int64_t>(o.res.out.size() + o.res.err.size()), fast_limits().output_bytes);
@@ -245,11 +260,11 @@ TEST_F(Hostile, OneGigabyteOfOutput) {
 
 TEST_F(Hostile, DoubleForkOutOfTheProcessGroupDies) {
   // The grandchild leaves the session and would print later; the run ends with its parent.
-  Outcome o = run(
-      "import os, sys, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-      "        time.sleep(0.3)\n        print('escaped', flush=True)\n        time.sleep(30)\n"
-      "    os._exit(0)\nos.wait()\n",
-      "escaped");
+  Outcome o =
+      run("import os, sys, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+          "        time.sleep(0.3)\n        print('escaped', flush=True)\n        time.sleep(30)\n"
+          "    os._exit(0)\nos.wait()\n",
+          "escaped");
   EXPECT_EQ(o.score, 0.0);
   EXPECT_EQ(o.reason, "wrong_output");
   EXPECT_LT(o.res.wall_s, 1.0);  // did not wait for the escapee
@@ -269,7 +284,8 @@ TEST_F(Hostile, ThroughTheRewardPathScoresZeroWithTheReason) {
   t.task = "code";
   t.tests = {{"", "late\n"}};
   RewardOptions opt;
-  CheckResult c = check_answer(t, "```python\nimport time\ntime.sleep(30)\nprint('late')\n```", sb_.get(), kSlot, opt);
+  CheckResult c = check_answer(t, "```python\nimport time\ntime.sleep(30)\nprint('late')\n```",
+                               sb_.get(), kSlot, opt);
   EXPECT_EQ(c.score, 0.0);
   EXPECT_EQ(c.reason, "timeout");
   c = check_answer(t, "```python\nprint('late')\n```", sb_.get(), kSlot, opt);
@@ -285,14 +301,18 @@ class HostileRlimits : public Hostile {
   std::string isolation() const override { return "rlimits"; }
 };
 
-void cleanup_suite(Hostile& h, const std::function<Outcome(const std::string&, const std::string&)>& run) {
+void cleanup_suite(Hostile& h,
+                   const std::function<Outcome(const std::string&, const std::string&)>& run) {
   Outcome sleep = run("import time\ntime.sleep(30)\n", "x");
   EXPECT_EQ(sleep.reason, "timeout");
-  Outcome dbl = run("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-                    "        time.sleep(30)\n    os._exit(0)\nos.wait()\nprint('done')\n",
-                    "done");
+  Outcome dbl =
+      run("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+          "        time.sleep(30)\n    os._exit(0)\nos.wait()\nprint('done')\n",
+          "done");
   EXPECT_EQ(dbl.score, 1.0) << dbl.reason << dbl.res.err;
-  Outcome bomb = run("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", "x");
+  Outcome bomb = run(
+      "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+      "x");
   EXPECT_EQ(bomb.score, 0.0);
   Outcome out = run("import sys\nwhile True:\n    sys.stdout.write('y' * 65536)\n", "x");
   EXPECT_EQ(out.reason, "output_limit");

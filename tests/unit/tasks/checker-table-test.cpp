@@ -52,7 +52,10 @@ const Row kNumeric[] = {
     {"42", "\\boxed{41} wait, \\boxed{42}", 1, "correct"},
     {"42", "Answer: \\boxed{42}", 1, "correct"},
     {"42", "\\boxed{42} Answer: 41", 0, "wrong"},
-    {"-7", "Answer: \xE2\x88\x92" "7", 1, "correct"},  // unicode minus
+    {"-7",
+     "Answer: \xE2\x88\x92"
+     "7",
+     1, "correct"},  // unicode minus
     {"-7", "Answer: - 7", 1, "correct"},
     {"7", "Answer: x = 7", 1, "correct"},
     {"7/3", "Answer: x = 7/3", 1, "correct"},
@@ -91,7 +94,12 @@ const CdRow kCountdown[] = {
     {{3, 5, 7}, 22, "Answer: 7+5*3", 1, "correct"},
     {{3, 5, 7}, 22, "Answer: (3*5)+7 = 22", 1, "correct"},
     {{3, 5, 7}, 22, "Answer: 22 = 7+3*5", 1, "correct"},
-    {{3, 5, 7}, 22, "Answer: 3\xC3\x97" "5+7", 1, "correct"},  // ×
+    {{3, 5, 7},
+     22,
+     "Answer: 3\xC3\x97"
+     "5+7",
+     1,
+     "correct"},  // ×
     {{3, 5, 7}, 22, "Answer: 3*5+7+0", 0, "wrong_numbers"},
     {{3, 5, 7}, 22, "Answer: 3*5*7", 0, "wrong"},
     {{3, 5, 7}, 22, "Answer: 5*5-3", 0, "wrong_numbers"},
@@ -146,9 +154,15 @@ struct OutRow {
 };
 
 const OutRow kOutputs[] = {
-    {"3\n", "3", true},       {"3 \r\n", "3\n", true}, {"3\n\n\n", "3", true},
-    {"03\n", "3\n", false},   {" 3\n", "3\n", false},  {"a\nb", "a\nb\n", true},
-    {"a\n\nb\n", "a\nb\n", false}, {"", "\n", true},   {"x", "", false},
+    {"3\n", "3", true},
+    {"3 \r\n", "3\n", true},
+    {"3\n\n\n", "3", true},
+    {"03\n", "3\n", false},
+    {" 3\n", "3\n", false},
+    {"a\nb", "a\nb\n", true},
+    {"a\n\nb\n", "a\nb\n", false},
+    {"", "\n", true},
+    {"x", "", false},
 };
 
 TEST(CheckerTable, CodeOutputsAndExtraction) {

@@ -19,7 +19,8 @@ std::string dump_all(const std::vector<Task>& ts) {
   return s;
 }
 
-TaskSetSpec spec_of(const std::string& kind, int lo, int hi, int64_t train, int64_t held, uint64_t seed) {
+TaskSetSpec spec_of(const std::string& kind, int lo, int hi, int64_t train, int64_t held,
+                    uint64_t seed) {
   TaskSetSpec s;
   s.kind = kind;
   s.min_difficulty = lo;
@@ -111,7 +112,8 @@ TEST(TaskGen, CheckersAcceptAnswersAndBothSolutionStyles) {
 }
 
 TEST(TaskGen, JsonRoundTripAndFiles) {
-  std::string dir = std::filesystem::temp_directory_path() / ("k1rl-tasks-" + std::to_string(getpid()));
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("k1rl-tasks-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   for (const auto& kind : task_kinds()) {
     TaskSet s = generate_tasks(spec_of(kind, 1, 10, 20, 5, 2));
@@ -123,7 +125,11 @@ TEST(TaskGen, JsonRoundTripAndFiles) {
   // A broken line is an error naming the file and line.
   std::string bad = dir + "/bad.jsonl";
   write_jsonl(bad, {Json::parse("{\"id\":\"a\",\"task\":\"addition\",\"answer\":\"1\"}")});
-  { FILE* f = std::fopen(bad.c_str(), "a"); std::fputs("{\"id\": 3, \n", f); std::fclose(f); }
+  {
+    FILE* f = std::fopen(bad.c_str(), "a");
+    std::fputs("{\"id\": 3, \n", f);
+    std::fclose(f);
+  }
   try {
     load_tasks(bad);
     FAIL() << "no error";
@@ -134,11 +140,13 @@ TEST(TaskGen, JsonRoundTripAndFiles) {
 }
 
 TEST(TaskGen, IndependentPythonCheckOfGeneratedFiles) {
-  std::string dir = std::filesystem::temp_directory_path() / ("k1rl-tasks-py-" + std::to_string(getpid()));
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("k1rl-tasks-py-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::vector<std::string> files;
   for (const auto& kind : task_kinds()) {
-    TaskSet s = generate_tasks(spec_of(kind, 1, 10, kind == std::string("code") ? 120 : 300, 20, 5));
+    TaskSet s =
+        generate_tasks(spec_of(kind, 1, 10, kind == std::string("code") ? 120 : 300, 20, 5));
     for (auto* part : {&s.train, &s.heldout}) {
       std::string path = dir + "/" + kind + (part == &s.train ? ".train" : ".heldout") + ".jsonl";
       save_tasks(path, *part);

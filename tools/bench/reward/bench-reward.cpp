@@ -18,7 +18,9 @@ namespace {
 using namespace k1rl;
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -54,22 +56,27 @@ double bench_checks(int n, double* right_frac) {
   RewardOptions opt;
   int correct = 0;
   auto t0 = Clock::now();
-  for (const auto& [t, text] : answers) correct += check_answer(*t, text, nullptr, 0, opt).score == 1.0;
+  for (const auto& [t, text] : answers)
+    correct += check_answer(*t, text, nullptr, 0, opt).score == 1.0;
   double s = since(t0);
   *right_frac = static_cast<double>(correct) / n;
-  if (correct != (n + 1) / 2) die(strfmt("checker verification failed: %d of %d right, want %d", correct, n, (n + 1) / 2));
+  if (correct != (n + 1) / 2)
+    die(strfmt("checker verification failed: %d of %d right, want %d", correct, n, (n + 1) / 2));
   return n / s;
 }
 
 const char* kProgram = "import sys\nprint(sum(int(x) for x in sys.stdin.read().split()))\n";
 
 SandboxRun program_run() {
-  return SandboxRun{{"/usr/bin/python3", "-I", "-S", "main.py"}, {{"main.py", kProgram}}, "1 2 3 4 5 6 7 8 9 10\n"};
+  return SandboxRun{{"/usr/bin/python3", "-I", "-S", "main.py"},
+                    {{"main.py", kProgram}},
+                    "1 2 3 4 5 6 7 8 9 10\n"};
 }
 
 void verify(const SandboxResult& r, const char* what) {
   if (r.status != SandboxStatus::ok || r.out != "55\n")
-    die(strfmt("%s run failed: %s %s %s", what, sandbox_status_name(r.status), r.detail.c_str(), r.err.c_str()));
+    die(strfmt("%s run failed: %s %s %s", what, sandbox_status_name(r.status), r.detail.c_str(),
+               r.err.c_str()));
 }
 
 }  // namespace
@@ -78,10 +85,15 @@ int main(int argc, char** argv) {
   int runs = 40, checks = 20000;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--checks")) checks = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    else die(std::string("unknown option ") + argv[i] + "; usage: k1rl-bench-reward [--runs N] [--checks N] [--threads T]");
+    if (!std::strcmp(argv[i], "--runs"))
+      runs = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--checks"))
+      checks = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--threads"))
+      threads = std::atoi(argv[i + 1]);
+    else
+      die(std::string("unknown option ") + argv[i] +
+          "; usage: k1rl-bench-reward [--runs N] [--checks N] [--threads T]");
   }
   if (runs < 3 || checks < 2 || threads < 1) die("--runs >= 3, --checks >= 2, --threads >= 1");
   try {
@@ -107,7 +119,8 @@ int main(int argc, char** argv) {
       if (sb.run(trivial, 0).status != SandboxStatus::ok) die("sandboxed /usr/bin/true failed");
       t_sb_true.push_back(since(t0));
       t0 = Clock::now();
-      if (run_bare(trivial, so.limits).status != SandboxStatus::ok) die("bare /usr/bin/true failed");
+      if (run_bare(trivial, so.limits).status != SandboxStatus::ok)
+        die("bare /usr/bin/true failed");
       t_bare_true.push_back(since(t0));
     }
     double sb_ms = median(t_sb) * 1e3, bare_ms = median(t_bare) * 1e3;
@@ -121,15 +134,17 @@ int main(int argc, char** argv) {
       pool.emplace_back([&, w] {
         for (int i = 0; i < runs; ++i) {
           SandboxResult r = sb.run(run, w);
-          if (r.status == SandboxStatus::ok && r.out == "55\n") ++done;
-          else ++failed;
+          if (r.status == SandboxStatus::ok && r.out == "55\n")
+            ++done;
+          else
+            ++failed;
         }
       });
     for (auto& t : pool) t.join();
     double wall = since(t0);
     if (failed) die(strfmt("%d sandboxed runs failed under load", failed.load()));
-    double cores = static_cast<double>(std::min<unsigned>(static_cast<unsigned>(threads),
-                                                          std::max(1u, std::thread::hardware_concurrency())));
+    double cores = static_cast<double>(std::min<unsigned>(
+        static_cast<unsigned>(threads), std::max(1u, std::thread::hardware_concurrency())));
     double runs_per_s_core = done / wall / cores;
 
     std::printf("%-44s %12s\n", "measure", "value");
@@ -140,11 +155,12 @@ int main(int argc, char** argv) {
     std::printf("%-44s %12.2f\n", "sandbox / bare (target < 2)", sb_ms / bare_ms);
     std::printf("%-44s %12.2f\n", "start-up overhead (/usr/bin/true), ms", overhead_ms);
     std::printf("%-44s %12.1f\n", "sandboxed runs/s per core (all cores busy)", runs_per_s_core);
-    std::printf("{\"checks_per_s\": %.0f, \"sandbox_runs_per_s\": %.2f, \"sandbox_overhead_ratio\": %.3f, "
-                "\"sandbox_overhead_ms\": %.2f, \"bare_ms\": %.2f, \"sandbox_ms\": %.2f, \"threads\": %d, "
-                "\"isolation\": \"%s\"}\n",
-                checks_per_s, runs_per_s_core, sb_ms / bare_ms, overhead_ms, bare_ms, sb_ms, threads,
-                isolation_name(sb.isolation()));
+    std::printf(
+        "{\"checks_per_s\": %.0f, \"sandbox_runs_per_s\": %.2f, \"sandbox_overhead_ratio\": %.3f, "
+        "\"sandbox_overhead_ms\": %.2f, \"bare_ms\": %.2f, \"sandbox_ms\": %.2f, \"threads\": %d, "
+        "\"isolation\": \"%s\"}\n",
+        checks_per_s, runs_per_s_core, sb_ms / bare_ms, overhead_ms, bare_ms, sb_ms, threads,
+        isolation_name(sb.isolation()));
   } catch (const Error& e) {
     die(e.line());
   }
