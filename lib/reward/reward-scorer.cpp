@@ -1,6 +1,8 @@
 // The Scorer: a task table, a sandbox and a pool of worker threads. Cheap checks (numbers,
 // countdown) run on the submitting thread; code answers queue for the workers, each with its own
 // sandbox slot. When a batch's last check lands, penalties are computed per group.
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "lib/reward/reward.h"
@@ -24,6 +26,12 @@ Scorer::Scorer(RewardOptions opt, std::vector<Task> tasks) : opt_(std::move(opt)
       throw InputError("task id '" + id + "' appears twice", "ids must be unique across task files",
                        "regenerate the files with different tasks.name values");
   }
+  bool any_code = std::any_of(tasks_.begin(), tasks_.end(),
+                              [](const auto& kv) { return kv.second.task == "code"; });
+  if (any_code && access(opt_.python.c_str(), X_OK) != 0)
+    throw ConfigError("reward.python = '" + opt_.python + "' is not an executable",
+                      "code tasks run their answers with it",
+                      "point reward.python at a Python 3 under reward.sandbox_ro_paths");
   sandbox_ = std::make_unique<Sandbox>(opt_.sandbox);
   int n = opt_.workers > 0 ? opt_.workers : static_cast<int>(std::thread::hardware_concurrency());
   n = std::clamp(n, 1, 63);  // slot 63 is the sandbox probe's
