@@ -197,7 +197,29 @@ int kill_and_reap_all(pid_t program, MonitorReport& rep, int64_t budget_us) {
 }
 
 // The monitor process. SIGCHLD and SIGUSR1 arrive blocked (the caller blocked them around fork).
+// Closes every fd except `keep` (n <= 72). Without this a monitor would hold the pipes of runs
+// that other threads started meanwhile, and their callers would wait for its end to see EOF.
+void close_all_but(int* keep, int n) {
+  for (int i = 1; i < n; ++i)  // insertion sort: a handful of ints, no allocation
+    for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) std::swap(keep[j - 1], keep[j]);
+  unsigned from = 0;
+  for (int i = 0; i <= n; ++i) {
+    unsigned to = i < n ? static_cast<unsigned>(keep[i]) : ~0U;  // close [from, to)
+    if (to > from) {
+      unsigned last = i < n ? to - 1 : ~0U;
+      if (syscall(SYS_close_range, from, last, 0) != 0)
+        for (unsigned fd = from; fd <= last && fd < 4096; ++fd) close(static_cast<int>(fd));
+    }
+    if (i < n) from = static_cast<unsigned>(keep[i]) + 1;
+  }
+}
+
 [[noreturn]] void monitor_main(const ChildPlan& p) {
+  int keep[72];
+  int nk = 0;
+  for (int fd : {p.in_fd, p.out_fd, p.err_fd, p.exec_fd, p.report_fd}) keep[nk++] = fd;
+  for (int i = 0; i < p.n_files; ++i) keep[nk++] = p.file_fds[i];
+  close_all_but(keep, nk);
   setsid();
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "lib/reward/reward.h"
 #include "lib/sandbox/sandbox.h"
@@ -279,6 +280,29 @@ TEST_F(Hostile, SleepPastTheTimeout) {
   EXPECT_EQ(o.reason, "timeout");
   EXPECT_GE(o.res.wall_s, fast_limits().wall_s);
   EXPECT_LT(o.res.wall_s, fast_limits().wall_s + 2.0);
+}
+
+TEST_F(Hostile, ConcurrentRunsDoNotHoldEachOther) {
+  // A fast run is under way when a slow run starts in another thread: the slow run's monitor
+  // must not keep the fast run's pipes open (the fast caller would wait for the slow one).
+  SandboxLimits lim = fast_limits();
+  lim.wall_s = 6.0;
+  SandboxResult fast, slow;
+  std::thread t1([&] {
+    fast =
+        sb_->run({{kPython, "-I", "-c", "import time; time.sleep(0.5); print(1)"}, {}, ""}, lim, 1);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::thread t2([&] {
+    slow =
+        sb_->run({{kPython, "-I", "-c", "import time; time.sleep(4); print(2)"}, {}, ""}, lim, 2);
+  });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(fast.out, "1\n");
+  EXPECT_EQ(slow.out, "2\n");
+  EXPECT_LT(fast.wall_s, 3.0) << "the fast run waited for the slow one";
+  EXPECT_GT(slow.wall_s, 3.9);
 }
 
 TEST_F(Hostile, ThroughTheRewardPathScoresZeroWithTheReason) {
