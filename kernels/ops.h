@@ -68,20 +68,70 @@ void rope_apply(float* x, int64_t ld, const int32_t* pos, int64_t N, int64_t n_h
 // kv_start[b] + kv_len[b] - 1. Its nq = q_cu[b+1]-q_cu[b] queries are the LAST nq positions of
 // the sequence: query j sits at position kv_len[b] - nq + j and sees keys 0 .. that position.
 //  - training: q_cu = kv_start = cu, kv_len[b] = cu[b+1] - cu[b];
-//  - KV cache: kv_start[b] = slot row offset, kv_len[b] = tokens in the cache after this step.
+//  - KV cache (below): kv_start[b] = slot, kv_len[b] = tokens in the cache after this step.
 // out rows (H·D) at out + n·ldo. lse[N,H] (may be nullptr) gets each row's log-sum-exp of the
 // scaled scores, which the backward needs.
-// k_transposed (forward only; the KV cache's layout): sequence b's keys are a [Hkv·D, ldk]
-// block at k + kv_start[b]·Hkv·D whose column j is position j: element (position j, head hk,
-// dim d) sits at k[kv_start[b]·Hkv·D + (hk·D + d)·ldk + j]. With kv_start = slot·ldk that is a
-// cache of per-slot [Hkv·D, capacity] blocks.
+// cache > 0 (forward only) selects the KV-cache layout instead: kv_start[b] is sequence b's slot
+// and ldk/ldv are ignored; with Hkv heads, capacity `cache` (a multiple of 16) and slot s,
+//   key (position j = 16·jb + jj, head h, dim d):  k[(((s·Hkv + h)·cache/16 + jb)·D + d)·16 + jj]
+//   value (position j, head h, dim d):              v[((s·Hkv + h)·cache + j)·D + d]
+// (keys of one head transposed in tiles of 16 positions, values of one head contiguous, so a
+// decode step streams through memory). kv_cache_key_index/kv_cache_value_index give these.
 struct AttnShape {
   int64_t B, H, Hkv, D;
   const int32_t* q_cu;      // [B+1]
   const int32_t* kv_start;  // [B]
   const int32_t* kv_len;    // [B]
-  bool k_transposed = false;
+  int64_t cache = 0;
+  bool cache_f16 = false;  // cache layout holding IEEE half floats (k, v point to uint16_t)
 };
+// IEEE binary16 conversions (round to nearest even), for writing and reading an f16 KV cache.
+inline uint16_t half_from_float(float f) {
+  uint32_t x;
+  __builtin_memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  uint32_t a = x & 0x7fffffffu;
+  if (a >= 0x7f800000u) return static_cast<uint16_t>(sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u));
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow to infinity
+  if (a < 0x38800000u) {                                               // subnormal half (or zero)
+    if (a < 0x33000000u) return static_cast<uint16_t>(sign);
+    const uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u, shift = 126 - e;
+    uint32_t h = m >> shift;
+    const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  uint32_t h = ((a - 0x38000000u) >> 13);
+  const uint32_t rem = a & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+inline float float_from_half(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
+  if (e == 0x1f) {
+    x = sign | 0x7f800000u | (m << 13);
+  } else if (e != 0) {
+    x = sign | ((e + 112) << 23) | (m << 13);
+  } else if (m == 0) {
+    x = sign;
+  } else {  // subnormal: normalise
+    e = 113;
+    while (!(m & 0x400u)) m <<= 1, --e;
+    x = sign | (e << 23) | ((m & 0x3ffu) << 13);
+  }
+  float f;
+  __builtin_memcpy(&f, &x, 4);
+  return f;
+}
+inline int64_t kv_cache_key_index(int64_t slot, int64_t h, int64_t j, int64_t d, int64_t Hkv,
+                                  int64_t D, int64_t cache) {
+  return (((slot * Hkv + h) * (cache / 16) + j / 16) * D + d) * 16 + j % 16;
+}
+inline int64_t kv_cache_value_index(int64_t slot, int64_t h, int64_t j, int64_t d, int64_t Hkv,
+                                    int64_t D, int64_t cache) {
+  return ((slot * Hkv + h) * cache + j) * D + d;
+}
 void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq,
                        const float* k, int64_t ldk, const float* v, int64_t ldv,
                        const AttnShape& s);

@@ -1,7 +1,9 @@
 // Causal grouped-query attention over packed variable-length sequences on the CPU. One task per
 // (sequence, key/value head); queries go four at a time through register tiles that share each
-// load of keys and values. The forward keeps only the log-sum-exp of each query row and the
-// backward recomputes the probabilities from it (as flash attention does), so memory stays O(N).
+// load of keys and values; keys are read "tiled transposed" (16 positions per tile, see
+// cpu-impl.h), which the KV cache stores directly and the training path builds per task. The
+// forward keeps only the log-sum-exp of each query row and the backward recomputes the
+// probabilities from it (as flash attention does), so memory stays O(N).
 #include <cmath>
 #include <vector>
 
@@ -10,10 +12,12 @@
 namespace k1rl::ops {
 namespace {
 
+using cpu::key_tiles;
+using cpu::kKeyTile;
 constexpr int64_t kTile = 4;  // query rows per tile
 
-// Per-thread scratch, kept between calls: transposed key/value blocks [D, L], score and
-// gradient tiles [kTile, L], and the key/value gradient accumulators [L, D].
+// Per-thread scratch, kept between calls: tiled keys/values [tiles·D·16], score and gradient
+// tiles [kTile, L rounded up to 16], and the key/value gradient accumulators [L, D].
 struct Scratch {
   std::vector<float> kt, vt, s, dp, dk, dv;
 };
@@ -22,9 +26,14 @@ Scratch& scratch() {
   return sc;
 }
 
-void transpose_rows(float* dst, const float* src, int64_t ld, int64_t L, int64_t D) {
-  for (int64_t j = 0; j < L; ++j)
-    for (int64_t d = 0; d < D; ++d) dst[d * L + j] = src[j * ld + d];
+// Rows src[j·ld + d] (j < L, d < D) into the tiled transposed layout, zero-padded to whole tiles.
+void tile_keys(std::vector<float>& dst, const float* src, int64_t ld, int64_t L, int64_t D) {
+  const int64_t tiles = key_tiles(L);
+  dst.assign(tiles * D * kKeyTile, 0.f);
+  for (int64_t j = 0; j < L; ++j) {
+    float* t = dst.data() + (j / kKeyTile) * D * kKeyTile + j % kKeyTile;
+    for (int64_t d = 0; d < D; ++d) t[d * kKeyTile] = src[j * ld + d];
+  }
 }
 
 // Multiply-adds of one pass (scores or values), to skip threads for tiny problems.
@@ -49,31 +58,44 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
       const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
       if (nq <= 0) continue;
       Scratch& sc = scratch();
-      const float* v0 = v + static_cast<int64_t>(sh.kv_start[b]) * ldv + hk * D;
-      const float* kt;
-      int64_t ldkt;
-      if (sh.k_transposed) {
-        kt = k + static_cast<int64_t>(sh.kv_start[b]) * Hkv * D + hk * D * ldk;
-        ldkt = ldk;
+      const float *kt = nullptr, *v0 = nullptr;
+      const uint16_t *kh = nullptr, *vh = nullptr;  // an f16 cache
+      int64_t ldv0;
+      if (sh.cache > 0) {
+        const int64_t slot = sh.kv_start[b];
+        const int64_t ko = kv_cache_key_index(slot, hk, 0, 0, Hkv, D, sh.cache);
+        const int64_t vo = kv_cache_value_index(slot, hk, 0, 0, Hkv, D, sh.cache);
+        if (sh.cache_f16) {
+          kh = reinterpret_cast<const uint16_t*>(k) + ko;
+          vh = reinterpret_cast<const uint16_t*>(v) + vo;
+        } else {
+          kt = k + ko;
+          v0 = v + vo;
+        }
+        ldv0 = D;
       } else {
-        sc.kt.resize(L * D);
-        transpose_rows(sc.kt.data(), k + static_cast<int64_t>(sh.kv_start[b]) * ldk + hk * D, ldk,
-                       L, D);
+        tile_keys(sc.kt, k + static_cast<int64_t>(sh.kv_start[b]) * ldk + hk * D, ldk, L, D);
         kt = sc.kt.data();
-        ldkt = L;
+        v0 = v + static_cast<int64_t>(sh.kv_start[b]) * ldv + hk * D;
+        ldv0 = ldv;
       }
-      sc.s.resize(kTile * L);
+      const int64_t lds = key_tiles(L) * kKeyTile;
+      sc.s.resize(kTile * lds);
       float* s = sc.s.data();
       for (int64_t g = 0; g < G; ++g) {
         const int64_t h = hk * G + g;
         for (int64_t i0 = 0; i0 < nq; i0 += kTile) {
           const int64_t m = nq - i0 < kTile ? nq - i0 : kTile;
           const int64_t nmax = L - nq + i0 + m;  // keys seen by the tile's last query
-          V.scores_t(s, L, q + (q0 + i0) * ldq + h * D, ldq, m, kt, ldkt, D, nmax);
+          const float* qb = q + (q0 + i0) * ldq + h * D;
+          if (kh)
+            V.scores_t_f16(s, lds, qb, ldq, m, kh, D, nmax);
+          else
+            V.scores_t(s, lds, qb, ldq, m, kt, D, nmax);
           float inv[kTile];
           for (int64_t r = 0; r < m; ++r) {
             const int64_t n = L - nq + i0 + r + 1;
-            float* sr = s + r * L;
+            float* sr = s + r * lds;
             const float mx = V.max(sr, n) * scale;
             const float sum = V.exp_scaled(sr, n, scale, mx);
             for (int64_t j = n; j < nmax; ++j) sr[j] = 0.f;
@@ -81,7 +103,10 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
             if (lse) lse[(q0 + i0 + r) * H + h] = mx + std::log(sum);
           }
           float* o = out + (q0 + i0) * ldo + h * D;
-          V.gemv_rows(o, ldo, s, L, m, v0, ldv, nmax, D);
+          if (vh)
+            V.gemv_rows_f16(o, ldo, s, lds, m, vh, ldv0, nmax, D);
+          else
+            V.gemv_rows(o, ldo, s, lds, m, v0, ldv0, nmax, D);
           for (int64_t r = 0; r < m; ++r)
             for (int64_t d = 0; d < D; ++d) o[r * ldo + d] *= inv[r];
         }
@@ -109,12 +134,11 @@ void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float*
       const float* v0 = v + r0 * ldv + hk * D;
       sc.dk.assign(L * D, 0.f);
       sc.dv.assign(L * D, 0.f);
-      sc.s.resize(kTile * L);
-      sc.dp.resize(kTile * L);
-      sc.kt.resize(L * D);
-      sc.vt.resize(L * D);
-      transpose_rows(sc.kt.data(), k0, ldk, L, D);
-      transpose_rows(sc.vt.data(), v0, ldv, L, D);
+      const int64_t lds = key_tiles(L) * kKeyTile;
+      sc.s.resize(kTile * lds);
+      sc.dp.resize(kTile * lds);
+      tile_keys(sc.kt, k0, ldk, L, D);
+      tile_keys(sc.vt, v0, ldv, L, D);
       float *s = sc.s.data(), *dp = sc.dp.data();
       for (int64_t g = 0; g < G; ++g) {
         const int64_t h = hk * G + g;
@@ -124,19 +148,19 @@ void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float*
           const int64_t row0 = q0 + i0;
           const float* qb = q + row0 * ldq + h * D;
           const float* dob = dout + row0 * lddo + h * D;
-          V.scores_t(s, L, qb, ldq, m, sc.kt.data(), L, D, nmax);     // S
-          V.scores_t(dp, L, dob, lddo, m, sc.vt.data(), L, D, nmax);  // dP = dO·Vᵀ
+          V.scores_t(s, lds, qb, ldq, m, sc.kt.data(), D, nmax);     // S
+          V.scores_t(dp, lds, dob, lddo, m, sc.vt.data(), D, nmax);  // dP = dO·Vᵀ
           for (int64_t r = 0; r < m; ++r) {
             const int64_t n = L - nq + i0 + r + 1;
-            float *sr = s + r * L, *dr = dp + r * L;
+            float *sr = s + r * lds, *dr = dp + r * lds;
             V.exp_scaled(sr, n, scale, lse[(row0 + r) * H + h]);  // P
             const float di = V.dot(dob + r * lddo, out + (row0 + r) * ldo + h * D, D);
             for (int64_t j = 0; j < n; ++j) dr[j] = sr[j] * (dr[j] - di) * scale;  // scaled dS
             for (int64_t j = n; j < nmax; ++j) sr[j] = dr[j] = 0.f;
           }
-          V.gemv_rows(dq + row0 * lddq + h * D, lddq, dp, L, m, k0, ldk, nmax, D);
-          V.rank_update(sc.dk.data(), dp, L, qb, ldq, m, nmax, D);
-          V.rank_update(sc.dv.data(), s, L, dob, lddo, m, nmax, D);
+          V.gemv_rows(dq + row0 * lddq + h * D, lddq, dp, lds, m, k0, ldk, nmax, D);
+          V.rank_update(sc.dk.data(), dp, lds, qb, ldq, m, nmax, D);
+          V.rank_update(sc.dv.data(), s, lds, dob, lddo, m, nmax, D);
         }
       }
       for (int64_t j = 0; j < L; ++j)

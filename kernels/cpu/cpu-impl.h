@@ -12,13 +12,18 @@ namespace k1rl::ops::cpu {
 struct VecOps {
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a·x
-  // Attention tiles over m query rows (any m; four at a time share each load):
-  // s[r·lds + j] = Σ_d q[r·ldq + d]·kt[d·ldkt + j] for j < n (scores against transposed keys);
+  // Attention tiles over m query rows (any m; four at a time share each load). Keys are "tiled
+  // transposed" (kKeyTile below): s[r·lds + j] = Σ_d q[r·ldq + d]·key_j[d] for j < n rounded up
+  // to a multiple of 16 (the extra entries are junk; s must have room for them);
   void (*scores_t)(float* s, int64_t lds, const float* q, int64_t ldq, int64_t m, const float* kt,
-                   int64_t ldkt, int64_t D, int64_t n);
+                   int64_t D, int64_t n);
+  void (*scores_t_f16)(float* s, int64_t lds, const float* q, int64_t ldq, int64_t m,
+                       const uint16_t* kt, int64_t D, int64_t n);  // keys as IEEE halves
   // out[r·ldo + d] = Σ_j p[r·ldp + j]·v[j·ldv + d] for d < D, j < n (overwrites out);
   void (*gemv_rows)(float* out, int64_t ldo, const float* p, int64_t ldp, int64_t m, const float* v,
                     int64_t ldv, int64_t n, int64_t D);
+  void (*gemv_rows_f16)(float* out, int64_t ldo, const float* p, int64_t ldp, int64_t m,
+                        const uint16_t* v, int64_t ldv, int64_t n, int64_t D);  // values as halves
   // acc[j·D + d] += Σ_r w[r·ldw + j]·x[r·ldx + d] for j < n, d < D (rank-m update).
   void (*rank_update)(float* acc, const float* w, int64_t ldw, const float* x, int64_t ldx,
                       int64_t m, int64_t n, int64_t D);
@@ -39,6 +44,12 @@ struct VecOps {
 };
 
 const VecOps& vec();
+
+// Keys in the layout scores_t reads: key j = 16·jb + jj, dim d at kt[(jb·D + d)·16 + jj].
+constexpr int64_t kKeyTile = 16;
+inline int64_t key_tiles(int64_t n) {
+  return (n + kKeyTile - 1) / kKeyTile;
+}
 const VecOps* vec_scalar();
 const VecOps* vec_avx2();
 const VecOps* vec_avx512();

@@ -8,7 +8,7 @@
 #include "kernels/cpu/cpu-impl.h"
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,f16c")
 
 namespace k1rl::ops::cpu::avx2_impl {
 namespace {
@@ -91,6 +91,15 @@ inline VF vexp(VF x) {
 }
 inline float sexp(float x) {
   return std::exp(x);
+}
+inline VF vload(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline VF vload_n(const uint16_t* p, int64_t n, float fill) {
+  alignas(16) uint16_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t i = 0; i < n && i < 8; ++i) t[i] = p[i];
+  const __m256 x = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), x, _mm256_castsi256_ps(tail_mask(n)));
 }
 
 #include "kernels/cpu/vec-body.inc"

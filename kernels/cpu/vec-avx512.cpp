@@ -84,6 +84,13 @@ inline VF vexp(VF x) {
 inline float sexp(float x) {
   return std::exp(x);
 }
+inline VF vload(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline VF vload_n(const uint16_t* p, int64_t n, float fill) {
+  const __m512 x = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail_mask(n), p));
+  return _mm512_mask_blend_ps(tail_mask(n), _mm512_set1_ps(fill), x);
+}
 
 #include "kernels/cpu/vec-body.inc"
 

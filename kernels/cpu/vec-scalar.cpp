@@ -60,6 +60,12 @@ inline VF vexp(VF x) {
 inline float sexp(float x) {
   return std::exp(x);
 }
+inline VF vload(const uint16_t* p) {
+  return float_from_half(*p);
+}
+inline VF vload_n(const uint16_t* p, int64_t n, float fill) {
+  return n > 0 ? float_from_half(*p) : fill;
+}
 
 #include "kernels/cpu/vec-body.inc"
 

@@ -21,11 +21,11 @@ const char* finish_name(Finish f) {
   }
 }
 
-Generator::Generator(const Model& model, int64_t max_batch, int64_t capacity)
+Generator::Generator(const Model& model, int64_t max_batch, int64_t capacity, KvType kv)
     : model_(model),
       max_batch_(max_batch),
       capacity_(capacity < 0 ? model.config().max_seq : std::min(capacity, model.config().max_seq)),
-      cache_(model.config(), max_batch, capacity_) {}
+      cache_(model.config(), max_batch, capacity_, kv) {}
 
 namespace {
 struct Running {

@@ -158,22 +158,31 @@ class Model {
 
 // Keys and values of up to `slots` sequences of up to `capacity` tokens each, for every layer,
 // plus the scratch memory of forward_cached.
+// Element type of the cached keys and values: float32 (exact: a decode step gives the logits of
+// the full forward) or IEEE half (half the memory traffic of a decode step, which at batch 64
+// is bound by reading the cache; logits then differ by ~1e-3).
+enum class KvType { f32, f16 };
+
 class KvCache {
  public:
-  KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity);
+  KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, KvType type = KvType::f32);
   ~KvCache();
   int64_t slots() const { return slots_; }
   int64_t capacity() const { return capacity_; }
-  // Keys of a layer, transposed per slot: [slots, Hkv·D, capacity] (column = position).
-  float* k(int64_t layer) { return k_.data() + layer * layer_stride_; }
-  // Values of a layer: [slots·capacity, Hkv·D].
-  float* v(int64_t layer) { return v_.data() + layer * layer_stride_; }
+  KvType type() const { return type_; }
+  // Keys and values of a layer (float or uint16_t per type()) in the kernels' KV-cache layout
+  // (ops::AttnShape::cache with capacity rounded up to 16): per slot and head, keys transposed in
+  // tiles of 16 positions, values as [positions, D] rows.
+  void* k(int64_t layer);
+  void* v(int64_t layer);
 
  private:
   friend class Model;
   struct Scratch;
-  int64_t slots_, capacity_, layer_stride_;
-  std::vector<float> k_, v_;
+  int64_t slots_, capacity_, stride_, layer_stride_;
+  KvType type_;
+  std::vector<float> k_, v_;       // f32
+  std::vector<uint16_t> kh_, vh_;  // f16
   std::unique_ptr<Scratch> scratch_;
 };
 
@@ -227,7 +236,8 @@ struct GenStats {
 // requests share a step: each sequence samples only from its own logits with its own stream.
 class Generator {
  public:
-  Generator(const Model& model, int64_t max_batch, int64_t capacity = -1);  // -1: max_seq
+  Generator(const Model& model, int64_t max_batch, int64_t capacity = -1,  // -1: max_seq
+            KvType kv = KvType::f32);
   // Results in the order of the requests. token_budget bounds the new tokens of this call over
   // all sequences (-1 = unbounded); when it runs out every unfinished sequence is returned open.
   std::vector<GenResult> generate(const std::vector<GenRequest>& requests,

@@ -146,18 +146,39 @@ TEST_P(AttentionFwd, CacheLayoutMatchesPacked) {
   for (size_t r = 0; r < rows.size(); ++r)
     for (int64_t e = 0; e < HD; ++e)
       ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "row " << rows[r];
-  // The same with the keys stored transposed per slot ([Hkv·D, S] blocks, as the model's KV
-  // cache keeps them).
-  std::vector<float> kt(KD * B * S);
-  for (int64_t slot = 0; slot < B; ++slot)
-    for (int64_t j = 0; j < S; ++j)
-      for (int64_t e = 0; e < KD; ++e) kt[slot * KD * S + e * S + j] = kc[(slot * S + j) * KD + e];
-  cs.k_transposed = true;
+  // The same from the KV-cache layout (slots in reverse order, capacity 64).
+  const int64_t cap = 64;
+  std::vector<float> kcache(B * c.Hkv * cap * c.D, 0.f), vcache(B * c.Hkv * cap * c.D, 0.f);
+  std::vector<int32_t> slot(B);
+  for (int64_t b = 0; b < B; ++b) {
+    slot[b] = static_cast<int32_t>(B - 1 - b);
+    for (int32_t j = 0; j < c.lens[b]; ++j)
+      for (int64_t h = 0; h < c.Hkv; ++h)
+        for (int64_t d = 0; d < c.D; ++d) {
+          const int64_t src = (cu[b] + j) * KD + h * c.D + d;
+          kcache[ops::kv_cache_key_index(slot[b], h, j, d, c.Hkv, c.D, cap)] = k[src];
+          vcache[ops::kv_cache_value_index(slot[b], h, j, d, c.Hkv, c.D, cap)] = v[src];
+        }
+  }
+  ops::AttnShape ks{B, c.H, c.Hkv, c.D, q_cu.data(), slot.data(), c.lens.data(), cap};
   std::fill(out.begin(), out.end(), 0.f);
-  ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD, kt.data(), S, vc.data(), KD, cs);
+  ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD, kcache.data(), 0, vcache.data(), 0,
+                         ks);
   for (size_t r = 0; r < rows.size(); ++r)
     for (int64_t e = 0; e < HD; ++e)
-      ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "transposed, row " << rows[r];
+      ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "cache layout, row " << rows[r];
+  // And from an f16 cache: the same up to half precision (inputs ~ N(0, 1)).
+  std::vector<uint16_t> kh(kcache.size()), vh(vcache.size());
+  for (size_t i = 0; i < kh.size(); ++i) kh[i] = ops::half_from_float(kcache[i]);
+  for (size_t i = 0; i < vh.size(); ++i) vh[i] = ops::half_from_float(vcache[i]);
+  ks.cache_f16 = true;
+  std::fill(out.begin(), out.end(), 0.f);
+  ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD,
+                         reinterpret_cast<const float*>(kh.data()), 0,
+                         reinterpret_cast<const float*>(vh.data()), 0, ks);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int64_t e = 0; e < HD; ++e)
+      ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 5e-3) << "f16 cache, row " << rows[r];
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionFwd,
                          ::testing::Values(AttnCase{{1}, 1, 1, 2}, AttnCase{{5, 1, 9}, 4, 2, 8},
@@ -210,6 +231,29 @@ TEST_P(SoftmaxFwd, StatsMatchNaive) {
 INSTANTIATE_TEST_SUITE_P(Shapes, SoftmaxFwd,
                          ::testing::Values(RowShape{1, 1}, RowShape{2, 3}, RowShape{9, 259},
                                            RowShape{4, 1000}));
+
+// IEEE half conversions: exact values, round-to-nearest-even, subnormals, overflow, inf/nan.
+TEST(Half, ConversionsRoundTrip) {
+  for (float f :
+       {0.f, -0.f, 1.f, -2.5f, 65504.f, 6.103515625e-05f, 5.960464477539063e-08f, 0.333251953125f})
+    EXPECT_EQ(ops::float_from_half(ops::half_from_float(f)), f) << f;
+  EXPECT_EQ(ops::half_from_float(1.f + 1.f / 2048), 0x3c00);  // tie: to even (1.0)
+  EXPECT_EQ(ops::half_from_float(1.f + 3.f / 2048), 0x3c02);  // tie: to even (1 + 2/1024)
+  EXPECT_EQ(ops::half_from_float(1e6f), 0x7c00);
+  EXPECT_EQ(ops::half_from_float(-1e-9f), 0x8000);
+  EXPECT_TRUE(std::isinf(ops::float_from_half(ops::half_from_float(INFINITY))));
+  EXPECT_TRUE(std::isnan(ops::float_from_half(ops::half_from_float(NAN))));
+  // Every half maps back to itself.
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue;  // NaN payloads
+    ASSERT_EQ(ops::half_from_float(ops::float_from_half(static_cast<uint16_t>(h))), h) << h;
+  }
+  // Relative error of rounding stays within 2^-11 on normal values.
+  for (float f = 1e-4f; f < 6e4f; f *= 1.37f) {
+    const float g = ops::float_from_half(ops::half_from_float(f));
+    ASSERT_LE(std::fabs(g - f), f * (1.f / 2048)) << f;
+  }
+}
 
 TEST(Embedding, ForwardGathersRows) {
   int64_t C = 5, Vv = 7;

@@ -20,7 +20,11 @@ model::ModelConfig gen_config() {
   return c;
 }
 
-TEST(KvCache, DecodeLogitsEqualFullForwardAtEveryPosition) {
+class KvCacheTypes : public ::testing::TestWithParam<model::KvType> {};
+
+// f32: the logits of the full forward (1e-4); f16: the same up to half-precision keys/values.
+TEST_P(KvCacheTypes, DecodeLogitsEqualFullForwardAtEveryPosition) {
+  const double tol = GetParam() == model::KvType::f32 ? 1e-4 : 2e-2;
   model::Model m(gen_config());
   randomize(m, 1);
   const int64_t V = 23;
@@ -37,7 +41,7 @@ TEST(KvCache, DecodeLogitsEqualFullForwardAtEveryPosition) {
     ASSERT_EQ(m.logit_positions().size(), s.size());
     ref.emplace_back(m.logits(), m.logits() + s.size() * V);
   }
-  model::KvCache cache(m.config(), 4, 64);
+  model::KvCache cache(m.config(), 4, 64, GetParam());
   std::vector<int32_t> slot_of{2, 0, 3};
   // Prefill with logits at every prefilled position.
   {
@@ -54,7 +58,7 @@ TEST(KvCache, DecodeLogitsEqualFullForwardAtEveryPosition) {
     for (int b = 0; b < 3; ++b)
       for (int p = 0; p < prefill[b]; ++p)
         for (int64_t v = 0; v < V; ++v)
-          ASSERT_NEAR(lg[(q_cu[b] + p) * V + v], ref[b][p * V + v], 1e-4) << b << " pos " << p;
+          ASSERT_NEAR(lg[(q_cu[b] + p) * V + v], ref[b][p * V + v], tol) << b << " pos " << p;
   }
   std::vector<int> done = prefill;
   while (true) {
@@ -74,11 +78,17 @@ TEST(KvCache, DecodeLogitsEqualFullForwardAtEveryPosition) {
     for (size_t i = 0; i < who.size(); ++i) {
       const int b = who[i], p = done[b];
       for (int64_t v = 0; v < V; ++v)
-        ASSERT_NEAR(lg[i * V + v], ref[b][p * V + v], 1e-4) << "seq " << b << " pos " << p;
+        ASSERT_NEAR(lg[i * V + v], ref[b][p * V + v], tol) << "seq " << b << " pos " << p;
       ++done[b];
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Types, KvCacheTypes,
+                         ::testing::Values(model::KvType::f32, model::KvType::f16),
+                         [](const auto& info) {
+                           return std::string(info.param == model::KvType::f32 ? "f32" : "f16");
+                         });
 
 std::vector<model::GenRequest> requests(int n) {
   std::vector<model::GenRequest> r;
@@ -95,9 +105,11 @@ std::vector<model::GenRequest> requests(int n) {
 struct SampCase {
   double temperature, top_p;
   int64_t top_k;
+  model::KvType kv = model::KvType::f32;
 };
 void PrintTo(const SampCase& c, std::ostream* os) {
-  *os << "T" << c.temperature << "_p" << c.top_p << "_k" << c.top_k;
+  *os << "T" << c.temperature << "_p" << c.top_p << "_k" << c.top_k
+      << (c.kv == model::KvType::f16 ? "_f16" : "");
 }
 class Batching : public ::testing::TestWithParam<SampCase> {};
 
@@ -111,12 +123,12 @@ TEST_P(Batching, ContinuousBatchingEqualsOneAtATime) {
   sp.stop_tokens = {3, 7};
   sp.max_answer_tokens = 20;
   auto reqs = requests(9);
-  model::Generator batched(m, 3);
+  model::Generator batched(m, 3, -1, GetParam().kv);
   auto together = batched.generate(reqs, sp);
   EXPECT_GT(batched.stats().steps, 0);
   int stopped = 0, long_ones = 0;
   for (size_t i = 0; i < reqs.size(); ++i) {
-    model::Generator single(m, 1);
+    model::Generator single(m, 1, -1, GetParam().kv);
     auto alone = single.generate({reqs[i]}, sp);
     ASSERT_EQ(alone.size(), 1u);
     EXPECT_EQ(together[i].id, reqs[i].id);
@@ -142,7 +154,8 @@ TEST_P(Batching, ContinuousBatchingEqualsOneAtATime) {
 }
 INSTANTIATE_TEST_SUITE_P(Sampling, Batching,
                          ::testing::Values(SampCase{1.0, 1.0, 0}, SampCase{0.0, 1.0, 0},
-                                           SampCase{0.7, 0.9, 0}, SampCase{1.3, 1.0, 5}));
+                                           SampCase{0.7, 0.9, 0}, SampCase{1.3, 1.0, 5},
+                                           SampCase{1.0, 1.0, 0, model::KvType::f16}));
 
 // The behaviour log-probability of a sampled token equals the training forward's log-prob
 // when sampling at temperature 1 without filtering.

@@ -1,7 +1,7 @@
 // k1rl-bench-engine: lib/model's training tokens/s (forward + backward + AdamW) at shapes S and M
 // and generation tokens/s (batch 64 and 1, prompt 32, 224 new tokens) next to PyTorch on the same
 // shapes in the same run and environment, with achieved GFLOP/s against the measured sgemm peak.
-// Usage: k1rl-bench-engine [--quick] [--no-torch] [--only train|train-S|train-M|gen|gen64|gen1]
+// Usage: k1rl-bench-engine [--quick] [--no-torch] [--kv f32|f16] [--only train|gen|...]
 // (ends with a JSON line)
 #include <cblas.h>
 #include <sys/resource.h>
@@ -140,11 +140,13 @@ TrainResult bench_train(const Shape& s, int steps) {
   return r;
 }
 
-double bench_gen(int64_t batch, int64_t prompt, int64_t fresh, int reps) {
+// Best tokens/s over reps; *cpu_us gets the CPU microseconds per generated token of that run.
+double bench_gen(int64_t batch, int64_t prompt, int64_t fresh, int reps, double* cpu_us,
+                 model::KvType kv) {
   Shape s = shape("S");
   model::Model m(s.cfg);
   m.init_params(2);
-  model::Generator g(m, batch, prompt + fresh);
+  model::Generator g(m, batch, prompt + fresh, kv);
   model::SamplingParams sp;
   sp.max_answer_tokens = fresh;
   double best = 0;
@@ -157,13 +159,13 @@ double bench_gen(int64_t batch, int64_t prompt, int64_t fresh, int reps) {
       for (int64_t t = 0; t < prompt; ++t)
         reqs[i].prompt.push_back(int32_t(rng.below(s.cfg.vocab)));
     }
-    double t0 = now();
+    double t0 = now(), c0 = cpu_seconds();
     auto res = g.generate(reqs, sp);
-    double dt = now() - t0;
+    double dt = now() - t0, dc = cpu_seconds() - c0;
     int64_t n = 0;
     for (const auto& x : res) n += int64_t(x.tokens.size());
     if (n != batch * fresh) std::fprintf(stderr, "warning: generated %lld tokens\n", (long long)n);
-    if (r > 0) best = std::max(best, double(n) / dt);
+    if (r > 0 && double(n) / dt > best) best = double(n) / dt, *cpu_us = 1e6 * dc / double(n);
   }
   return best;
 }
@@ -188,15 +190,19 @@ double torch_run(const std::string& args) {
 int main(int argc, char** argv) {
   apply_environment(argv);
   bool quick = false, torch = true;
+  std::vector<model::KvType> kv_types{model::KvType::f32, model::KvType::f16};
   std::vector<int64_t> gen_batches{64, 1};
   std::vector<const char*> train_shapes{"S", "M"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--quick")
+    if (a == "--quick") {
       quick = true;
-    else if (a == "--no-torch")
+    } else if (a == "--kv" && i + 1 < argc) {
+      std::string k = argv[++i];
+      kv_types = {k == "f16" ? model::KvType::f16 : model::KvType::f32};
+    } else if (a == "--no-torch") {
       torch = false;
-    else if (a == "--only" && i + 1 < argc) {
+    } else if (a == "--only" && i + 1 < argc) {
       std::string o = argv[++i];
       if (o.rfind("gen", 0) == 0) train_shapes.clear();
       if (o.rfind("train", 0) == 0) gen_batches.clear();
@@ -206,7 +212,7 @@ int main(int argc, char** argv) {
       if (o == "train-M") train_shapes = {"M"};
     } else {
       std::fprintf(stderr,
-                   "usage: k1rl-bench-engine [--quick] [--no-torch] [--only "
+                   "usage: k1rl-bench-engine [--quick] [--no-torch] [--kv f32|f16] [--only "
                    "train|train-S|train-M|gen|gen64|gen1]\n");
       return 64;
     }
@@ -220,33 +226,36 @@ int main(int argc, char** argv) {
   double peak = sgemm_peak(false);
   std::printf("sgemm peak (2048^3, ops::gemm: OpenBLAS in 2 OpenMP threads): %.0f GFLOP/s\n\n",
               peak);
-  std::printf("%-28s %12s %12s %8s %10s %8s\n", "measurement", "k1rl tok/s", "torch tok/s", "ratio",
+  std::printf("%-30s %11s %11s %7s %8s %7s\n", "measurement", "k1rl tok/s", "torch tok/s", "ratio",
               "GFLOP/s", "of peak");
-  double ratio[4] = {0, 0, 0, 0}, peak_frac_m = 0;
-  {
-    for (const char* name : train_shapes) {
-      const int si = name[0] == 'S' ? 0 : 1;
-      Shape s = shape(name);
-      const int steps = quick ? 1 : (s.name[0] == 'S' ? 5 : 3);
-      TrainResult r = bench_train(s, steps);
-      const double t = torch ? torch_run(strfmt("train %s %d", name, steps)) : 0;
-      ratio[si] = t > 0 ? r.tokens_per_s / t : 0;
-      if (s.name[0] == 'M') peak_frac_m = r.gflops / peak;
-      std::printf("%-28s %12.0f %12.0f %8.2f %10.0f %7.0f%%   (%.3f s/step wall, %.3f cpu)\n",
-                  strfmt("train %s", name).c_str(), r.tokens_per_s, t, ratio[si], r.gflops,
-                  100 * r.gflops / peak, double(s.batch * s.seq) / r.tokens_per_s, r.cpu_per_step);
-      std::fflush(stdout);
-    }
+  double ratio[4] = {0, 0, 0, 0}, ratio_f16[2] = {0, 0}, peak_frac_m = 0;
+  for (const char* name : train_shapes) {
+    const int si = name[0] == 'S' ? 0 : 1;
+    Shape s = shape(name);
+    const int steps = quick ? 1 : (s.name[0] == 'S' ? 5 : 3);
+    TrainResult r = bench_train(s, steps);
+    const double t = torch ? torch_run(strfmt("train %s %d", name, steps)) : 0;
+    ratio[si] = t > 0 ? r.tokens_per_s / t : 0;
+    if (s.name[0] == 'M') peak_frac_m = r.gflops / peak;
+    std::printf("%-30s %11.0f %11.0f %7.2f %8.0f %6.0f%%  (%.3f s/step, %.3f cpu-s)\n",
+                strfmt("train %s", name).c_str(), r.tokens_per_s, t, ratio[si], r.gflops,
+                100 * r.gflops / peak, double(s.batch * s.seq) / r.tokens_per_s, r.cpu_per_step);
+    std::fflush(stdout);
   }
-  {
-    for (int64_t b : gen_batches) {
-      const int gi = b == 64 ? 2 : 3;
-      const int reps = quick ? 1 : (b == 1 ? 3 : 2);
-      const double ours = bench_gen(b, 32, 224, reps);
-      const double t = torch ? torch_run(strfmt("gen %lld 32 224 %d", (long long)b, reps)) : 0;
-      ratio[gi] = t > 0 ? ours / t : 0;
-      std::printf("%-28s %12.0f %12.0f %8.2f\n",
-                  strfmt("generate S batch %lld", (long long)b).c_str(), ours, t, ratio[gi]);
+  for (int64_t b : gen_batches) {
+    const int gi = b == 64 ? 2 : 3;
+    const int reps = quick ? 1 : (b == 1 ? 3 : 2);
+    const double t = torch ? torch_run(strfmt("gen %lld 32 224 %d", (long long)b, reps)) : 0;
+    for (model::KvType kv : kv_types) {
+      double cpu_us = 0;
+      const double ours = bench_gen(b, 32, 224, reps, &cpu_us, kv);
+      const double r = t > 0 ? ours / t : 0;
+      (kv == model::KvType::f32 ? ratio[gi] : ratio_f16[gi - 2]) = r;
+      std::printf("%-30s %11.0f %11.0f %7.2f %17s(%.0f us/token, %.0f cpu-us)\n",
+                  strfmt("generate S batch %lld, %s KV", (long long)b,
+                         kv == model::KvType::f16 ? "f16" : "f32")
+                      .c_str(),
+                  ours, t, r, "", 1e6 / ours, cpu_us);
       std::fflush(stdout);
     }
   }
@@ -255,7 +264,8 @@ int main(int argc, char** argv) {
   if (own > peak) peak_frac_m *= peak / own;
   std::printf(
       "{\"train_ratio_S\": %.3f, \"train_ratio_M\": %.3f, \"gen_ratio_b64\": %.3f, "
-      "\"gen_ratio_b1\": %.3f, \"peak_frac_M\": %.3f}\n",
-      ratio[0], ratio[1], ratio[2], ratio[3], peak_frac_m);
+      "\"gen_ratio_b1\": %.3f, \"peak_frac_M\": %.3f, \"gen_ratio_b64_f16kv\": %.3f, "
+      "\"gen_ratio_b1_f16kv\": %.3f}\n",
+      ratio[0], ratio[1], ratio[2], ratio[3], peak_frac_m, ratio_f16[0], ratio_f16[1]);
   return 0;
 }
