@@ -105,6 +105,11 @@ int64_t TrainDriver::start() {
     K1RL_LOG_INFO("resuming from %s", train::ckpt_path(cfg_, latest).c_str());
     return latest;
   }
+  const std::string& init = cfg_.get_string("train.init_checkpoint");
+  if (!init.empty()) {
+    trainer_.load_weights(init);
+    K1RL_LOG_INFO("fresh run: starting from the weights of %s", init.c_str());
+  }
   const int64_t steps = cfg_.get_int("train.sft_steps");
   if (steps > 0) {
     K1RL_LOG_INFO("no checkpoint in %s: SFT warm-up, %lld steps", train::ckpt_dir(cfg_).c_str(),

@@ -71,13 +71,16 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
   if (sp.stop_tokens.empty() && tok_.eos_id() >= 0) sp.stop_tokens = {tok_.eos_id()};
   sp.max_answer_tokens = rc_.max_answer_tokens;
   int64_t generated = 0, ended_now = 0;
-  double gen_s = 0;
+  double gen_s = 0, slot_util = 0;
   if (!reqs.empty()) {
     const int64_t cap = std::min<int64_t>(model.config().max_seq, longest + 1);
     model::Generator gen(model, std::min<int64_t>(rc_.max_batch, static_cast<int64_t>(reqs.size())), cap);
     double g0 = seconds_since_start();
     std::vector<model::GenResult> res = gen.generate(reqs, sp, rc_.partial ? rc_.token_budget : -1);
     gen_s = seconds_since_start() - g0;
+    const model::GenStats& gs = gen.stats();
+    if (gs.steps > 0)  // decode slots used over slots available: how full the batch ran
+      slot_util = static_cast<double>(gs.decode_tokens) / static_cast<double>(gs.steps * rc_.max_batch);
     for (size_t r = 0; r < res.size(); ++r) {
       buffer::Trajectory& t = all[open_idx[r]];
       const model::GenResult& g = res[r];
@@ -152,7 +155,7 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
                  {"answers_ended", static_cast<double>(ended_now)}, {"answers_ready", n_ready},
                  {"answers_open", static_cast<double>(open)}, {"truncated", static_cast<double>(truncated)},
                  {"repeated", static_cast<double>(repeated)}, {"tokens", static_cast<double>(generated)},
-                 {"gen_s", gen_s}, {"tokens_per_s", gen_s > 0 ? static_cast<double>(generated) / gen_s : 0.0},
+                 {"gen_s", gen_s}, {"slot_util", slot_util}, {"tokens_per_s", gen_s > 0 ? static_cast<double>(generated) / gen_s : 0.0},
                  {"ended_per_s", gen_s > 0 ? static_cast<double>(ended_now) / gen_s : 0.0},
                  {"reward_mean", n_ready > 0 ? reward_sum / n_ready : 0.0},
                  {"accuracy", n_ready > 0 ? correct_sum / n_ready : 0.0},

@@ -13,6 +13,9 @@ void declare_train_options(ConfigSpec& s) {
       .add_int("train.epochs", 1, "rl: passes over one iteration's groups")
       .add_bool("train.reset_optimizer", true, "rl: reset AdamW moments every iteration (k1.5)")
       .add_double("train.rl_lr", 1e-4, "rl: constant learning rate")
+      .add_string("train.init_checkpoint", "",
+                  "a fresh run starts from this checkpoint's weights (e.g. an imported model) "
+                  "instead of seeded ones; the SFT warm-up still runs when sft_steps > 0")
       .add_int("train.sft_steps", 200, "SFT warm-up steps before the first RL iteration")
       .add_int("train.sft_batch", 32, "sequences per SFT step (all ranks together)")
       .add_choice("train.sft_style", "short", {"short", "long"},
@@ -107,6 +110,8 @@ void Trainer::save(int64_t iteration) {
   }
   if (size_ > 1) K1RL_MPI_CHECK(MPI_Barrier(comm_));
 }
+
+void Trainer::load_weights(const std::string& path) { model::load_checkpoint(path, *model_, nullptr); }
 
 void Trainer::load(const std::string& path) {
   model::TrainState st = model::load_checkpoint(path, *model_, opt_.get());

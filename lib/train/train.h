@@ -61,6 +61,7 @@ class Trainer {
 
   void save(int64_t iteration);             // ckpt/it_<iteration>.h5 and latest (rank 0 writes)
   void load(const std::string& path);       // parameters, optimizer state, step, RNG
+  void load_weights(const std::string& path);  // parameters only (a fresh run's starting point)
   int64_t step() const { return step_; }
 
  private:
