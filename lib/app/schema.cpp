@@ -37,6 +37,7 @@ void declare_all_options(ConfigSpec& spec) {
   train::declare_train_options(spec);
   rollout::declare_rollout_options(spec);
   loop::declare_loop_options(spec);
+  loop::declare_loop_role_options(spec);
   eval::declare_eval_options(spec);
 }
 

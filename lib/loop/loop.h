@@ -64,11 +64,44 @@ class TrainDriver {
 
 // The roles of an MPMD run (mpiexec -n R k1rl-rollout : -n 1 k1rl-reward : -n T k1rl-train);
 // k1rl-reward serves with lib/reward's reward_serve. Train rank 0 leads: per iteration it
-// broadcasts (iteration, stop) and θ to the rollout ranks, which answer "done" when every shard
+// broadcasts (iteration, stop, policy) and θ to the rollout ranks, which answer "done" when every shard
 // of the iteration is published; after run.iterations it broadcasts stop.
+// With run.staleness = 1, train announces iteration N+1 as soon as rollout reports N done, so
+// rollout generates N+1 with θ_N while train trains on N; θ_{N+1} goes out with N+2's header.
+// A job's first iteration always uses the newest checkpoint. run_train_role returns
+// kExitStoppedEarly (75) when a stop request (below) ended the job before run.iterations.
 int run_rollout_role(const Config& cfg);
 int run_train_role(const Config& cfg);
 inline constexpr int kTagRolloutDone = 6201;
+// = lib/app's kExitRequeue (lib/app depends on lib/loop, not the other way).
+inline constexpr int kExitStoppedEarly = 75;
+void declare_loop_role_options(ConfigSpec& spec);  // run.staleness
+
+// Stop requests (docs/running.md): SIGUSR1 to this process, or the file named by the environment
+// variable K1RL_STOP_FILE existing. stop_requested() says why ("" when none); train checks it
+// between iterations, finishes the iteration whose rollout is done and abandons one announced
+// ahead (staleness 1), then stops every app.
+void install_stop_handler();  // SIGUSR1 sets the flag instead of ending the process
+std::string stop_requested();
+void clear_stop_request();
+
+// One job per run directory: holds an fcntl lock on <run>/.lock (with the owner's host, pid and
+// Slurm job written in it) while it lives; a second holder gets a ConfigError naming the first.
+// The lock goes with the process, so a killed job never leaves it behind. Train rank 0 takes it.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& run_dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Removes the buffer shards of iterations >= `from` (untrained: the iteration in flight when a job
+// stopped or died); train rank 0 calls it before the first iteration of a job. Returns how many.
+int discard_untrained_shards(const Config& cfg, int64_t from);
 
 // Everything in this process: run.iterations iterations from where the run directory stands.
 // Returns the summary row of each iteration.
