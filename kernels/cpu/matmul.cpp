@@ -81,21 +81,24 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     sgemm1(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  // Split the larger output dimension into one slab per thread.
+  // Split the larger output dimension into slabs (between T and 4T of them, at least 256 wide
+  // where possible) that the threads take dynamically, so that a thread the OS preempts (the
+  // cores are shared) does not hold up the others.
   const bool by_rows = M >= N;
-  const int64_t dim = by_rows ? M : N, chunk = slab(dim, T);
-#pragma omp parallel num_threads(T)
-  {
-    const int64_t lo = omp_get_thread_num() * chunk;
-    const int64_t hi = lo + chunk < dim ? lo + chunk : dim;
-    if (lo < hi) {
-      if (by_rows)
-        sgemm1(trans_a, trans_b, hi - lo, N, K, alpha, trans_a ? A + lo : A + lo * lda, lda, B, ldb,
-               beta, C + lo * ldc, ldc);
-      else
-        sgemm1(trans_a, trans_b, M, hi - lo, K, alpha, A, lda, trans_b ? B + lo * ldb : B + lo, ldb,
-               beta, C + lo, ldc);
-    }
+  const int64_t dim = by_rows ? M : N;
+  int64_t parts = dim / 256;
+  parts = parts < T ? T : (parts > 4 * T ? 4 * T : parts);
+  const int64_t chunk = slab(dim, static_cast<int>(parts));
+  const int64_t n_chunks = (dim + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(T)
+  for (int64_t c = 0; c < n_chunks; ++c) {
+    const int64_t lo = c * chunk, hi = lo + chunk < dim ? lo + chunk : dim;
+    if (by_rows)
+      sgemm1(trans_a, trans_b, hi - lo, N, K, alpha, trans_a ? A + lo : A + lo * lda, lda, B, ldb,
+             beta, C + lo * ldc, ldc);
+    else
+      sgemm1(trans_a, trans_b, M, hi - lo, K, alpha, A, lda, trans_b ? B + lo * ldb : B + lo, ldb,
+             beta, C + lo, ldc);
   }
 }
 

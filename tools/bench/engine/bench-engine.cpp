@@ -170,19 +170,22 @@ double bench_gen(int64_t batch, int64_t prompt, int64_t fresh, int reps, double*
   return best;
 }
 
-// Runs the PyTorch reference and returns its tokens_per_s (0 when it failed).
-double torch_run(const std::string& args) {
+// Runs the PyTorch reference: its tokens/s and CPU microseconds per token (0 when it failed).
+struct TorchResult {
+  double tokens_per_s = 0, cpu_us = 0;
+};
+TorchResult torch_run(const std::string& args) {
   std::string cmd = std::string(K1RL_BENCH_PYTHON) + " " + K1RL_BENCH_TORCH + " " + args;
+  TorchResult r;
   FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return 0;
+  if (!p) return r;
   char line[4096];
-  double v = 0;
   while (std::fgets(line, sizeof line, p)) {
-    const char* k = std::strstr(line, "\"tokens_per_s\": ");
-    if (k) v = std::atof(k + 16);
+    if (const char* k = std::strstr(line, "\"tokens_per_s\": ")) r.tokens_per_s = std::atof(k + 16);
+    if (const char* k = std::strstr(line, "\"cpu_us_per_token\": ")) r.cpu_us = std::atof(k + 20);
   }
   if (pclose(p) != 0) std::fprintf(stderr, "warning: '%s' failed\n", cmd.c_str());
-  return v;
+  return r;
 }
 
 }  // namespace
@@ -226,39 +229,45 @@ int main(int argc, char** argv) {
   double peak = sgemm_peak(false);
   std::printf("sgemm peak (2048^3, ops::gemm: OpenBLAS in 2 OpenMP threads): %.0f GFLOP/s\n\n",
               peak);
-  std::printf("%-30s %11s %11s %7s %8s %7s\n", "measurement", "k1rl tok/s", "torch tok/s", "ratio",
-              "GFLOP/s", "of peak");
+  std::printf("%-26s %10s %10s %6s %11s %11s %6s %8s %6s\n", "measurement", "k1rl tok/s",
+              "torch tok/s", "ratio", "k1rl cpu-us", "torch cpu-us", "ratio", "GFLOP/s", "peak");
+  auto row = [](const std::string& what, double ours, double cpu_ours, const TorchResult& t,
+                double gflops, double peak) {
+    std::printf("%-26s %10.0f %10.0f %6.2f %11.1f %11.1f %6.2f", what.c_str(), ours, t.tokens_per_s,
+                t.tokens_per_s > 0 ? ours / t.tokens_per_s : 0.0, cpu_ours, t.cpu_us,
+                cpu_ours > 0 ? t.cpu_us / cpu_ours : 0.0);
+    if (gflops > 0) std::printf(" %8.0f %5.0f%%", gflops, 100 * gflops / peak);
+    std::printf("\n");
+    std::fflush(stdout);
+  };
   double ratio[4] = {0, 0, 0, 0}, ratio_f16[2] = {0, 0}, peak_frac_m = 0;
   for (const char* name : train_shapes) {
     const int si = name[0] == 'S' ? 0 : 1;
     Shape s = shape(name);
     const int steps = quick ? 1 : (s.name[0] == 'S' ? 5 : 3);
     TrainResult r = bench_train(s, steps);
-    const double t = torch ? torch_run(strfmt("train %s %d", name, steps)) : 0;
-    ratio[si] = t > 0 ? r.tokens_per_s / t : 0;
+    const TorchResult t = torch ? torch_run(strfmt("train %s %d", name, steps)) : TorchResult{};
+    ratio[si] = t.tokens_per_s > 0 ? r.tokens_per_s / t.tokens_per_s : 0;
     if (s.name[0] == 'M') peak_frac_m = r.gflops / peak;
-    std::printf("%-30s %11.0f %11.0f %7.2f %8.0f %6.0f%%  (%.3f s/step, %.3f cpu-s)\n",
-                strfmt("train %s", name).c_str(), r.tokens_per_s, t, ratio[si], r.gflops,
-                100 * r.gflops / peak, double(s.batch * s.seq) / r.tokens_per_s, r.cpu_per_step);
-    std::fflush(stdout);
+    row(strfmt("train %s", name), r.tokens_per_s, 1e6 * r.cpu_per_step / double(s.batch * s.seq), t,
+        r.gflops, peak);
   }
   for (int64_t b : gen_batches) {
     const int gi = b == 64 ? 2 : 3;
     const int reps = quick ? 1 : (b == 1 ? 3 : 2);
-    const double t = torch ? torch_run(strfmt("gen %lld 32 224 %d", (long long)b, reps)) : 0;
+    const TorchResult t =
+        torch ? torch_run(strfmt("gen %lld 32 224 %d", (long long)b, reps)) : TorchResult{};
     for (model::KvType kv : kv_types) {
       double cpu_us = 0;
       const double ours = bench_gen(b, 32, 224, reps, &cpu_us, kv);
-      const double r = t > 0 ? ours / t : 0;
+      const double r = t.tokens_per_s > 0 ? ours / t.tokens_per_s : 0;
       (kv == model::KvType::f32 ? ratio[gi] : ratio_f16[gi - 2]) = r;
-      std::printf("%-30s %11.0f %11.0f %7.2f %17s(%.0f us/token, %.0f cpu-us)\n",
-                  strfmt("generate S batch %lld, %s KV", (long long)b,
-                         kv == model::KvType::f16 ? "f16" : "f32")
-                      .c_str(),
-                  ours, t, r, "", 1e6 / ours, cpu_us);
-      std::fflush(stdout);
+      row(strfmt("generate S b%lld %s KV", (long long)b, kv == model::KvType::f16 ? "f16" : "f32"),
+          ours, cpu_us, t, 0, peak);
     }
   }
+  std::printf(
+      "(ratio = k1rl/torch tokens per second; cpu ratio = torch/k1rl CPU time per token)\n");
   const double own = sgemm_peak(true);
   std::printf("\nsgemm peak (2048^3, OpenBLAS's own 2 threads): %.0f GFLOP/s\n", own);
   if (own > peak) peak_frac_m *= peak / own;

@@ -96,12 +96,13 @@ def bench_train(shape, steps):
         return loss.item()
 
     step()  # warm-up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
-    dt = time.perf_counter() - t0
-    return dict(kind="train", shape=shape, tokens_per_s=steps * c["batch"] * c["seq"] / dt,
-                seconds_per_step=dt / steps)
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    tokens = steps * c["batch"] * c["seq"]
+    return dict(kind="train", shape=shape, tokens_per_s=tokens / dt, seconds_per_step=dt / steps,
+                cpu_us_per_token=1e6 * dc / tokens)
 
 
 @torch.inference_mode()
@@ -110,12 +111,12 @@ def bench_gen(batch, prompt, new, reps, shape="S"):
     torch.manual_seed(0)
     m = Model(c, max_seq=prompt + new)
     H, D = c["heads"], c["dim"] // c["heads"]
-    best = 0.0
+    best, cpu_us = 0.0, 0.0
     for r in range(reps + 1):  # first run is a warm-up
         tok = torch.randint(0, c["vocab"], (batch, prompt))
         cache = [(torch.empty(batch, H, prompt + new, D), torch.empty(batch, H, prompt + new, D))
                  for _ in range(c["layers"])]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         logits = m(tok, cache, 0)[:, -1]
         pos = prompt
         for _ in range(new):
@@ -124,10 +125,10 @@ def bench_gen(batch, prompt, new, reps, shape="S"):
                 break
             logits = m(nxt, cache, pos)[:, -1]
             pos += 1
-        dt = time.perf_counter() - t0
-        if r > 0:
-            best = max(best, batch * new / dt)
-    return dict(kind="gen", batch=batch, tokens_per_s=best)
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        if r > 0 and batch * new / dt > best:
+            best, cpu_us = batch * new / dt, 1e6 * dc / (batch * new)
+    return dict(kind="gen", batch=batch, tokens_per_s=best, cpu_us_per_token=cpu_us)
 
 
 def main():
