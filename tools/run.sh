@@ -78,7 +78,7 @@ trap cleanup EXIT
 progress() {
   local it line acc
   it=$(latest_it)
-  line=$(cat "$run_dir"/logs/*.out 2>/dev/null | grep -E 'iteration [0-9]+ \| answers' | tail -n 1 || true)
+  line=$(ls -tr "$run_dir"/logs/*.out 2>/dev/null | xargs -r cat | grep -E 'iteration [0-9]+ \| answers' | tail -n 1 || true)
   acc=$(sed -nE 's/.*reward ([-0-9.]+) accuracy ([0-9.]+).*/reward \1, train accuracy \2/p' <<<"$line")
   [ -z "$line" ] && acc="SFT warm-up or start-up"
   printf 'run.sh: %s | %s | iteration %s of %s | %s' "$(elapsed)" "$1" "$((it < 0 ? 0 : it))" "$target" "$acc"
