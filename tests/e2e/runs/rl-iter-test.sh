@@ -21,9 +21,9 @@ for f in ckpt/it_000000.h5 ckpt/it_000001.h5 ckpt/it_000002.h5 buffer/it_000000.
   [ -f "$work/slurm/$f" ] || runs_bad "missing $f"
 done
 [ "$(cat "$work/slurm/ckpt/latest" 2>/dev/null)" = it_000002.h5 ] || runs_bad "ckpt/latest is not it_000002.h5"
-rows=$(/usr/bin/python3 -c "import h5py,sys; f=h5py.File(sys.argv[1],'r'); print(len(f['iteration/iteration']), len(f['rollout/iteration']), list(f['iteration/iteration'][:]))" "$work/slurm/metrics.h5" 2>&1)
-echo "e2e: metrics rows (/iteration, /rollout, iterations): $rows"
-[ "$rows" = "2 4 [0.0, 1.0]" ] || runs_bad "metrics rows: $rows (want 2 /iteration rows for iterations 0 and 1, 4 /rollout rows)"
+rows="$("$check" rows "$work/slurm" iteration 2>&1) | $("$check" rows "$work/slurm" rollout 2>&1)"
+echo "e2e: metrics rows (/iteration | /rollout): $rows"
+[ "$rows" = "2 0,1 | 4 0,0,1,1" ] || runs_bad "metrics rows: $rows (want /iteration rows of iterations 0 and 1, /rollout rows of both ranks)"
 for re in '^rl_iter: job [0-9]+: rollout 2 rank\(s\) on n1, reward 1 on n2, train 1 on n3' 'a new run' \
           'iteration 0 \| answers' 'iteration 1 \| answers' '^rl_iter: done: 2 iteration\(s\)'; do
   grep -qE "$re" "$log" || runs_bad "the job log lacks: $re"

@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/runs-lib.sh"
 e2e_slurm_up
 work=$(mktemp -d "${TMPDIR:-/tmp}/k1rl-e2e-rl-stop-XXXXXX")
 run=$work/run
-K=16
+K=24
 
 jid=$(runs_submit "$work" -- --run.dir="$run" --run.iterations=$K) || { echo "e2e: FAIL: sbatch refused rl_iter.sh"; exit 1; }
 log=$work/job-$jid.out

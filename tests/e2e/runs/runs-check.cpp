@@ -3,6 +3,7 @@
 //   behaviour RUN_DIR    which checkpoint θ_c generated each shard's new answer tokens
 //   metrics RUN_A RUN_B  the metrics tables agree, timing columns aside (rows of ranks sorted
 //                        by iteration and rank)
+//   rows RUN_DIR TABLE   "<rows> <iteration column>" of a metrics table, e.g. "2 0,1"
 // Prints what it found; exits 1 when a check fails, 2 on unreadable input.
 #include <algorithm>
 #include <cmath>
@@ -232,6 +233,18 @@ int cmd_metrics(const std::string& a, const std::string& b) {
   return bad ? 1 : 0;
 }
 
+int cmd_rows(const std::string& run, const std::string& table) {
+  auto t = io::read_table(run + "/metrics.h5", table);
+  const auto& it = t.at("iteration");
+  std::string list;
+  for (double v : it) {
+    if (!list.empty()) list += ',';
+    list += strfmt("%.0f", v);
+  }
+  std::printf("%zu %s\n", it.size(), list.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,11 +253,13 @@ int main(int argc, char** argv) {
     if (cmd == "count" && argc == 3) return cmd_count(argv[2]);
     if (cmd == "behaviour" && argc == 3) return cmd_behaviour(argv[2]);
     if (cmd == "metrics" && argc == 4) return cmd_metrics(argv[2], argv[3]);
+    if (cmd == "rows" && argc == 4) return cmd_rows(argv[2], argv[3]);
   } catch (const Error& e) {
     std::fprintf(stderr, "runs-check: error: %s\n", e.line().c_str());
     return 2;
   }
   std::fprintf(stderr,
-               "usage: runs-check count RUN_DIR | behaviour RUN_DIR | metrics RUN_A RUN_B\n");
+               "usage: runs-check count RUN_DIR | behaviour RUN_DIR | metrics RUN_A RUN_B | rows "
+               "RUN_DIR TABLE\n");
   return 64;
 }
