@@ -37,6 +37,13 @@ void matmul_forward(float* out, const float* in, const float* w, const float* bi
 // dbias[M] += column sums of dout. Any of din, dw, dbias may be nullptr (not wanted).
 void matmul_backward(float* din, float* dw, float* dbias, const float* dout, const float* in,
                      const float* w, int64_t N, int64_t K, int64_t M, bool accumulate_din = false);
+// Weights packed for products with few rows (decoding): W[M,K] as panels of 32 outputs,
+// P[p][k][c] = W[32p + c][k] (zero-padded). The packed copy has packed_size(M, K) floats.
+int64_t packed_size(int64_t M, int64_t K);
+void pack_weights(float* packed, const float* w, int64_t M, int64_t K);
+// out[N,M] = in[N,K] · Wᵀ (+ bias[M]) with W given packed; adds to out when accumulate.
+void matmul_packed(float* out, const float* in, const float* packed, const float* bias, int64_t N,
+                   int64_t K, int64_t M, bool accumulate = false);
 // General row-major sgemm: C[M,N] = alpha·op(A)·op(B) + beta·C with leading dimensions.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
@@ -132,6 +139,12 @@ inline int64_t kv_cache_value_index(int64_t slot, int64_t h, int64_t j, int64_t 
                                     int64_t D, int64_t cache) {
   return ((slot * Hkv + h) * cache + j) * D + d;
 }
+// Stores the keys and values of N new tokens into the KV-cache layout above (f32 or, with f16,
+// IEEE halves): token i (key row k + i·ld, value row v + i·ld, Hkv·D floats each) goes to slot
+// slot[i], position pos[i].
+void kv_cache_store(void* kcache, void* vcache, const float* k, const float* v, int64_t ld,
+                    const int32_t* slot, const int32_t* pos, int64_t N, int64_t Hkv, int64_t D,
+                    int64_t cache, bool f16);
 void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq,
                        const float* k, int64_t ldk, const float* v, int64_t ldv,
                        const AttnShape& s);

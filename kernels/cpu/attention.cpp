@@ -46,6 +46,36 @@ constexpr int64_t kParallelWork = 1 << 15;
 
 }  // namespace
 
+void kv_cache_store(void* kcache, void* vcache, const float* k, const float* v, int64_t ld,
+                    const int32_t* slot, const int32_t* pos, int64_t N, int64_t Hkv, int64_t D,
+                    int64_t cache, bool f16) {
+  const auto& V = cpu::vec();
+#pragma omp parallel if (N * Hkv * D > (1 << 15))
+  {
+    std::vector<uint16_t> tmp(f16 ? Hkv * D : 0);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < N; ++i) {
+      const float* kn = k + i * ld;
+      const float* vn = v + i * ld;
+      if (f16) V.to_half(tmp.data(), kn, Hkv * D);
+      for (int64_t h = 0; h < Hkv; ++h) {
+        const int64_t ko = kv_cache_key_index(slot[i], h, pos[i], 0, Hkv, D, cache);
+        const int64_t vo = kv_cache_value_index(slot[i], h, pos[i], 0, Hkv, D, cache);
+        if (f16) {
+          uint16_t* kd = static_cast<uint16_t*>(kcache) + ko;
+          for (int64_t d = 0; d < D; ++d) kd[d * kKeyTile] = tmp[h * D + d];
+          V.to_half(static_cast<uint16_t*>(vcache) + vo, vn + h * D, D);
+        } else {
+          float* kd = static_cast<float*>(kcache) + ko;
+          for (int64_t d = 0; d < D; ++d) kd[d * kKeyTile] = kn[h * D + d];
+          float* vd = static_cast<float*>(vcache) + vo;
+          for (int64_t d = 0; d < D; ++d) vd[d] = vn[h * D + d];
+        }
+      }
+    }
+  }
+}
+
 void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq,
                        const float* k, int64_t ldk, const float* v, int64_t ldv,
                        const AttnShape& sh) {

@@ -27,6 +27,12 @@ struct VecOps {
   // acc[j·D + d] += Σ_r w[r·ldw + j]·x[r·ldx + d] for j < n, d < D (rank-m update).
   void (*rank_update)(float* acc, const float* w, int64_t ldw, const float* x, int64_t ldx,
                       int64_t m, int64_t n, int64_t D);
+  // C[n·ldc + m] (=, or += when acc) Σ_k X[n·ldx + k]·W[m, k] (+ bias[m]) for n < N and the
+  // outputs m of panels [p0, p1) of W packed by ops::pack_weights.
+  void (*gemm_packed)(float* C, int64_t ldc, const float* X, int64_t ldx, int64_t N, int64_t K,
+                      const float* P, int64_t M, int64_t p0, int64_t p1, const float* bias,
+                      bool acc);
+  void (*to_half)(uint16_t* dst, const float* src, int64_t n);  // IEEE half, nearest even
   // x[j] = exp(x[j]·scale - shift); returns Σ x[j].
   float (*exp_scaled)(float* x, int64_t n, float scale, float shift);
   float (*max)(const float* x, int64_t n);

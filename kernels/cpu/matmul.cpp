@@ -102,6 +102,37 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   }
 }
 
+int64_t packed_size(int64_t M, int64_t K) {
+  return (M + 31) / 32 * 32 * K;
+}
+
+void pack_weights(float* packed, const float* w, int64_t M, int64_t K) {
+  const int64_t panels = (M + 31) / 32;
+#pragma omp parallel for schedule(static) if (M * K > (1 << 16))
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t c = 0; c < 32; ++c) {
+        const int64_t m = p * 32 + c;
+        packed[(p * K + k) * 32 + c] = m < M ? w[m * K + k] : 0.f;
+      }
+}
+
+// Panels go to the threads in chunks; a single row with few outputs stays on one thread.
+void matmul_packed(float* out, const float* in, const float* packed, const float* bias, int64_t N,
+                   int64_t K, int64_t M, bool accumulate) {
+  if (N <= 0) return;
+  const auto& V = cpu::vec();
+  const int64_t panels = (M + 31) / 32;
+  const int T = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const bool par = T > 1 && static_cast<double>(N) * M * K >= 2e5 && panels >= 2;
+  const int64_t per = par ? (panels + 4 * T - 1) / (4 * T) : panels;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+  for (int64_t p0 = 0; p0 < panels; p0 += per) {
+    const int64_t p1 = p0 + per < panels ? p0 + per : panels;
+    V.gemm_packed(out, M, in, K, N, K, packed, M, p0, p1, bias, accumulate);
+  }
+}
+
 void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N,
                     int64_t K, int64_t M, bool accumulate) {
   if (N <= 0) return;

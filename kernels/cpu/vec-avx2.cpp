@@ -92,6 +92,10 @@ inline VF vexp(VF x) {
 inline float sexp(float x) {
   return std::exp(x);
 }
+inline void vstore_h(uint16_t* p, VF x) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                   _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
 inline VF vload(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }

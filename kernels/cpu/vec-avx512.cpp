@@ -84,6 +84,10 @@ inline VF vexp(VF x) {
 inline float sexp(float x) {
   return std::exp(x);
 }
+inline void vstore_h(uint16_t* p, VF x) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                      _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
 inline VF vload(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }

@@ -60,6 +60,9 @@ inline VF vexp(VF x) {
 inline float sexp(float x) {
   return std::exp(x);
 }
+inline void vstore_h(uint16_t* p, VF x) {
+  *p = half_from_float(x);
+}
 inline VF vload(const uint16_t* p) {
   return float_from_half(*p);
 }

@@ -40,6 +40,7 @@ struct Running {
 std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& requests,
                                            const SamplingParams& params, int64_t token_budget) {
   const int64_t V = model_.config().vocab;
+  cache_.pack_weights(model_);  // the parameters may have changed since the last call
   std::vector<GenResult> res(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) res[i].id = requests[i].id;
   int64_t budget = token_budget < 0 ? std::numeric_limits<int64_t>::max() : token_budget;

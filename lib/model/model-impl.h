@@ -2,6 +2,7 @@
 // the training forward keeps for the backward, and the scratch of the inference path.
 #pragma once
 
+#include <map>
 #include <vector>
 
 #include "lib/model/model.h"
@@ -58,8 +59,13 @@ struct Model::Impl {
 };
 
 struct KvCache::Scratch {
-  std::vector<int32_t> pos, kv_start, kv_len, last_rows;
+  std::vector<int32_t> pos, slot, kv_start, kv_len, last_rows;
   std::vector<float> x, ln, qkv, att, gu, h, xsel;
+  // Weights packed for few-row products (ops::pack_weights), offsets into `packed` keyed by the
+  // weight's offset in the flat parameter buffer; empty until KvCache::pack_weights.
+  std::vector<float> packed;
+  std::map<int64_t, int64_t> packed_at;
+  const Model* packed_for = nullptr;
 };
 
 }  // namespace k1rl::model

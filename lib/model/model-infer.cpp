@@ -24,6 +24,30 @@ KvCache::KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, KvType
   }
 }
 
+void KvCache::pack_one(const Model& model, int64_t offset, int64_t M, int64_t K) {
+  Scratch& S = *scratch_;
+  auto it = S.packed_at.find(offset);
+  if (it == S.packed_at.end()) {
+    it = S.packed_at.emplace(offset, static_cast<int64_t>(S.packed.size())).first;
+    S.packed.resize(S.packed.size() + ops::packed_size(M, K));
+  }
+  ops::pack_weights(S.packed.data() + it->second, model.params() + offset, M, K);
+}
+
+void KvCache::pack_weights(const Model& model) {
+  const ModelConfig& c = model.config();
+  const int64_t C = c.dim, HD = c.heads * c.head_dim(), KD = c.kv_heads * c.head_dim();
+  const Layout& lay = model.impl_->lay;
+  for (const LayerOffsets& o : lay.layer) {
+    pack_one(model, o.wqkv, HD + 2 * KD, C);
+    pack_one(model, o.wo, C, HD);
+    pack_one(model, o.wgu, 2 * c.ffn_dim, C);
+    pack_one(model, o.wdown, C, c.ffn_dim);
+  }
+  pack_one(model, lay.head, c.vocab, C);
+  scratch_->packed_for = &model;
+}
+
 void* KvCache::k(int64_t layer) {
   if (type_ == KvType::f16) return kh_.data() + layer * layer_stride_;
   return k_.data() + layer * layer_stride_;
@@ -48,6 +72,7 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   if (N <= 0) return;
 
   S.pos.resize(N);
+  S.slot.resize(N);
   S.kv_start.resize(B);
   S.kv_len.resize(B);
   for (int64_t b = 0; b < B; ++b) {
@@ -63,7 +88,10 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
                        "this is a bug in the generation loop");
     S.kv_start[b] = slots[b];
     S.kv_len[b] = static_cast<int32_t>(end);
-    for (int64_t i = 0; i < nq; ++i) S.pos[q_cu[b] + i] = static_cast<int32_t>(start[b] + i);
+    for (int64_t i = 0; i < nq; ++i) {
+      S.pos[q_cu[b] + i] = static_cast<int32_t>(start[b] + i);
+      S.slot[q_cu[b] + i] = slots[b];
+    }
   }
   for (int64_t i = 0; i < N; ++i)
     if (tokens[i] < 0 || tokens[i] >= cfg_.vocab)
@@ -72,6 +100,16 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   const int64_t stride = kc.stride_;
   const bool f16 = kc.type() == KvType::f16;
   const ops::AttnShape sh{B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data(), stride, f16};
+  // out[n, M] (+)= in[n, K]·Wᵀ: packed weights for few rows (decode steps), sgemm otherwise.
+  const bool use_packed = S.packed_for == this;
+  auto linear = [&](float* out, const float* in, int64_t rows, int64_t K, int64_t M, int64_t w,
+                    int64_t bias, bool acc) {
+    const float* b = bias >= 0 ? P + bias : nullptr;
+    if (use_packed && rows <= 128)
+      ops::matmul_packed(out, in, S.packed.data() + S.packed_at.at(w), b, rows, K, M, acc);
+    else
+      ops::matmul_forward(out, in, P + w, b, rows, K, M, acc);
+  };
 
   S.x.resize(N * C), S.ln.resize(N * C), S.qkv.resize(N * QKV), S.att.resize(N * HD);
   S.gu.resize(N * 2 * F), S.h.resize(N * F);
@@ -80,45 +118,27 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   for (int64_t l = 0; l < cfg_.layers; ++l) {
     const LayerOffsets& o = I.lay.layer[l];
     ops::rmsnorm_forward(ln, nullptr, x, P + o.ln1, N, C, eps);
-    ops::matmul_forward(qkv, ln, P + o.wqkv, o.bqkv >= 0 ? P + o.bqkv : nullptr, N, C, QKV);
+    linear(qkv, ln, N, C, QKV, o.wqkv, o.bqkv, false);
     ops::rope_apply(qkv, QKV, S.pos.data(), N, H + Hkv, D, I.rope_cos.data(), I.rope_sin.data());
-    float* kcache = static_cast<float*>(kc.k(l));
-    float* vcache = static_cast<float*>(kc.v(l));
-    uint16_t* kcache_h = static_cast<uint16_t*>(kc.k(l));
-    uint16_t* vcache_h = static_cast<uint16_t*>(kc.v(l));
-    for (int64_t b = 0; b < B; ++b)
-      for (int32_t i = q_cu[b]; i < q_cu[b + 1]; ++i) {
-        const float* kn = qkv + i * QKV + HD;
-        const float* vn = kn + KD;
-        for (int64_t h = 0; h < Hkv; ++h) {
-          const int64_t ko = ops::kv_cache_key_index(slots[b], h, S.pos[i], 0, Hkv, D, stride);
-          const int64_t vo = ops::kv_cache_value_index(slots[b], h, S.pos[i], 0, Hkv, D, stride);
-          if (f16) {
-            for (int64_t d = 0; d < D; ++d)
-              kcache_h[ko + d * 16] = ops::half_from_float(kn[h * D + d]);
-            for (int64_t d = 0; d < D; ++d) vcache_h[vo + d] = ops::half_from_float(vn[h * D + d]);
-          } else {
-            for (int64_t d = 0; d < D; ++d) kcache[ko + d * 16] = kn[h * D + d];
-            ops::copy(vcache + vo, vn + h * D, D);
-          }
-        }
-      }
-    ops::attention_forward(att, HD, nullptr, qkv, QKV, kcache, 0, vcache, 0, sh);
-    ops::matmul_forward(x, att, P + o.wo, nullptr, N, HD, C, true);
+    ops::kv_cache_store(kc.k(l), kc.v(l), qkv + HD, qkv + HD + KD, QKV, S.slot.data(), S.pos.data(),
+                        N, Hkv, D, stride, f16);
+    ops::attention_forward(att, HD, nullptr, qkv, QKV, static_cast<const float*>(kc.k(l)), 0,
+                           static_cast<const float*>(kc.v(l)), 0, sh);
+    linear(x, att, N, HD, C, o.wo, -1, true);
     ops::rmsnorm_forward(ln, nullptr, x, P + o.ln2, N, C, eps);
-    ops::matmul_forward(S.gu.data(), ln, P + o.wgu, nullptr, N, C, 2 * F);
+    linear(S.gu.data(), ln, N, C, 2 * F, o.wgu, -1, false);
     ops::swiglu_forward(S.h.data(), S.gu.data(), N, F);
-    ops::matmul_forward(x, S.h.data(), P + o.wdown, nullptr, N, F, C, true);
+    linear(x, S.h.data(), N, F, C, o.wdown, -1, true);
   }
   if (all_rows) {
     ops::rmsnorm_forward(ln, nullptr, x, P + I.lay.norm, N, C, eps);
-    ops::matmul_forward(logits, ln, P + I.lay.head, nullptr, N, C, V);
+    linear(logits, ln, N, C, V, I.lay.head, -1, false);
     return;
   }
   S.xsel.resize(B * C);
   for (int64_t b = 0; b < B; ++b) ops::copy(S.xsel.data() + b * C, x + (q_cu[b + 1] - 1) * C, C);
   ops::rmsnorm_forward(ln, nullptr, S.xsel.data(), P + I.lay.norm, B, C, eps);
-  ops::matmul_forward(logits, ln, P + I.lay.head, nullptr, B, C, V);
+  linear(logits, ln, B, C, V, I.lay.head, -1, false);
 }
 
 }  // namespace k1rl::model

@@ -149,6 +149,7 @@ class Model {
                       bool all_rows = false) const;
 
  private:
+  friend class KvCache;
   struct Impl;
   ModelConfig cfg_;
   std::vector<TensorInfo> tensors_;
@@ -175,10 +176,15 @@ class KvCache {
   // tiles of 16 positions, values as [positions, D] rows.
   void* k(int64_t layer);
   void* v(int64_t layer);
+  // Copies the model's weight matrices into the layout of ops::matmul_packed, which decode
+  // steps (few rows) then use instead of sgemm; forward_cached falls back to sgemm without it.
+  // Call again after the parameters change (Generator::generate does, at every call).
+  void pack_weights(const Model& model);
 
  private:
   friend class Model;
   struct Scratch;
+  void pack_one(const Model& model, int64_t offset, int64_t M, int64_t K);
   int64_t slots_, capacity_, stride_, layer_stride_;
   KvType type_;
   std::vector<float> k_, v_;       // f32

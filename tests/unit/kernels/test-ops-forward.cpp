@@ -32,6 +32,26 @@ TEST_P(MatmulFwd, MatchesNaive) {
                       true);
   for (size_t i = 0; i < acc.size(); ++i) ASSERT_NEAR(acc[i], out[i] + 1.f, 1e-4);
 }
+// The packed-weight product (decoding) against the same naive product, rows 1..65.
+TEST_P(MatmulFwd, PackedWeightsMatchNaive) {
+  auto [N0, K, M, has_bias] = GetParam();
+  auto w = randn(M * K, 2), b = randn(M, 3);
+  std::vector<float> packed(ops::packed_size(M, K), -1.f);
+  ops::pack_weights(packed.data(), w.data(), M, K);
+  for (int64_t N : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{7}, int64_t{9}, N0, int64_t{65}}) {
+    auto in = randn(N * K, 4);
+    std::vector<float> out(N * M, 0.f);
+    ops::matmul_packed(out.data(), in.data(), packed.data(), has_bias ? b.data() : nullptr, N, K,
+                       M);
+    EXPECT_LT(rel_err(out, naive_matmul(in, w, has_bias ? b.data() : nullptr, N, K, M)), 1e-5)
+        << "N " << N;
+    std::vector<float> acc(N * M, 1.f);
+    ops::matmul_packed(acc.data(), in.data(), packed.data(), has_bias ? b.data() : nullptr, N, K, M,
+                       true);
+    for (size_t i = 0; i < acc.size(); ++i) ASSERT_NEAR(acc[i], out[i] + 1.f, 1e-4) << "N " << N;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, MatmulFwd,
                          ::testing::Values(MatShape{1, 1, 1, false}, MatShape{7, 13, 5, true},
                                            MatShape{33, 64, 96, false}, MatShape{64, 17, 129, true},

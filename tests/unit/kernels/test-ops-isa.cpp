@@ -77,6 +77,38 @@ TEST_P(IsaPaths, MatchScalar) {
   EXPECT_LT(rel_err(vec.rms, ref.rms), 1e-5);
   EXPECT_LT(rel_err(vec.p, ref.p), 1e-6);
 }
+// kv_cache_store on every ISA: f32 copies exactly; f16 equals the portable half conversion bit
+// for bit (hardware vcvtps2ph and half_from_float both round to nearest even).
+TEST(KvCacheStore, ExactOnEveryIsa) {
+  const int64_t N = 5, Hkv = 3, D = 40, cap = 48, ld = 2 * Hkv * D + 7;
+  auto rows = randn(N * ld, 12, 3.f);
+  rows[3] = 1e-6f;  // a half subnormal
+  std::vector<int32_t> slot{1, 0, 1, 2, 0}, pos{0, 17, 47, 5, 16};
+  const ops::Isa saved = ops::isa();
+  for (ops::Isa want : {ops::Isa::scalar, ops::Isa::avx2, ops::Isa::avx512}) {
+    ops::set_isa(want);
+    if (ops::isa() != want) continue;
+    std::vector<float> kf(3 * Hkv * cap * D, 0.f), vf(kf.size(), 0.f);
+    std::vector<uint16_t> kh(kf.size(), 0), vh(kf.size(), 0);
+    ops::kv_cache_store(kf.data(), vf.data(), rows.data(), rows.data() + Hkv * D, ld, slot.data(),
+                        pos.data(), N, Hkv, D, cap, false);
+    ops::kv_cache_store(kh.data(), vh.data(), rows.data(), rows.data() + Hkv * D, ld, slot.data(),
+                        pos.data(), N, Hkv, D, cap, true);
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t h = 0; h < Hkv; ++h)
+        for (int64_t d = 0; d < D; ++d) {
+          const float kx = rows[i * ld + h * D + d], vx = rows[i * ld + Hkv * D + h * D + d];
+          const int64_t ki = ops::kv_cache_key_index(slot[i], h, pos[i], d, Hkv, D, cap);
+          const int64_t vi = ops::kv_cache_value_index(slot[i], h, pos[i], d, Hkv, D, cap);
+          ASSERT_EQ(kf[ki], kx);
+          ASSERT_EQ(vf[vi], vx);
+          ASSERT_EQ(kh[ki], ops::half_from_float(kx)) << ops::isa_name(want) << " " << kx;
+          ASSERT_EQ(vh[vi], ops::half_from_float(vx)) << ops::isa_name(want) << " " << vx;
+        }
+  }
+  ops::set_isa(saved);
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, IsaPaths, ::testing::Values(ops::Isa::avx2, ops::Isa::avx512),
                          [](const auto& info) { return std::string(ops::isa_name(info.param)); });
 

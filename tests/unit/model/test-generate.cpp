@@ -41,45 +41,49 @@ TEST_P(KvCacheTypes, DecodeLogitsEqualFullForwardAtEveryPosition) {
     ASSERT_EQ(m.logit_positions().size(), s.size());
     ref.emplace_back(m.logits(), m.logits() + s.size() * V);
   }
-  model::KvCache cache(m.config(), 4, 64, GetParam());
-  std::vector<int32_t> slot_of{2, 0, 3};
-  // Prefill with logits at every prefilled position.
-  {
-    std::vector<int32_t> tok, q_cu{0}, slots, start;
-    for (int b = 0; b < 3; ++b) {
-      tok.insert(tok.end(), seqs[b].begin(), seqs[b].begin() + prefill[b]);
-      q_cu.push_back(static_cast<int32_t>(tok.size()));
-      slots.push_back(slot_of[b]);
-      start.push_back(0);
-    }
-    std::vector<float> lg(tok.size() * V);
-    m.forward_cached(tok.data(), q_cu.data(), 3, slots.data(), start.data(), cache, lg.data(),
-                     true);
-    for (int b = 0; b < 3; ++b)
-      for (int p = 0; p < prefill[b]; ++p)
-        for (int64_t v = 0; v < V; ++v)
-          ASSERT_NEAR(lg[(q_cu[b] + p) * V + v], ref[b][p * V + v], tol) << b << " pos " << p;
-  }
-  std::vector<int> done = prefill;
-  while (true) {
-    std::vector<int32_t> tok, q_cu{0}, slots, start, who;
-    for (int b = 0; b < 3; ++b)
-      if (done[b] < static_cast<int>(seqs[b].size())) {
-        tok.push_back(seqs[b][done[b]]);
+  // Both product paths: sgemm, and the packed weights Generator uses.
+  for (bool packed : {false, true}) {
+    model::KvCache cache(m.config(), 4, 64, GetParam());
+    if (packed) cache.pack_weights(m);  // decode steps then use ops::matmul_packed
+    std::vector<int32_t> slot_of{2, 0, 3};
+    // Prefill with logits at every prefilled position.
+    {
+      std::vector<int32_t> tok, q_cu{0}, slots, start;
+      for (int b = 0; b < 3; ++b) {
+        tok.insert(tok.end(), seqs[b].begin(), seqs[b].begin() + prefill[b]);
         q_cu.push_back(static_cast<int32_t>(tok.size()));
         slots.push_back(slot_of[b]);
-        start.push_back(done[b]);
-        who.push_back(b);
+        start.push_back(0);
       }
-    if (who.empty()) break;
-    std::vector<float> lg(who.size() * V);
-    m.forward_cached(tok.data(), q_cu.data(), who.size(), slots.data(), start.data(), cache,
-                     lg.data());
-    for (size_t i = 0; i < who.size(); ++i) {
-      const int b = who[i], p = done[b];
-      for (int64_t v = 0; v < V; ++v)
-        ASSERT_NEAR(lg[i * V + v], ref[b][p * V + v], tol) << "seq " << b << " pos " << p;
-      ++done[b];
+      std::vector<float> lg(tok.size() * V);
+      m.forward_cached(tok.data(), q_cu.data(), 3, slots.data(), start.data(), cache, lg.data(),
+                       true);
+      for (int b = 0; b < 3; ++b)
+        for (int p = 0; p < prefill[b]; ++p)
+          for (int64_t v = 0; v < V; ++v)
+            ASSERT_NEAR(lg[(q_cu[b] + p) * V + v], ref[b][p * V + v], tol) << b << " pos " << p;
+    }
+    std::vector<int> done = prefill;
+    while (true) {
+      std::vector<int32_t> tok, q_cu{0}, slots, start, who;
+      for (int b = 0; b < 3; ++b)
+        if (done[b] < static_cast<int>(seqs[b].size())) {
+          tok.push_back(seqs[b][done[b]]);
+          q_cu.push_back(static_cast<int32_t>(tok.size()));
+          slots.push_back(slot_of[b]);
+          start.push_back(done[b]);
+          who.push_back(b);
+        }
+      if (who.empty()) break;
+      std::vector<float> lg(who.size() * V);
+      m.forward_cached(tok.data(), q_cu.data(), who.size(), slots.data(), start.data(), cache,
+                       lg.data());
+      for (size_t i = 0; i < who.size(); ++i) {
+        const int b = who[i], p = done[b];
+        for (int64_t v = 0; v < V; ++v)
+          ASSERT_NEAR(lg[i * V + v], ref[b][p * V + v], tol) << "seq " << b << " pos " << p;
+        ++done[b];
+      }
     }
   }
 }
