@@ -36,6 +36,19 @@ void tile_keys(std::vector<float>& dst, const float* src, int64_t ld, int64_t L,
   }
 }
 
+// Prefetches sequence b's cached keys and values of head hk (the KV-cache layout).
+void prefetch_block(const float* k, const float* v, const AttnShape& sh, int64_t b, int64_t hk,
+                    size_t elem) {
+  const int64_t L = sh.kv_len[b], D = sh.D, slot = sh.kv_start[b];
+  const char* kp = reinterpret_cast<const char*>(k) +
+                   elem * kv_cache_key_index(slot, hk, 0, 0, sh.Hkv, D, sh.cache);
+  const char* vp = reinterpret_cast<const char*>(v) +
+                   elem * kv_cache_value_index(slot, hk, 0, 0, sh.Hkv, D, sh.cache);
+  const size_t kbytes = elem * key_tiles(L) * kKeyTile * D, vbytes = elem * L * D;
+  for (size_t o = 0; o < kbytes; o += 64) __builtin_prefetch(kp + o, 0, 3);
+  for (size_t o = 0; o < vbytes; o += 64) __builtin_prefetch(vp + o, 0, 3);
+}
+
 // Multiply-adds of one pass (scores or values), to skip threads for tiny problems.
 int64_t attention_work(const AttnShape& sh) {
   int64_t w = 0;
@@ -82,11 +95,18 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
   const auto& V = cpu::vec();
   const int64_t B = sh.B, H = sh.H, Hkv = sh.Hkv, D = sh.D, G = H / Hkv;
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
-#pragma omp parallel for schedule(dynamic, 1) collapse(2) if (attention_work(sh) > kParallelWork)
+  const size_t elem = sh.cache_f16 ? 2 : 4;
+#pragma omp parallel for schedule(dynamic, 8) collapse(2) if (attention_work(sh) > kParallelWork)
   for (int64_t b = 0; b < B; ++b)
     for (int64_t hk = 0; hk < Hkv; ++hk) {
       const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
       if (nq <= 0) continue;
+      if (sh.cache > 0) {
+        // Decode steps read each head's cached block once, in short streams the hardware
+        // prefetcher barely ramps up on: ask for the next task's block now.
+        const int64_t nb = hk + 1 < Hkv ? b : b + 1, nh = hk + 1 < Hkv ? hk + 1 : 0;
+        if (nb < B) prefetch_block(k, v, sh, nb, nh, elem);
+      }
       Scratch& sc = scratch();
       const float *kt = nullptr, *v0 = nullptr;
       const uint16_t *kh = nullptr, *vh = nullptr;  // an f16 cache

@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <vector>
@@ -117,19 +118,26 @@ void pack_weights(float* packed, const float* w, int64_t M, int64_t K) {
       }
 }
 
-// Panels go to the threads in chunks; a single row with few outputs stays on one thread.
+// Tasks are (block of up to 128 rows) x (chunk of panels), taken dynamically by the threads; a
+// row block and a panel chunk both stay in L2 while the task runs. A single small product stays
+// on one thread.
 void matmul_packed(float* out, const float* in, const float* packed, const float* bias, int64_t N,
                    int64_t K, int64_t M, bool accumulate) {
   if (N <= 0) return;
   const auto& V = cpu::vec();
-  const int64_t panels = (M + 31) / 32;
+  const int64_t panels = (M + 31) / 32, rows_per = 128;
+  const int64_t row_blocks = (N + rows_per - 1) / rows_per;
   const int T = omp_in_parallel() ? 1 : omp_get_max_threads();
-  const bool par = T > 1 && static_cast<double>(N) * M * K >= 2e5 && panels >= 2;
-  const int64_t per = par ? (panels + 4 * T - 1) / (4 * T) : panels;
+  const bool par = T > 1 && static_cast<double>(N) * M * K >= 2e5;
+  int64_t per = panels;  // panels per task
+  if (par && row_blocks < 4 * T) per = std::max<int64_t>(1, panels * row_blocks / (4 * T));
+  const int64_t chunks = (panels + per - 1) / per;
 #pragma omp parallel for schedule(dynamic, 1) if (par)
-  for (int64_t p0 = 0; p0 < panels; p0 += per) {
+  for (int64_t t = 0; t < row_blocks * chunks; ++t) {
+    const int64_t r0 = (t / chunks) * rows_per, p0 = (t % chunks) * per;
+    const int64_t rows = N - r0 < rows_per ? N - r0 : rows_per;
     const int64_t p1 = p0 + per < panels ? p0 + per : panels;
-    V.gemm_packed(out, M, in, K, N, K, packed, M, p0, p1, bias, accumulate);
+    V.gemm_packed(out + r0 * M, M, in + r0 * K, K, rows, K, packed, M, p0, p1, bias, accumulate);
   }
 }
 

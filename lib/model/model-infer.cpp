@@ -100,12 +100,13 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   const int64_t stride = kc.stride_;
   const bool f16 = kc.type() == KvType::f16;
   const ops::AttnShape sh{B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data(), stride, f16};
-  // out[n, M] (+)= in[n, K]·Wᵀ: packed weights for few rows (decode steps), sgemm otherwise.
+  // out[n, M] (+)= in[n, K]·Wᵀ: with the weights packed (Generator), ops::matmul_packed; sgemm
+  // otherwise.
   const bool use_packed = S.packed_for == this;
   auto linear = [&](float* out, const float* in, int64_t rows, int64_t K, int64_t M, int64_t w,
                     int64_t bias, bool acc) {
     const float* b = bias >= 0 ? P + bias : nullptr;
-    if (use_packed && rows <= 128)
+    if (use_packed)
       ops::matmul_packed(out, in, S.packed.data() + S.packed_at.at(w), b, rows, K, M, acc);
     else
       ops::matmul_forward(out, in, P + w, b, rows, K, M, acc);
