@@ -21,7 +21,7 @@ int run(k1rl::AppContext& ctx) {
       throw k1rl::ConfigError("--local runs in one process", k1rl::strfmt("started with %d ranks", ctx.size),
                               "drop --local to run as the train app of an MPMD job");
     k1rl::loop::run_local(ctx.cfg);
-    return k1rl::kExitOk;
+    return k1rl::loop::stop_requested().empty() ? k1rl::kExitOk : k1rl::loop::kExitStoppedEarly;
   }
   return k1rl::loop::run_train_role(ctx.cfg);
 }

@@ -2,6 +2,7 @@
 #include <mpi.h>
 
 #include <boost/program_options.hpp>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -122,6 +123,9 @@ int fail(const AppInfo& info, const std::string& line, int code, bool print) {
 int app_main(int argc, char** argv, const AppInfo& info,
              const std::function<int(AppContext&)>& body) {
   set_process_identity(info.name, -1, 0);
+  // Slurm's time-limit warning (SIGUSR1) reaches every rank through mpiexec: only train acts on
+  // it (lib/loop installs its handler); the other apps must not die of it.
+  std::signal(SIGUSR1, SIG_IGN);
   AppContext ctx;
   ctx.name = info.name;
   Parsed args;

@@ -4,6 +4,8 @@
 namespace k1rl::loop {
 
 std::vector<io::Row> run_local(const Config& cfg) {
+  RunLock lock(cfg.get_string("run.dir"));
+  install_stop_handler();
   write_run_config(cfg);
   TrainDriver td(cfg, MPI_COMM_NULL);
   RolloutDriver rd(cfg, MPI_COMM_NULL);
@@ -16,8 +18,14 @@ std::vector<io::Row> run_local(const Config& cfg) {
   Scorer scorer(ro, std::move(tasks));
   rollout::ScoreFn score = [&](const std::vector<Answer>& a, int64_t it) { return scorer.score_batch(a, it); };
   int64_t it = td.start();
+  discard_untrained_shards(cfg, it);
   std::vector<io::Row> out;
   for (int64_t n = 0; n < cfg.get_int("run.iterations"); ++n, ++it) {
+    if (std::string why = stop_requested(); !why.empty()) {
+      K1RL_LOG_WARN("stopping before iteration %lld: %s; ckpt/latest is it_%06lld.h5", static_cast<long long>(it),
+                    why.c_str(), static_cast<long long>(it));
+      break;  // the caller sees stop_requested() and exits with kExitStoppedEarly
+    }
     const double t0 = seconds_since_start();
     io::Row r = rd.iteration(td.trainer().model(), it, score);
     io::Row row = td.iteration(it);
