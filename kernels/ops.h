@@ -167,6 +167,8 @@ void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, 
 // entropy may be nullptr.
 void softmax_stats(float* lse, float* logprob, float* entropy, const float* logits,
                    const int32_t* target, int64_t N, int64_t V);
+// w[i] = exp(z[i]·scale - shift) for i < n (the vectorised exponential); returns Σ w[i].
+float exp_weights(float* w, const float* z, int64_t n, float scale, float shift);
 // In place: logits[N,V] becomes d(loss)/d(logits) for loss = Σ_n wlp[n]·logprob[n] +
 // went[n]·entropy[n]. wlp / went may be nullptr (zero). Needs lse and entropy of the forward.
 void softmax_backward_inplace(float* logits, const float* lse, const float* entropy,

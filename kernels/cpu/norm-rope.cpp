@@ -9,7 +9,7 @@ namespace k1rl::ops {
 void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, int64_t N,
                      int64_t C, float eps) {
   const auto& V = cpu::vec();
-#pragma omp parallel for schedule(static) if (N * C > 16384)
+#pragma omp parallel for schedule(static) if (N * C > 65536)
   for (int64_t n = 0; n < N; ++n) {
     const float* x = in + n * C;
     float r = 1.f / std::sqrt(V.sumsq(x, C) / static_cast<float>(C) + eps);
@@ -23,7 +23,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weig
 void rmsnorm_backward(float* din, float* dweight, const float* dout, const float* in,
                       const float* weight, const float* rstd, int64_t N, int64_t C) {
   const auto& V = cpu::vec();
-#pragma omp parallel if (N * C > 16384)
+#pragma omp parallel if (N * C > 65536)
   {
     std::vector<float> dw_local(dweight ? C : 0, 0.f), wdy(C);
 #pragma omp for schedule(static)
@@ -63,7 +63,7 @@ void rope_apply(float* x, int64_t ld, const int32_t* pos, int64_t N, int64_t n_h
                 const float* cos_t, const float* sin_t, bool inverse) {
   const int64_t half = D / 2;
   const float sgn = inverse ? -1.f : 1.f;
-#pragma omp parallel for schedule(static) if (N * n_heads * D > 16384)
+#pragma omp parallel for schedule(static) if (N * n_heads * D > 131072)
   for (int64_t n = 0; n < N; ++n) {
     const float* c = cos_t + static_cast<int64_t>(pos[n]) * half;
     const float* s = sin_t + static_cast<int64_t>(pos[n]) * half;

@@ -9,7 +9,7 @@ namespace k1rl::ops {
 void softmax_stats(float* lse, float* logprob, float* entropy, const float* logits,
                    const int32_t* target, int64_t N, int64_t V) {
   const auto& Vo = cpu::vec();
-#pragma omp parallel for schedule(static) if (N * V > 16384)
+#pragma omp parallel for schedule(static) if (N * V > 65536)
   for (int64_t n = 0; n < N; ++n) {
     const float* z = logits + n * V;
     float mx, s, t;
@@ -28,7 +28,7 @@ void softmax_backward_inplace(float* logits, const float* lse, const float* entr
                               const int32_t* target, const float* wlp, const float* went, int64_t N,
                               int64_t V) {
   const auto& Vo = cpu::vec();
-#pragma omp parallel for schedule(static) if (N * V > 16384)
+#pragma omp parallel for schedule(static) if (N * V > 65536)
   for (int64_t n = 0; n < N; ++n) {
     float* z = logits + n * V;
     const float w = wlp ? wlp[n] : 0.f, e = went ? went[n] : 0.f;
@@ -42,15 +42,20 @@ void softmax_backward_inplace(float* logits, const float* lse, const float* entr
   }
 }
 
+float exp_weights(float* w, const float* z, int64_t n, float scale, float shift) {
+  for (int64_t i = 0; i < n; ++i) w[i] = z[i];
+  return cpu::vec().exp_scaled(w, n, scale, shift);
+}
+
 void swiglu_forward(float* out, const float* gu, int64_t N, int64_t F) {
   const auto& Vo = cpu::vec();
-#pragma omp parallel for schedule(static) if (N * F > 16384)
+#pragma omp parallel for schedule(static) if (N * F > 65536)
   for (int64_t n = 0; n < N; ++n) Vo.swiglu_fwd(out + n * F, gu + n * 2 * F, gu + n * 2 * F + F, F);
 }
 
 void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int64_t F) {
   const auto& Vo = cpu::vec();
-#pragma omp parallel for schedule(static) if (N * F > 16384)
+#pragma omp parallel for schedule(static) if (N * F > 65536)
   for (int64_t n = 0; n < N; ++n)
     Vo.swiglu_bwd(dgu + n * 2 * F, dgu + n * 2 * F + F, dout + n * F, gu + n * 2 * F,
                   gu + n * 2 * F + F, F);

@@ -40,6 +40,11 @@ struct Running {
 std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& requests,
                                            const SamplingParams& params, int64_t token_budget) {
   const int64_t V = model_.config().vocab;
+  if (!(params.temperature >= 0) || !(params.top_p > 0 && params.top_p <= 1) || params.top_k < 0)
+    throw InputError("bad sampling parameters",
+                     strfmt("temperature %g, top_p %g, top_k %lld", params.temperature,
+                            params.top_p, (long long)params.top_k),
+                     "need temperature >= 0, 0 < top_p <= 1, top_k >= 0");
   cache_.pack_weights(model_);  // the parameters may have changed since the last call
   std::vector<GenResult> res(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) res[i].id = requests[i].id;
@@ -50,6 +55,11 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
   size_t next = 0;
   std::vector<int32_t> tokens, q_cu, slots, start;
   std::vector<float> logits;
+  struct Draw {
+    int32_t tok = 0;
+    float blp = 0, mlp = 0;
+  };
+  std::vector<Draw> drawn;
 
   auto answer_len = [&](size_t r) {
     return static_cast<int64_t>(requests[r].answer.size() + res[r].tokens.size());
@@ -104,17 +114,25 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
                           logits.data());
     ++stats_.steps;
 
+    // The first min(B, budget) sequences sample, each from its own logits and stream (in
+    // parallel); the rest of this step's sequences wait, open, for a later call.
+    const int64_t samplers = std::min<int64_t>(B, budget);
+    drawn.resize(static_cast<size_t>(samplers));
+#pragma omp parallel for schedule(static) if (samplers * V > (1 << 16))
+    for (int64_t b = 0; b < samplers; ++b)
+      drawn[b].tok =
+          sample_token(logits.data() + b * V, V, params, run[b].rng, &drawn[b].blp, &drawn[b].mlp);
     for (int64_t b = 0; b < B; ++b) {
       Running& s = run[b];
       (s.cached == 0 ? stats_.prefill_tokens : stats_.decode_tokens) += s.feed.size();
       s.cached += static_cast<int64_t>(s.feed.size());
-      if (budget <= 0) {
+      if (b >= samplers) {
         retire(s, Finish::budget);
         continue;
       }
       GenResult& r = res[s.req];
-      float blp = 0, mlp = 0;
-      const int32_t tok = sample_token(logits.data() + b * V, V, params, s.rng, &blp, &mlp);
+      const float blp = drawn[b].blp, mlp = drawn[b].mlp;
+      const int32_t tok = drawn[b].tok;
       --budget;
       r.tokens.push_back(tok);
       r.logprobs.push_back(blp);

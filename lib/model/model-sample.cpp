@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels/ops.h"
 #include "lib/model/model.h"
 
 namespace k1rl::model {
@@ -21,20 +22,41 @@ int32_t sample_token(const float* z, int64_t V, const SamplingParams& p, Rng& rn
   for (int64_t k = 1; k < V; ++k)
     if (z[k] > z[best]) best = static_cast<int32_t>(k);
   const double zmax = z[best];
-  double s = 0;
-  for (int64_t k = 0; k < V; ++k) s += std::exp(double(z[k]) - zmax);
-  const double lse = zmax + std::log(s);
+  float lse_f;
+  ops::softmax_stats(&lse_f, nullptr, nullptr, z, nullptr, 1, V);
+  const double lse = lse_f;
   if (p.temperature == 0) {
     *behaviour_logprob = 0.f;
     *model_logprob = static_cast<float>(z[best] - lse);
     return best;
   }
-  // Candidates: all tokens, or the top_k largest (ties: lower id first).
   const double inv_t = 1.0 / p.temperature;
+  const bool filter_k = p.top_k > 0 && p.top_k < V;
+  if (!filter_k && p.top_p >= 1) {
+    // Plain sampling: weights exp((z - zmax)/T) from the vectorised exponential.
+    static thread_local std::vector<float> w;
+    w.resize(static_cast<size_t>(V));
+    ops::exp_weights(w.data(), z, V, static_cast<float>(inv_t), static_cast<float>(zmax * inv_t));
+    double total = 0;
+    for (float x : w) total += x;
+    const double u = rng.uniform() * total;
+    double cum = 0;
+    int64_t pick = V - 1;
+    for (int64_t k = 0; k < V; ++k) {
+      cum += w[k];
+      if (u < cum) {
+        pick = k;
+        break;
+      }
+    }
+    *behaviour_logprob = static_cast<float>(std::log(double(w[pick]) / total));
+    *model_logprob = static_cast<float>(z[pick] - lse);
+    return static_cast<int32_t>(pick);
+  }
+  // Candidates: all tokens, or the top_k largest (ties: lower id first).
   std::vector<int32_t> cand(static_cast<size_t>(V));
   std::iota(cand.begin(), cand.end(), 0);
   auto higher = [z](int32_t a, int32_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); };
-  const bool filter_k = p.top_k > 0 && p.top_k < V;
   if (filter_k) {
     std::nth_element(cand.begin(), cand.begin() + (p.top_k - 1), cand.end(), higher);
     cand.resize(static_cast<size_t>(p.top_k));

@@ -242,6 +242,10 @@ TEST(Generate, TokenBudgetLeavesOpenSequences) {
   EXPECT_EQ(total, 17);
   EXPECT_TRUE(res.back().open());
   EXPECT_TRUE(res.back().tokens.empty());
+  // Bad sampling parameters are refused before anything runs.
+  model::SamplingParams bad = sp;
+  bad.top_p = 1.5;
+  EXPECT_THROW(g.generate(reqs, bad), InputError);
   // A request whose answer is already at the limit finishes at once.
   auto q = reqs[0];
   q.answer.assign(30, 1);
