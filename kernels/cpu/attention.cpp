@@ -96,7 +96,11 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
   const int64_t B = sh.B, H = sh.H, Hkv = sh.Hkv, D = sh.D, G = H / Hkv;
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
   const size_t elem = sh.cache_f16 ? 2 : 4;
-#pragma omp parallel for schedule(dynamic, 8) collapse(2) if (attention_work(sh) > kParallelWork)
+  // Runs of consecutive tasks (up to 8, fewer when there are few tasks) keep each thread's
+  // prefetches one task ahead of it.
+  int64_t run = B * Hkv / (4 * num_threads());
+  run = run < 1 ? 1 : (run > 8 ? 8 : run);
+#pragma omp parallel for schedule(dynamic, run) collapse(2) if (attention_work(sh) > kParallelWork)
   for (int64_t b = 0; b < B; ++b)
     for (int64_t hk = 0; hk < Hkv; ++hk) {
       const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
