@@ -10,16 +10,6 @@
 
 namespace {
 
-std::vector<k1rl::Task> load_all(const std::vector<std::string>& files) {
-  std::vector<k1rl::Task> all;
-  for (const auto& f : files) {
-    std::vector<k1rl::Task> t = k1rl::load_tasks(f);
-    K1RL_LOG_INFO("loaded %zu tasks from %s", t.size(), f.c_str());
-    all.insert(all.end(), std::make_move_iterator(t.begin()), std::make_move_iterator(t.end()));
-  }
-  return all;
-}
-
 int run(k1rl::AppContext& ctx) {
   k1rl::RewardOptions opt = k1rl::reward_options_from_config(ctx.cfg);
   if (!ctx.flag("tasks").empty()) {
@@ -28,7 +18,7 @@ int run(k1rl::AppContext& ctx) {
     for (size_t p = 0, e; (e = s.find(',', p)) != std::string::npos; p = e + 1)
       if (e > p) opt.task_files.push_back(s.substr(p, e - p));
   }
-  k1rl::Scorer scorer(opt, load_all(opt.task_files));
+  k1rl::Scorer scorer(opt, k1rl::load_task_files(opt.task_files));
   K1RL_LOG_INFO("sandbox isolation: %s", k1rl::isolation_name(scorer.sandbox().isolation()));
   const std::string& in = ctx.flag("score");
   if (!in.empty()) {

@@ -264,6 +264,14 @@ const T& typed(const Config& c, const std::string& key, const char* want) {
 
 bool Config::get_bool(const std::string& key) const { return typed<bool>(*this, key, "bool"); }
 int64_t Config::get_int(const std::string& key) const { return typed<int64_t>(*this, key, "int"); }
+int64_t Config::get_int_min(const std::string& key, int64_t min) const {
+  int64_t v = get_int(key);
+  if (v < min)
+    throw ConfigError(strfmt("bad value %lld for %s (%s)", static_cast<long long>(v), key.c_str(), source(key).c_str()),
+                      strfmt("it must be at least %lld", static_cast<long long>(min)), "help: " + option(key).help);
+  return v;
+}
+
 double Config::get_double(const std::string& key) const {
   return typed<double>(*this, key, "double");
 }

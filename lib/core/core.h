@@ -140,6 +140,8 @@ class Config {
                       const std::vector<std::string>& overrides);
   bool get_bool(const std::string& key) const;
   int64_t get_int(const std::string& key) const;
+  // get_int, or a ConfigError naming the key, its value and where it was set when below `min`.
+  int64_t get_int_min(const std::string& key, int64_t min) const;
   double get_double(const std::string& key) const;
   const std::string& get_string(const std::string& key) const;
   const ConfigValue& get(const std::string& key) const;

@@ -16,14 +16,11 @@ void declare_eval_options(ConfigSpec& s) {
 
 EvalConfig EvalConfig::from(const Config& cfg) {
   EvalConfig e;
-  e.max_prompts = cfg.get_int("eval.max_prompts");
-  e.samples = cfg.get_int("eval.samples");
+  e.max_prompts = cfg.get_int_min("eval.max_prompts", 0);
+  e.samples = cfg.get_int_min("eval.samples", 0);
   e.temperature = cfg.get_double("eval.temperature");
-  e.max_answer_tokens = cfg.get_int("eval.max_answer_tokens");
-  e.max_batch = cfg.get_int("eval.max_batch");
-  if (e.max_answer_tokens <= 0 || e.max_batch <= 0 || e.samples < 0 || e.max_prompts < 0)
-    throw ConfigError("bad [eval] values", "lengths and batch must be positive, counts not negative",
-                      "see k1rl-eval --help");
+  e.max_answer_tokens = cfg.get_int_min("eval.max_answer_tokens", 1);
+  e.max_batch = cfg.get_int_min("eval.max_batch", 1);
   return e;
 }
 

@@ -10,12 +10,7 @@ std::vector<io::Row> run_local(const Config& cfg) {
   TrainDriver td(cfg, MPI_COMM_NULL);
   RolloutDriver rd(cfg, MPI_COMM_NULL);
   RewardOptions ro = reward_options_from_config(cfg);
-  std::vector<Task> tasks;
-  for (const auto& f : ro.task_files) {
-    auto t = load_tasks(f);
-    tasks.insert(tasks.end(), t.begin(), t.end());
-  }
-  Scorer scorer(ro, std::move(tasks));
+  Scorer scorer(ro, load_task_files(ro.task_files));
   rollout::ScoreFn score = [&](const std::vector<Answer>& a, int64_t it) { return scorer.score_batch(a, it); };
   int64_t it = td.start();
   discard_untrained_shards(cfg, it);

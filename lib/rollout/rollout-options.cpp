@@ -20,28 +20,18 @@ void declare_rollout_options(ConfigSpec& s) {
 
 RolloutConfig RolloutConfig::from(const Config& cfg) {
   RolloutConfig r;
-  r.prompts_per_iteration = cfg.get_int("rollout.prompts_per_iteration");
-  r.samples_per_prompt = cfg.get_int("rollout.samples_per_prompt");
+  r.prompts_per_iteration = cfg.get_int_min("rollout.prompts_per_iteration", 1);
+  r.samples_per_prompt = cfg.get_int_min("rollout.samples_per_prompt", 1);
   r.partial = cfg.get_bool("rollout.partial");
-  r.segment_tokens = cfg.get_int("rollout.segment_tokens");
+  r.segment_tokens = cfg.get_int_min("rollout.segment_tokens", 1);
   r.token_budget = cfg.get_int("rollout.token_budget");
-  r.max_answer_tokens = cfg.get_int("rollout.max_answer_tokens");
-  r.max_batch = cfg.get_int("rollout.max_batch");
+  r.max_answer_tokens = cfg.get_int_min("rollout.max_answer_tokens", 1);
+  r.max_batch = cfg.get_int_min("rollout.max_batch", 1);
   r.temperature = cfg.get_double("rollout.temperature");
   r.top_p = cfg.get_double("rollout.top_p");
   r.top_k = cfg.get_int("rollout.top_k");
   r.repeat_max_period = cfg.get_int("rollout.repeat_max_period");
   r.repeat_min_tokens = cfg.get_int("rollout.repeat_min_tokens");
-  auto positive = [](const char* key, int64_t v) {
-    if (v <= 0)
-      throw ConfigError(std::string("bad ") + key, strfmt("%lld is not positive", static_cast<long long>(v)),
-                        "use a positive value");
-  };
-  positive("rollout.prompts_per_iteration", r.prompts_per_iteration);
-  positive("rollout.samples_per_prompt", r.samples_per_prompt);
-  positive("rollout.segment_tokens", r.segment_tokens);
-  positive("rollout.max_answer_tokens", r.max_answer_tokens);
-  positive("rollout.max_batch", r.max_batch);
   if (r.token_budget == 0 || r.token_budget < -1)
     throw ConfigError("bad rollout.token_budget", "it must be positive or -1 (no budget)", "e.g. 4096");
   return r;

@@ -55,6 +55,16 @@ Task task_from_json(const Json& j) {
   return t;
 }
 
+std::vector<Task> load_task_files(const std::vector<std::string>& paths) {
+  std::vector<Task> all;
+  for (const auto& f : paths) {
+    std::vector<Task> t = load_tasks(f);
+    K1RL_LOG_INFO("loaded %zu tasks from %s", t.size(), f.c_str());
+    all.insert(all.end(), std::make_move_iterator(t.begin()), std::make_move_iterator(t.end()));
+  }
+  return all;
+}
+
 std::vector<Task> load_tasks(const std::string& path) {
   std::vector<Task> tasks;
   int64_t line = 0;

@@ -51,6 +51,8 @@ struct Task {
 Json task_to_json(const Task& t);
 Task task_from_json(const Json& j);  // throws InputError on a missing or bad field
 std::vector<Task> load_tasks(const std::string& path);
+// Every task of several files, in order (logs how many each held).
+std::vector<Task> load_task_files(const std::vector<std::string>& paths);
 void save_tasks(const std::string& path, const std::vector<Task>& tasks);
 
 // The task kinds that generate_tasks knows.

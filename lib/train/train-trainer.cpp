@@ -25,22 +25,14 @@ void declare_train_options(ConfigSpec& s) {
 TrainConfig TrainConfig::from(const Config& cfg) {
   TrainConfig t;
   t.mode = cfg.get_string("train.mode");
-  t.groups_per_step = cfg.get_int("train.groups_per_step");
-  t.micro_batch_tokens = cfg.get_int("train.micro_batch_tokens");
-  t.epochs = cfg.get_int("train.epochs");
+  t.groups_per_step = cfg.get_int_min("train.groups_per_step", 1);
+  t.micro_batch_tokens = cfg.get_int_min("train.micro_batch_tokens", 1);
+  t.epochs = cfg.get_int_min("train.epochs", 1);
   t.reset_optimizer = cfg.get_bool("train.reset_optimizer");
   t.rl_lr = cfg.get_double("train.rl_lr");
-  t.sft_steps = cfg.get_int("train.sft_steps");
-  t.sft_batch = cfg.get_int("train.sft_batch");
+  t.sft_steps = cfg.get_int_min("train.sft_steps", 0);
+  t.sft_batch = cfg.get_int_min("train.sft_batch", 1);
   t.sft_style = cfg.get_string("train.sft_style");
-  auto positive = [](const char* key, int64_t v) {
-    if (v <= 0) throw ConfigError(std::string("bad ") + key, strfmt("%lld is not positive", static_cast<long long>(v)),
-                                  "use a positive value");
-  };
-  positive("train.groups_per_step", t.groups_per_step);
-  positive("train.micro_batch_tokens", t.micro_batch_tokens);
-  positive("train.epochs", t.epochs);
-  positive("train.sft_batch", t.sft_batch);
   return t;
 }
 

@@ -104,3 +104,15 @@ TEST(Config, DuplicateDeclarationIsRefused) {
   ConfigSpec s = spec();
   EXPECT_THROW(s.add_int("train.steps", 1, "again"), ConfigError);
 }
+
+TEST(Config, IntMinimumNamesWhereTheValueCameFrom) {
+  Config c = Config::parse(spec(), "[train]\nsteps = 0\n", "tiny.ini", {});
+  EXPECT_EQ(c.get_int_min("model.dim", 1), 64);
+  try {
+    c.get_int_min("train.steps", 1);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(e.line().find("bad value 0 for train.steps (tiny.ini:2)"), std::string::npos) << e.line();
+    EXPECT_NE(e.line().find("at least 1"), std::string::npos);
+  }
+}
