@@ -10,26 +10,14 @@
 
 #include "lib/convert/convert.h"
 #include "lib/io/io.h"
+#include "tests/reference/byom/byom-fixture.h"
 #include "lib/model/model.h"
 
 using namespace k1rl;
+using namespace k1rl::byom_test;
 
 namespace {
 
-std::string fixture(const std::string& name) {
-  const char* d = std::getenv("K1RL_BYOM_FIXTURES");
-  return d ? std::string(d) + "/" + name : "";
-}
-
-template <class T>
-std::vector<std::vector<T>> ragged(hid_t f, const std::string& name) {
-  auto flat = io::read_dataset<T>(f, name);
-  auto off = io::read_dataset<int64_t>(f, name + "_offsets");
-  std::vector<std::vector<T>> rows;
-  for (size_t k = 0; k + 1 < off.size(); ++k)
-    rows.emplace_back(flat.begin() + off[k], flat.begin() + off[k + 1]);
-  return rows;
-}
 
 // The imported GGUF as an engine model, loaded once for the whole test program.
 model::Model& smollm2() {

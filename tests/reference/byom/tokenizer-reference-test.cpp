@@ -6,26 +6,14 @@
 #include <cstdlib>
 
 #include "lib/io/io.h"
+#include "tests/reference/byom/byom-fixture.h"
 #include "lib/tokenizer/tokenizer.h"
 
 using namespace k1rl;
+using namespace k1rl::byom_test;
 
 namespace {
 
-std::string fixtures() {
-  const char* d = std::getenv("K1RL_BYOM_FIXTURES");
-  return d ? d : "";
-}
-
-template <class T>
-std::vector<std::vector<T>> ragged(hid_t f, const std::string& name) {
-  auto flat = io::read_dataset<T>(f, name);
-  auto off = io::read_dataset<int64_t>(f, name + "_offsets");
-  std::vector<std::vector<T>> rows;
-  for (size_t k = 0; k + 1 < off.size(); ++k)
-    rows.emplace_back(flat.begin() + off[k], flat.begin() + off[k + 1]);
-  return rows;
-}
 
 std::string as_text(const std::vector<uint8_t>& b) {
   return std::string(b.begin(), b.end());
