@@ -144,7 +144,9 @@ int run_rollout_role(const Config& cfg) {
   opt.required = {Role::rollout, Role::reward, Role::train};
   Comm comm = Comm::create(opt);
   install_stop_handler();  // a SIGUSR1 forwarded by mpiexec must not end a rollout rank
-  RolloutDriver rd(cfg, comm.app());
+  // The run directory (sampler.h5, shards) is read only after train's first header: train sends it
+  // once it holds the run lock, so a second job on a run in use never touches its files.
+  std::unique_ptr<RolloutDriver> rd;
   model::Model model(model::ModelConfig::from_config(cfg));
   RewardClient client(comm.rollout_reward());
   rollout::ScoreFn score = [&](const std::vector<Answer>& a, int64_t it) {
@@ -154,11 +156,12 @@ int run_rollout_role(const Config& cfg) {
     Header h;
     bcast_header(comm, h);
     if (h.stop) break;
+    if (!rd) rd = std::make_unique<RolloutDriver>(cfg, comm.app());
     if (h.policy >= 0)
       broadcast_weights(comm, model.params(), static_cast<size_t>(model.num_params()),
                         bcast_chunk_floats(cfg));
     const double t0 = seconds_since_start();
-    io::Row row = rd.iteration(model, h.iteration, score);
+    io::Row row = rd->iteration(model, h.iteration, score);
     // Every shard of the iteration is published before train reads them.
     double mine[2] = {row["tokens"], row["gen_s"]}, sum[2] = {0, 0};
     K1RL_MPI_CHECK(MPI_Reduce(mine, sum, 2, MPI_DOUBLE, MPI_SUM, 0, comm.app()));

@@ -32,7 +32,8 @@ for s in 0 1; do
     rc2=$?
     pid=$first
     grep -m 1 -o "error: run directory .* is in use.*" "$work/s0-second.log" | sed 's/^/staleness 0: second job: /'
-    [ "$rc2" = 2 ] && grep -q "is in use" "$work/s0-second.log" || bad "a second job on the same run: exit $rc2"
+    [ "$rc2" = 2 ] && grep -q "is in use" "$work/s0-second.log" ||
+      { tail -n 8 "$work/s0-second.log"; bad "a second job on the same run: exit $rc2"; }
     train=$(pgrep -f "^[^ ]*/k1rl-train .*--run.dir=$run" | head -n 1)
     [ -n "$train" ] && kill -USR1 "$train"
     how="SIGUSR1 to k1rl-train (pid ${train:-none})"
