@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace k1rl::ops {
@@ -26,6 +27,15 @@ Isa isa();
 const char* isa_name(Isa isa);
 void set_isa(Isa isa);  // for tests: force a narrower path (clamped to what the CPU supports)
 int num_threads();      // OpenMP threads the kernels use
+
+// Teams: team(body) runs body on every worker thread of the backend at once (SPMD). Every ops::
+// call inside must be made by all of them with the same arguments; the op splits its work over
+// the team and returns on every thread once all of it is done. For a sequence of short ops (a
+// decode step) this replaces one thread start per op with one per sequence. Code between ops
+// that writes shared memory goes in team_single(fn) (one thread runs fn, all wait for it).
+// body must not throw. A backend without worker threads (or a nested call) runs body once.
+void team(const std::function<void()>& body);
+void team_single(const std::function<void()>& fn);
 
 // ---------------------------------------------------------------------------------------------
 // Linear layers.
@@ -80,9 +90,10 @@ void rope_apply(float* x, int64_t ld, const int32_t* pos, int64_t N, int64_t n_h
 // scaled scores, which the backward needs.
 // cache > 0 (forward only) selects the KV-cache layout instead: kv_start[b] is sequence b's slot
 // and ldk/ldv are ignored; with Hkv heads, capacity `cache` (a multiple of 16) and slot s,
-//   key (position j = 16·jb + jj, head h, dim d):  k[(((s·Hkv + h)·cache/16 + jb)·D + d)·16 + jj]
-//   value (position j, head h, dim d):              v[((s·Hkv + h)·cache + j)·D + d]
-// (keys of one head transposed in tiles of 16 positions, values of one head contiguous, so a
+//   key (position j = 16·jb + jj, head h, dim d):  k[(((s·cache/16 + jb)·Hkv + h)·D + d)·16 + jj]
+//   value (position j, head h, dim d):              v[((s·cache + j)·Hkv + h)·D + d]
+// (keys transposed in tiles of 16 positions, all heads of a tile together; values of all heads
+// of a position together: a sequence's keys and values are two contiguous blocks, which a
 // decode step streams through memory). kv_cache_key_index/kv_cache_value_index give these.
 struct AttnShape {
   int64_t B, H, Hkv, D;
@@ -133,11 +144,11 @@ inline float float_from_half(uint16_t h) {
 }
 inline int64_t kv_cache_key_index(int64_t slot, int64_t h, int64_t j, int64_t d, int64_t Hkv,
                                   int64_t D, int64_t cache) {
-  return (((slot * Hkv + h) * (cache / 16) + j / 16) * D + d) * 16 + j % 16;
+  return (((slot * (cache / 16) + j / 16) * Hkv + h) * D + d) * 16 + j % 16;
 }
 inline int64_t kv_cache_value_index(int64_t slot, int64_t h, int64_t j, int64_t d, int64_t Hkv,
                                     int64_t D, int64_t cache) {
-  return ((slot * Hkv + h) * cache + j) * D + d;
+  return ((slot * cache + j) * Hkv + h) * D + d;
 }
 // Stores the keys and values of N new tokens into the KV-cache layout above (f32 or, with f16,
 // IEEE halves): token i (key row k + i·ld, value row v + i·ld, Hkv·D floats each) goes to slot

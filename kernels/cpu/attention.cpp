@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu-impl.h"
+#include "kernels/cpu/parallel.h"
 
 namespace k1rl::ops {
 namespace {
@@ -36,19 +37,6 @@ void tile_keys(std::vector<float>& dst, const float* src, int64_t ld, int64_t L,
   }
 }
 
-// Prefetches sequence b's cached keys and values of head hk (the KV-cache layout).
-void prefetch_block(const float* k, const float* v, const AttnShape& sh, int64_t b, int64_t hk,
-                    size_t elem) {
-  const int64_t L = sh.kv_len[b], D = sh.D, slot = sh.kv_start[b];
-  const char* kp = reinterpret_cast<const char*>(k) +
-                   elem * kv_cache_key_index(slot, hk, 0, 0, sh.Hkv, D, sh.cache);
-  const char* vp = reinterpret_cast<const char*>(v) +
-                   elem * kv_cache_value_index(slot, hk, 0, 0, sh.Hkv, D, sh.cache);
-  const size_t kbytes = elem * key_tiles(L) * kKeyTile * D, vbytes = elem * L * D;
-  for (size_t o = 0; o < kbytes; o += 64) __builtin_prefetch(kp + o, 0, 3);
-  for (size_t o = 0; o < vbytes; o += 64) __builtin_prefetch(vp + o, 0, 3);
-}
-
 // Multiply-adds of one pass (scores or values), to skip threads for tiny problems.
 int64_t attention_work(const AttnShape& sh) {
   int64_t w = 0;
@@ -63,30 +51,27 @@ void kv_cache_store(void* kcache, void* vcache, const float* k, const float* v, 
                     const int32_t* slot, const int32_t* pos, int64_t N, int64_t Hkv, int64_t D,
                     int64_t cache, bool f16) {
   const auto& V = cpu::vec();
-#pragma omp parallel if (N * Hkv * D > (1 << 15))
-  {
-    std::vector<uint16_t> tmp(f16 ? Hkv * D : 0);
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < N; ++i) {
-      const float* kn = k + i * ld;
-      const float* vn = v + i * ld;
-      if (f16) V.to_half(tmp.data(), kn, Hkv * D);
-      for (int64_t h = 0; h < Hkv; ++h) {
-        const int64_t ko = kv_cache_key_index(slot[i], h, pos[i], 0, Hkv, D, cache);
-        const int64_t vo = kv_cache_value_index(slot[i], h, pos[i], 0, Hkv, D, cache);
-        if (f16) {
-          uint16_t* kd = static_cast<uint16_t*>(kcache) + ko;
-          for (int64_t d = 0; d < D; ++d) kd[d * kKeyTile] = tmp[h * D + d];
-          V.to_half(static_cast<uint16_t*>(vcache) + vo, vn + h * D, D);
-        } else {
-          float* kd = static_cast<float*>(kcache) + ko;
-          for (int64_t d = 0; d < D; ++d) kd[d * kKeyTile] = kn[h * D + d];
-          float* vd = static_cast<float*>(vcache) + vo;
-          for (int64_t d = 0; d < D; ++d) vd[d] = vn[h * D + d];
-        }
+  cpu::parallel_static(N, N * Hkv * D > (1 << 15), [&](int64_t i) {
+    thread_local std::vector<uint16_t> tmp;
+    tmp.resize(f16 ? Hkv * D : 0);
+    const float* kn = k + i * ld;
+    const float* vn = v + i * ld;
+    if (f16) V.to_half(tmp.data(), kn, Hkv * D);
+    for (int64_t h = 0; h < Hkv; ++h) {
+      const int64_t ko = kv_cache_key_index(slot[i], h, pos[i], 0, Hkv, D, cache);
+      const int64_t vo = kv_cache_value_index(slot[i], h, pos[i], 0, Hkv, D, cache);
+      if (f16) {
+        uint16_t* kd = static_cast<uint16_t*>(kcache) + ko;
+        for (int64_t d = 0; d < D; ++d) kd[d * kKeyTile] = tmp[h * D + d];
+        V.to_half(static_cast<uint16_t*>(vcache) + vo, vn + h * D, D);
+      } else {
+        float* kd = static_cast<float*>(kcache) + ko;
+        for (int64_t d = 0; d < D; ++d) kd[d * kKeyTile] = kn[h * D + d];
+        float* vd = static_cast<float*>(vcache) + vo;
+        for (int64_t d = 0; d < D; ++d) vd[d] = vn[h * D + d];
       }
     }
-  }
+  });
 }
 
 void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq,
@@ -95,77 +80,90 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
   const auto& V = cpu::vec();
   const int64_t B = sh.B, H = sh.H, Hkv = sh.Hkv, D = sh.D, G = H / Hkv;
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
-  const size_t elem = sh.cache_f16 ? 2 : 4;
-  // Runs of consecutive tasks (up to 8, fewer when there are few tasks) keep each thread's
-  // prefetches one task ahead of it.
-  int64_t run = B * Hkv / (4 * num_threads());
-  run = run < 1 ? 1 : (run > 8 ? 8 : run);
-#pragma omp parallel for schedule(dynamic, run) collapse(2) if (attention_work(sh) > kParallelWork)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t hk = 0; hk < Hkv; ++hk) {
-      const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
-      if (nq <= 0) continue;
-      if (sh.cache > 0) {
-        // Decode steps read each head's cached block once, in short streams the hardware
-        // prefetcher barely ramps up on: ask for the next task's block now.
-        const int64_t nb = hk + 1 < Hkv ? b : b + 1, nh = hk + 1 < Hkv ? hk + 1 : 0;
-        if (nb < B) prefetch_block(k, v, sh, nb, nh, elem);
-      }
-      Scratch& sc = scratch();
-      const float *kt = nullptr, *v0 = nullptr;
-      const uint16_t *kh = nullptr, *vh = nullptr;  // an f16 cache
-      int64_t ldv0;
-      if (sh.cache > 0) {
-        const int64_t slot = sh.kv_start[b];
-        const int64_t ko = kv_cache_key_index(slot, hk, 0, 0, Hkv, D, sh.cache);
-        const int64_t vo = kv_cache_value_index(slot, hk, 0, 0, Hkv, D, sh.cache);
-        if (sh.cache_f16) {
-          kh = reinterpret_cast<const uint16_t*>(k) + ko;
-          vh = reinterpret_cast<const uint16_t*>(v) + vo;
-        } else {
-          kt = k + ko;
-          v0 = v + vo;
+  const bool cached = sh.cache > 0, f16 = cached && sh.cache_f16;
+  const auto* kh = reinterpret_cast<const uint16_t*>(k);
+  const auto* vh = reinterpret_cast<const uint16_t*>(v);
+  // The query heads of kv head hk for the nq query rows of sequence b: keys in tiles jb at
+  // kt + jb·tstride (f32, or halves at kth), values at v0 + j·ldv0.
+  auto heads = [&](int64_t b, int64_t hk, const float* kt, const uint16_t* kth, int64_t tstride,
+                   const float* v0, const uint16_t* vh0, int64_t ldv0) {
+    const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
+    const int64_t lds = key_tiles(L) * kKeyTile;
+    Scratch& sc = scratch();
+    sc.s.resize(kTile * lds);
+    float* s = sc.s.data();
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t h = hk * G + g;
+      for (int64_t i0 = 0; i0 < nq; i0 += kTile) {
+        const int64_t m = nq - i0 < kTile ? nq - i0 : kTile;
+        const int64_t nmax = L - nq + i0 + m;  // keys seen by the tile's last query
+        const float* qb = q + (q0 + i0) * ldq + h * D;
+        if (kth)
+          V.scores_t_f16(s, lds, qb, ldq, m, kth, D, tstride, nmax);
+        else
+          V.scores_t(s, lds, qb, ldq, m, kt, D, tstride, nmax);
+        float inv[kTile];
+        for (int64_t r = 0; r < m; ++r) {
+          const int64_t n = L - nq + i0 + r + 1;
+          float* sr = s + r * lds;
+          const float mx = V.max(sr, n) * scale;
+          const float sum = V.exp_scaled(sr, n, scale, mx);
+          for (int64_t j = n; j < nmax; ++j) sr[j] = 0.f;
+          inv[r] = 1.f / sum;
+          if (lse) lse[(q0 + i0 + r) * H + h] = mx + std::log(sum);
         }
-        ldv0 = D;
-      } else {
-        tile_keys(sc.kt, k + static_cast<int64_t>(sh.kv_start[b]) * ldk + hk * D, ldk, L, D);
-        kt = sc.kt.data();
-        v0 = v + static_cast<int64_t>(sh.kv_start[b]) * ldv + hk * D;
-        ldv0 = ldv;
-      }
-      const int64_t lds = key_tiles(L) * kKeyTile;
-      sc.s.resize(kTile * lds);
-      float* s = sc.s.data();
-      for (int64_t g = 0; g < G; ++g) {
-        const int64_t h = hk * G + g;
-        for (int64_t i0 = 0; i0 < nq; i0 += kTile) {
-          const int64_t m = nq - i0 < kTile ? nq - i0 : kTile;
-          const int64_t nmax = L - nq + i0 + m;  // keys seen by the tile's last query
-          const float* qb = q + (q0 + i0) * ldq + h * D;
-          if (kh)
-            V.scores_t_f16(s, lds, qb, ldq, m, kh, D, nmax);
-          else
-            V.scores_t(s, lds, qb, ldq, m, kt, D, nmax);
-          float inv[kTile];
-          for (int64_t r = 0; r < m; ++r) {
-            const int64_t n = L - nq + i0 + r + 1;
-            float* sr = s + r * lds;
-            const float mx = V.max(sr, n) * scale;
-            const float sum = V.exp_scaled(sr, n, scale, mx);
-            for (int64_t j = n; j < nmax; ++j) sr[j] = 0.f;
-            inv[r] = 1.f / sum;
-            if (lse) lse[(q0 + i0 + r) * H + h] = mx + std::log(sum);
-          }
-          float* o = out + (q0 + i0) * ldo + h * D;
-          if (vh)
-            V.gemv_rows_f16(o, ldo, s, lds, m, vh, ldv0, nmax, D);
-          else
-            V.gemv_rows(o, ldo, s, lds, m, v0, ldv0, nmax, D);
-          for (int64_t r = 0; r < m; ++r)
-            for (int64_t d = 0; d < D; ++d) o[r * ldo + d] *= inv[r];
-        }
+        float* o = out + (q0 + i0) * ldo + h * D;
+        if (vh0)
+          V.gemv_rows_f16(o, ldo, s, lds, m, vh0, ldv0, nmax, D);
+        else
+          V.gemv_rows(o, ldo, s, lds, m, v0, ldv0, nmax, D);
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t d = 0; d < D; ++d) o[r * ldo + d] *= inv[r];
       }
     }
+  };
+  const bool par = attention_work(sh) > kParallelWork;
+  if (!cached) {  // training layout: one task per (sequence, kv head), keys tiled per task
+    cpu::parallel_dynamic(B * Hkv, 1, par, [&](int64_t task) {
+      const int64_t b = task / Hkv, hk = task % Hkv, L = sh.kv_len[b];
+      if (sh.q_cu[b + 1] <= sh.q_cu[b]) return;
+      Scratch& sc = scratch();
+      tile_keys(sc.kt, k + static_cast<int64_t>(sh.kv_start[b]) * ldk + hk * D, ldk, L, D);
+      heads(b, hk, sc.kt.data(), nullptr, D * kKeyTile,
+            v + static_cast<int64_t>(sh.kv_start[b]) * ldv + hk * D, nullptr, ldv);
+    });
+    return;
+  }
+  // KV cache: one task per sequence, whose keys and values are each one block. A decode row
+  // (one query) walks both blocks in memory order; a longer feed goes kv head by kv head.
+  const int64_t tstride = Hkv * D * kKeyTile, ldv0 = Hkv * D;
+  cpu::parallel_dynamic(B, 1, par, [&](int64_t b) {
+    const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
+    if (nq <= 0) return;
+    const int64_t ko = kv_cache_key_index(sh.kv_start[b], 0, 0, 0, Hkv, D, sh.cache);
+    const int64_t vo = kv_cache_value_index(sh.kv_start[b], 0, 0, 0, Hkv, D, sh.cache);
+    if (nq == 1) {
+      Scratch& sc = scratch();
+      const int64_t lds = key_tiles(L) * kKeyTile;
+      sc.s.resize(H * lds);
+      float* o = out + q0 * ldo;
+      float* l = lse ? lse + q0 * H : nullptr;
+      if (f16)
+        V.attend_seq_f16(o, l, q + q0 * ldq, H, G, D, kh + ko, tstride, vh + vo, ldv0, L, scale,
+                         sc.s.data(), lds);
+      else
+        V.attend_seq(o, l, q + q0 * ldq, H, G, D, k + ko, tstride, v + vo, ldv0, L, scale,
+                     sc.s.data(), lds);
+      return;
+    }
+    for (int64_t hk = 0; hk < Hkv; ++hk) {
+      const int64_t kh0 = ko + hk * D * kKeyTile, vh0 = vo + hk * D;
+      if (f16)
+        heads(b, hk, nullptr, kh + kh0, tstride, nullptr, vh + vh0, ldv0);
+      else
+        heads(b, hk, k + kh0, nullptr, tstride, v + vh0, nullptr, ldv0);
+    }
+  });
 }
 
 // With P = softmax(scale·QKᵀ) and O = PV:  dV = Pᵀ dO;  dP = dO Vᵀ;
@@ -177,52 +175,51 @@ void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float*
   const auto& V = cpu::vec();
   const int64_t B = sh.B, H = sh.H, Hkv = sh.Hkv, D = sh.D, G = H / Hkv;
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
-#pragma omp parallel for schedule(dynamic, 1) collapse(2) if (attention_work(sh) > kParallelWork)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t hk = 0; hk < Hkv; ++hk) {
-      const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
-      const int64_t r0 = sh.kv_start[b];
-      if (L <= 0) continue;
-      Scratch& sc = scratch();
-      const float* k0 = k + r0 * ldk + hk * D;
-      const float* v0 = v + r0 * ldv + hk * D;
-      sc.dk.assign(L * D, 0.f);
-      sc.dv.assign(L * D, 0.f);
-      const int64_t lds = key_tiles(L) * kKeyTile;
-      sc.s.resize(kTile * lds);
-      sc.dp.resize(kTile * lds);
-      tile_keys(sc.kt, k0, ldk, L, D);
-      tile_keys(sc.vt, v0, ldv, L, D);
-      float *s = sc.s.data(), *dp = sc.dp.data();
-      for (int64_t g = 0; g < G; ++g) {
-        const int64_t h = hk * G + g;
-        for (int64_t i0 = 0; i0 < nq; i0 += kTile) {
-          const int64_t m = nq - i0 < kTile ? nq - i0 : kTile;
-          const int64_t nmax = L - nq + i0 + m;
-          const int64_t row0 = q0 + i0;
-          const float* qb = q + row0 * ldq + h * D;
-          const float* dob = dout + row0 * lddo + h * D;
-          V.scores_t(s, lds, qb, ldq, m, sc.kt.data(), D, nmax);     // S
-          V.scores_t(dp, lds, dob, lddo, m, sc.vt.data(), D, nmax);  // dP = dO·Vᵀ
-          for (int64_t r = 0; r < m; ++r) {
-            const int64_t n = L - nq + i0 + r + 1;
-            float *sr = s + r * lds, *dr = dp + r * lds;
-            V.exp_scaled(sr, n, scale, lse[(row0 + r) * H + h]);  // P
-            const float di = V.dot(dob + r * lddo, out + (row0 + r) * ldo + h * D, D);
-            for (int64_t j = 0; j < n; ++j) dr[j] = sr[j] * (dr[j] - di) * scale;  // scaled dS
-            for (int64_t j = n; j < nmax; ++j) sr[j] = dr[j] = 0.f;
-          }
-          V.gemv_rows(dq + row0 * lddq + h * D, lddq, dp, lds, m, k0, ldk, nmax, D);
-          V.rank_update(sc.dk.data(), dp, lds, qb, ldq, m, nmax, D);
-          V.rank_update(sc.dv.data(), s, lds, dob, lddo, m, nmax, D);
+  cpu::parallel_dynamic(B * Hkv, 1, attention_work(sh) > kParallelWork, [&](int64_t task) {
+    const int64_t b = task / Hkv, hk = task % Hkv;
+    const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
+    const int64_t r0 = sh.kv_start[b];
+    if (L <= 0) return;
+    Scratch& sc = scratch();
+    const float* k0 = k + r0 * ldk + hk * D;
+    const float* v0 = v + r0 * ldv + hk * D;
+    sc.dk.assign(L * D, 0.f);
+    sc.dv.assign(L * D, 0.f);
+    const int64_t lds = key_tiles(L) * kKeyTile;
+    sc.s.resize(kTile * lds);
+    sc.dp.resize(kTile * lds);
+    tile_keys(sc.kt, k0, ldk, L, D);
+    tile_keys(sc.vt, v0, ldv, L, D);
+    float *s = sc.s.data(), *dp = sc.dp.data();
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t h = hk * G + g;
+      for (int64_t i0 = 0; i0 < nq; i0 += kTile) {
+        const int64_t m = nq - i0 < kTile ? nq - i0 : kTile;
+        const int64_t nmax = L - nq + i0 + m;
+        const int64_t row0 = q0 + i0;
+        const float* qb = q + row0 * ldq + h * D;
+        const float* dob = dout + row0 * lddo + h * D;
+        V.scores_t(s, lds, qb, ldq, m, sc.kt.data(), D, D * kKeyTile, nmax);     // S
+        V.scores_t(dp, lds, dob, lddo, m, sc.vt.data(), D, D * kKeyTile, nmax);  // dP = dO·Vᵀ
+        for (int64_t r = 0; r < m; ++r) {
+          const int64_t n = L - nq + i0 + r + 1;
+          float *sr = s + r * lds, *dr = dp + r * lds;
+          V.exp_scaled(sr, n, scale, lse[(row0 + r) * H + h]);  // P
+          const float di = V.dot(dob + r * lddo, out + (row0 + r) * ldo + h * D, D);
+          for (int64_t j = 0; j < n; ++j) dr[j] = sr[j] * (dr[j] - di) * scale;  // scaled dS
+          for (int64_t j = n; j < nmax; ++j) sr[j] = dr[j] = 0.f;
         }
+        V.gemv_rows(dq + row0 * lddq + h * D, lddq, dp, lds, m, k0, ldk, nmax, D);
+        V.rank_update(sc.dk.data(), dp, lds, qb, ldq, m, nmax, D);
+        V.rank_update(sc.dv.data(), s, lds, dob, lddo, m, nmax, D);
       }
-      for (int64_t j = 0; j < L; ++j)
-        for (int64_t d = 0; d < D; ++d) {
-          dk[(r0 + j) * lddk + hk * D + d] = sc.dk[j * D + d];
-          dv[(r0 + j) * lddv + hk * D + d] = sc.dv[j * D + d];
-        }
     }
+    for (int64_t j = 0; j < L; ++j)
+      for (int64_t d = 0; d < D; ++d) {
+        dk[(r0 + j) * lddk + hk * D + d] = sc.dk[j * D + d];
+        dv[(r0 + j) * lddv + hk * D + d] = sc.dv[j * D + d];
+      }
+  });
 }
 
 }  // namespace k1rl::ops

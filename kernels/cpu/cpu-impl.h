@@ -13,12 +13,24 @@ struct VecOps {
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a·x
   // Attention tiles over m query rows (any m; four at a time share each load). Keys are "tiled
-  // transposed" (kKeyTile below): s[r·lds + j] = Σ_d q[r·ldq + d]·key_j[d] for j < n rounded up
-  // to a multiple of 16 (the extra entries are junk; s must have room for them);
+  // transposed" (kKeyTile below; tile jb at kt + jb·tstride): s[r·lds + j] = Σ_d q[r·ldq + d]·
+  // key_j[d] for j < n rounded up to a multiple of 16 (the extra entries are junk; s must have
+  // room for them);
   void (*scores_t)(float* s, int64_t lds, const float* q, int64_t ldq, int64_t m, const float* kt,
-                   int64_t D, int64_t n);
+                   int64_t D, int64_t tstride, int64_t n);
   void (*scores_t_f16)(float* s, int64_t lds, const float* q, int64_t ldq, int64_t m,
-                       const uint16_t* kt, int64_t D, int64_t n);  // keys as IEEE halves
+                       const uint16_t* kt, int64_t D, int64_t tstride,
+                       int64_t n);  // keys as IEEE halves
+  // Decode attention of one sequence: query row q[H·D] (head h reads kv head h/G) against n
+  // cached positions, keys tile jb of kv head hk at kt + jb·tstride + hk·16·D, values of
+  // position j at v + j·ldv + hk·D; writes out[H·D] and lse[H] (when not null). s is scratch
+  // of H rows of lds >= n rounded up to 16.
+  void (*attend_seq)(float* out, float* lse, const float* q, int64_t H, int64_t G, int64_t D,
+                     const float* kt, int64_t tstride, const float* v, int64_t ldv, int64_t n,
+                     float scale, float* s, int64_t lds);
+  void (*attend_seq_f16)(float* out, float* lse, const float* q, int64_t H, int64_t G, int64_t D,
+                         const uint16_t* kt, int64_t tstride, const uint16_t* v, int64_t ldv,
+                         int64_t n, float scale, float* s, int64_t lds);
   // out[r·ldo + d] = Σ_j p[r·ldp + j]·v[j·ldv + d] for d < D, j < n (overwrites out);
   void (*gemv_rows)(float* out, int64_t ldo, const float* p, int64_t ldp, int64_t m, const float* v,
                     int64_t ldv, int64_t n, int64_t D);
@@ -51,7 +63,7 @@ struct VecOps {
 
 const VecOps& vec();
 
-// Keys in the layout scores_t reads: key j = 16·jb + jj, dim d at kt[(jb·D + d)·16 + jj].
+// Keys in the layout scores_t reads: key j = 16·jb + jj, dim d at kt[jb·tstride + d·16 + jj].
 constexpr int64_t kKeyTile = 16;
 inline int64_t key_tiles(int64_t n) {
   return (n + kKeyTile - 1) / kKeyTile;

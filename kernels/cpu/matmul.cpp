@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu-impl.h"
+#include "kernels/cpu/parallel.h"
 
 // Present when the BLAS is OpenBLAS (weak: another CBLAS links too, with its own threading).
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
@@ -55,17 +56,16 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     return;
   }
   const bool split = split_gemm();
-  const int T = split && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  const int T = split && (cpu::in_team() || !omp_in_parallel()) ? cpu::loop_threads() : 1;
   const double work = static_cast<double>(M) * N * K;
   if (M == 1 && !trans_a && split) {
     // One row (a decode step at batch 1): a matrix-vector product, without sgemm's packing of
     // the whole weight matrix; split over the outputs.
     const int Tv = work >= 2e5 ? T : 1;
     const int64_t chunk = slab(N, Tv);
-#pragma omp parallel num_threads(Tv) if (Tv > 1)
-    {
-      const int64_t lo = omp_get_thread_num() * chunk, hi = lo + chunk < N ? lo + chunk : N;
-      if (lo < hi) {
+    cpu::parallel_static((N + chunk - 1) / chunk, Tv > 1, [&](int64_t c) {
+      const int64_t lo = c * chunk, hi = lo + chunk < N ? lo + chunk : N;
+      {
         if (trans_b)  // C[j] = Σ_k A[k]·B[j, k]
           cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(hi - lo),
                       static_cast<blasint>(K), alpha, B + lo * ldb, static_cast<blasint>(ldb), A, 1,
@@ -75,10 +75,14 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
                       static_cast<blasint>(hi - lo), alpha, B + lo, static_cast<blasint>(ldb), A, 1,
                       beta, C + lo, 1);
       }
-    }
+    });
     return;
   }
   if (T == 1 || work < 2e5) {
+    if (cpu::in_team()) {  // one thread of the team does it
+      team_single([&] { sgemm1(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); });
+      return;
+    }
     sgemm1(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
@@ -91,8 +95,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   parts = parts < T ? T : (parts > 4 * T ? 4 * T : parts);
   const int64_t chunk = slab(dim, static_cast<int>(parts));
   const int64_t n_chunks = (dim + chunk - 1) / chunk;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(T)
-  for (int64_t c = 0; c < n_chunks; ++c) {
+  cpu::parallel_dynamic(n_chunks, 1, true, [&](int64_t c) {
     const int64_t lo = c * chunk, hi = lo + chunk < dim ? lo + chunk : dim;
     if (by_rows)
       sgemm1(trans_a, trans_b, hi - lo, N, K, alpha, trans_a ? A + lo : A + lo * lda, lda, B, ldb,
@@ -100,7 +103,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
     else
       sgemm1(trans_a, trans_b, M, hi - lo, K, alpha, A, lda, trans_b ? B + lo * ldb : B + lo, ldb,
              beta, C + lo, ldc);
-  }
+  });
 }
 
 int64_t packed_size(int64_t M, int64_t K) {
@@ -109,13 +112,13 @@ int64_t packed_size(int64_t M, int64_t K) {
 
 void pack_weights(float* packed, const float* w, int64_t M, int64_t K) {
   const int64_t panels = (M + 31) / 32;
-#pragma omp parallel for schedule(static) if (M * K > (1 << 16))
-  for (int64_t p = 0; p < panels; ++p)
+  cpu::parallel_static(panels, M * K > (1 << 16), [&](int64_t p) {
     for (int64_t k = 0; k < K; ++k)
       for (int64_t c = 0; c < 32; ++c) {
         const int64_t m = p * 32 + c;
         packed[(p * K + k) * 32 + c] = m < M ? w[m * K + k] : 0.f;
       }
+  });
 }
 
 // Tasks are (block of up to 128 rows) x (chunk of panels), taken dynamically by the threads; a
@@ -127,18 +130,17 @@ void matmul_packed(float* out, const float* in, const float* packed, const float
   const auto& V = cpu::vec();
   const int64_t panels = (M + 31) / 32, rows_per = 128;
   const int64_t row_blocks = (N + rows_per - 1) / rows_per;
-  const int T = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int T = cpu::in_team() || !omp_in_parallel() ? cpu::loop_threads() : 1;
   const bool par = T > 1 && static_cast<double>(N) * M * K >= 2e5;
   int64_t per = panels;  // panels per task
   if (par && row_blocks < 4 * T) per = std::max<int64_t>(1, panels * row_blocks / (4 * T));
   const int64_t chunks = (panels + per - 1) / per;
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-  for (int64_t t = 0; t < row_blocks * chunks; ++t) {
+  cpu::parallel_dynamic(row_blocks * chunks, 1, par, [&](int64_t t) {
     const int64_t r0 = (t / chunks) * rows_per, p0 = (t % chunks) * per;
     const int64_t rows = N - r0 < rows_per ? N - r0 : rows_per;
     const int64_t p1 = p0 + per < panels ? p0 + per : panels;
     V.gemm_packed(out + r0 * M, M, in + r0 * K, K, rows, K, packed, M, p0, p1, bias, accumulate);
-  }
+  });
 }
 
 void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N,
@@ -146,14 +148,13 @@ void matmul_forward(float* out, const float* in, const float* w, const float* bi
   if (N <= 0) return;
   float beta = accumulate ? 1.f : 0.f;
   if (bias) {
-#pragma omp parallel for schedule(static) if (N * M > 32768)
-    for (int64_t n = 0; n < N; ++n) {
+    cpu::parallel_static(N, N * M > 32768, [&](int64_t n) {
       float* o = out + n * M;
       if (accumulate)
         for (int64_t m = 0; m < M; ++m) o[m] += bias[m];
       else
         for (int64_t m = 0; m < M; ++m) o[m] = bias[m];
-    }
+    });
     beta = 1.f;
   }
   gemm(false, true, N, M, K, 1.f, in, K, w, K, beta, out, M);
@@ -167,14 +168,13 @@ void matmul_backward(float* din, float* dw, float* dbias, const float* dout, con
   if (dbias) {
     // Column sums, split over column blocks so that threads never share an output element.
     const int64_t block = 64;
-#pragma omp parallel for schedule(static) if (N * M > 32768)
-    for (int64_t m0 = 0; m0 < M; m0 += block) {
-      int64_t m1 = m0 + block < M ? m0 + block : M;
+    cpu::parallel_static((M + block - 1) / block, N * M > 32768, [&](int64_t mb) {
+      const int64_t m0 = mb * block, m1 = m0 + block < M ? m0 + block : M;
       for (int64_t n = 0; n < N; ++n) {
         const float* d = dout + n * M;
         for (int64_t m = m0; m < m1; ++m) dbias[m] += d[m];
       }
-    }
+    });
   }
 }
 

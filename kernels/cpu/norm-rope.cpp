@@ -3,19 +3,19 @@
 #include <vector>
 
 #include "kernels/cpu/cpu-impl.h"
+#include "kernels/cpu/parallel.h"
 
 namespace k1rl::ops {
 
 void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, int64_t N,
                      int64_t C, float eps) {
   const auto& V = cpu::vec();
-#pragma omp parallel for schedule(static) if (N * C > 65536)
-  for (int64_t n = 0; n < N; ++n) {
+  cpu::parallel_static(N, N * C > 65536, [&](int64_t n) {
     const float* x = in + n * C;
     float r = 1.f / std::sqrt(V.sumsq(x, C) / static_cast<float>(C) + eps);
     if (rstd) rstd[n] = r;
     V.scale_mul(out + n * C, x, weight, r, C);
-  }
+  });
 }
 
 // y = x·r·w with r = (mean(x²) + eps)^-1/2:
@@ -23,6 +23,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weig
 void rmsnorm_backward(float* din, float* dweight, const float* dout, const float* in,
                       const float* weight, const float* rstd, int64_t N, int64_t C) {
   const auto& V = cpu::vec();
+  cpu::no_team("rmsnorm_backward");
 #pragma omp parallel if (N * C > 65536)
   {
     std::vector<float> dw_local(dweight ? C : 0, 0.f), wdy(C);
@@ -63,8 +64,7 @@ void rope_apply(float* x, int64_t ld, const int32_t* pos, int64_t N, int64_t n_h
                 const float* cos_t, const float* sin_t, bool inverse) {
   const int64_t half = D / 2;
   const float sgn = inverse ? -1.f : 1.f;
-#pragma omp parallel for schedule(static) if (N * n_heads * D > 131072)
-  for (int64_t n = 0; n < N; ++n) {
+  cpu::parallel_static(N, N * n_heads * D > 131072, [&](int64_t n) {
     const float* c = cos_t + static_cast<int64_t>(pos[n]) * half;
     const float* s = sin_t + static_cast<int64_t>(pos[n]) * half;
     for (int64_t h = 0; h < n_heads; ++h) {
@@ -76,7 +76,7 @@ void rope_apply(float* x, int64_t ld, const int32_t* pos, int64_t N, int64_t n_h
         x2[i] = b * c[i] + a * si;
       }
     }
-  }
+  });
 }
 
 }  // namespace k1rl::ops

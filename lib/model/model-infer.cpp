@@ -1,6 +1,8 @@
 // The inference path: new tokens of several sequences (a whole prompt when a sequence joins, one
 // token per decode step) run in one packed forward that appends their keys/values to the KV
 // cache and attends over everything cached for that sequence. Same ops as training.
+#include <algorithm>
+
 #include "kernels/ops.h"
 #include "lib/model/model-impl.h"
 
@@ -114,32 +116,40 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
 
   S.x.resize(N * C), S.ln.resize(N * C), S.qkv.resize(N * QKV), S.att.resize(N * HD);
   S.gu.resize(N * 2 * F), S.h.resize(N * F);
+  S.xsel.resize(all_rows || N == B ? 0 : B * C);
   float *x = S.x.data(), *ln = S.ln.data(), *qkv = S.qkv.data(), *att = S.att.data();
-  ops::embedding_forward(x, P + I.lay.embed, tokens, N, C);
-  for (int64_t l = 0; l < cfg_.layers; ++l) {
-    const LayerOffsets& o = I.lay.layer[l];
-    ops::rmsnorm_forward(ln, nullptr, x, P + o.ln1, N, C, eps);
-    linear(qkv, ln, N, C, QKV, o.wqkv, o.bqkv, false);
-    ops::rope_apply(qkv, QKV, S.pos.data(), N, H + Hkv, D, I.rope_cos.data(), I.rope_sin.data());
-    ops::kv_cache_store(kc.k(l), kc.v(l), qkv + HD, qkv + HD + KD, QKV, S.slot.data(), S.pos.data(),
-                        N, Hkv, D, stride, f16);
-    ops::attention_forward(att, HD, nullptr, qkv, QKV, static_cast<const float*>(kc.k(l)), 0,
-                           static_cast<const float*>(kc.v(l)), 0, sh);
-    linear(x, att, N, HD, C, o.wo, -1, true);
-    ops::rmsnorm_forward(ln, nullptr, x, P + o.ln2, N, C, eps);
-    linear(S.gu.data(), ln, N, C, 2 * F, o.wgu, -1, false);
-    ops::swiglu_forward(S.h.data(), S.gu.data(), N, F);
-    linear(x, S.h.data(), N, F, C, o.wdown, -1, true);
-  }
-  if (all_rows) {
-    ops::rmsnorm_forward(ln, nullptr, x, P + I.lay.norm, N, C, eps);
-    linear(logits, ln, N, C, V, I.lay.head, -1, false);
-    return;
-  }
-  S.xsel.resize(B * C);
-  for (int64_t b = 0; b < B; ++b) ops::copy(S.xsel.data() + b * C, x + (q_cu[b + 1] - 1) * C, C);
-  ops::rmsnorm_forward(ln, nullptr, S.xsel.data(), P + I.lay.norm, B, C, eps);
-  linear(logits, ln, B, C, V, I.lay.head, -1, false);
+  // The step's ops run as one team (ops::team): a decode step is ~10 short ops per layer.
+  ops::team([&] {
+    ops::embedding_forward(x, P + I.lay.embed, tokens, N, C);
+    for (int64_t l = 0; l < cfg_.layers; ++l) {
+      const LayerOffsets& o = I.lay.layer[l];
+      ops::rmsnorm_forward(ln, nullptr, x, P + o.ln1, N, C, eps);
+      linear(qkv, ln, N, C, QKV, o.wqkv, o.bqkv, false);
+      ops::rope_apply(qkv, QKV, S.pos.data(), N, H + Hkv, D, I.rope_cos.data(), I.rope_sin.data());
+      ops::kv_cache_store(kc.k(l), kc.v(l), qkv + HD, qkv + HD + KD, QKV, S.slot.data(),
+                          S.pos.data(), N, Hkv, D, stride, f16);
+      ops::attention_forward(att, HD, nullptr, qkv, QKV, static_cast<const float*>(kc.k(l)), 0,
+                             static_cast<const float*>(kc.v(l)), 0, sh);
+      linear(x, att, N, HD, C, o.wo, -1, true);
+      ops::rmsnorm_forward(ln, nullptr, x, P + o.ln2, N, C, eps);
+      linear(S.gu.data(), ln, N, C, 2 * F, o.wgu, -1, false);
+      ops::swiglu_forward(S.h.data(), S.gu.data(), N, F);
+      linear(x, S.h.data(), N, F, C, o.wdown, -1, true);
+    }
+    // The LM head over every row, or over each sequence's last row (all of them when every
+    // sequence feeds one token, as in decode steps).
+    const float* last = x;
+    const int64_t rows = all_rows ? N : B;
+    if (!all_rows && N != B) {
+      ops::team_single([&] {
+        for (int64_t b = 0; b < B; ++b)
+          std::copy_n(x + (q_cu[b + 1] - 1) * C, C, S.xsel.data() + b * C);
+      });
+      last = S.xsel.data();
+    }
+    ops::rmsnorm_forward(ln, nullptr, last, P + I.lay.norm, rows, C, eps);
+    linear(logits, ln, rows, C, V, I.lay.head, -1, false);
+  });
 }
 
 }  // namespace k1rl::model

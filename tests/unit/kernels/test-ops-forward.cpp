@@ -200,10 +200,68 @@ TEST_P(AttentionFwd, CacheLayoutMatchesPacked) {
     for (int64_t e = 0; e < HD; ++e)
       ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 5e-3) << "f16 cache, row " << rows[r];
 }
+// Decode steps (one query per sequence: its last position) take the per-sequence streaming
+// kernel; on every ISA the CPU has, from f32 and f16 caches, rows and log-sum-exps match the
+// training layout. Head dims cover the register-blocked value passes (16, 32, 64) and the
+// fallback (8 on AVX-512), with and without grouped queries.
+TEST_P(AttentionFwd, DecodeRowsMatchPackedOnEveryIsa) {
+  const auto& c = GetParam();
+  auto cu = offsets(c.lens);
+  const int64_t N = cu.back(), B = c.lens.size(), HD = c.H * c.D, KD = c.Hkv * c.D, cap = 64;
+  auto q = randn(N * HD, 20), k = randn(N * KD, 21), v = randn(N * KD, 22);
+  std::vector<float> full(N * HD), full_lse(N * c.H);
+  ops::AttnShape sh{B, c.H, c.Hkv, c.D, cu.data(), cu.data(), c.lens.data()};
+  ops::attention_forward(full.data(), HD, full_lse.data(), q.data(), HD, k.data(), KD, v.data(), KD,
+                         sh);
+  std::vector<float> kc(B * cap * KD, 0.f), vc(B * cap * KD, 0.f), qs;
+  std::vector<int32_t> slot(B), q_cu(1, 0);
+  for (int64_t b = 0; b < B; ++b) {
+    slot[b] = static_cast<int32_t>((b * 5 + 3) % B);
+    for (int32_t j = 0; j < c.lens[b]; ++j)
+      for (int64_t h = 0; h < c.Hkv; ++h)
+        for (int64_t d = 0; d < c.D; ++d) {
+          const int64_t src = (cu[b] + j) * KD + h * c.D + d;
+          kc[ops::kv_cache_key_index(slot[b], h, j, d, c.Hkv, c.D, cap)] = k[src];
+          vc[ops::kv_cache_value_index(slot[b], h, j, d, c.Hkv, c.D, cap)] = v[src];
+        }
+    const int64_t last = cu[b + 1] - 1;
+    qs.insert(qs.end(), q.begin() + last * HD, q.begin() + (last + 1) * HD);
+    q_cu.push_back(q_cu.back() + 1);
+  }
+  std::vector<uint16_t> kh(kc.size()), vh(vc.size());
+  for (size_t i = 0; i < kh.size(); ++i) kh[i] = ops::half_from_float(kc[i]);
+  for (size_t i = 0; i < vh.size(); ++i) vh[i] = ops::half_from_float(vc[i]);
+  const ops::Isa best = ops::isa();
+  for (ops::Isa want : {ops::Isa::scalar, ops::Isa::avx2, ops::Isa::avx512}) {
+    ops::set_isa(want);
+    if (ops::isa() != want) continue;  // the CPU lacks it
+    for (bool f16 : {false, true}) {
+      ops::AttnShape ks{B, c.H, c.Hkv, c.D, q_cu.data(), slot.data(), c.lens.data(), cap, f16};
+      std::vector<float> out(B * HD, 0.f), lse(B * c.H, 0.f);
+      const float* kp = f16 ? reinterpret_cast<const float*>(kh.data()) : kc.data();
+      const float* vp = f16 ? reinterpret_cast<const float*>(vh.data()) : vc.data();
+      ops::attention_forward(out.data(), HD, lse.data(), qs.data(), HD, kp, 0, vp, 0, ks);
+      const double tol = f16 ? 5e-3 : 1e-5;
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t last = cu[b + 1] - 1;
+        for (int64_t e = 0; e < HD; ++e)
+          ASSERT_NEAR(out[b * HD + e], full[last * HD + e], tol)
+              << ops::isa_name(want) << (f16 ? " f16" : " f32") << " sequence " << b;
+        for (int64_t h = 0; h < c.H; ++h)
+          ASSERT_NEAR(lse[b * c.H + h], full_lse[last * c.H + h], tol * 10)
+              << ops::isa_name(want) << (f16 ? " f16" : " f32") << " lse, sequence " << b;
+      }
+    }
+  }
+  ops::set_isa(best);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionFwd,
                          ::testing::Values(AttnCase{{1}, 1, 1, 2}, AttnCase{{5, 1, 9}, 4, 2, 8},
                                            AttnCase{{17, 33}, 2, 2, 16},
-                                           AttnCase{{40, 3}, 6, 2, 32}, AttnCase{{24}, 4, 1, 64}));
+                                           AttnCase{{40, 3}, 6, 2, 32}, AttnCase{{24}, 4, 1, 64},
+                                           AttnCase{{50, 2, 17}, 9, 9, 32},
+                                           AttnCase{{33, 47}, 12, 4, 64}));
 
 class SwigluFwd : public ::testing::TestWithParam<RowShape> {};
 TEST_P(SwigluFwd, MatchesNaive) {
