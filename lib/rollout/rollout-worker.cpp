@@ -11,9 +11,14 @@ namespace {
 const std::vector<std::string> kComponents = {"correct", "length", "repetition"};
 }
 
-RolloutWorker::RolloutWorker(const Config& cfg, const Tokenizer& tok, const std::vector<Task>& tasks)
-    : cfg_(cfg), rc_(RolloutConfig::from(cfg)), tok_(tok), tasks_(tasks),
-      format_(policy::prompt_format(cfg, tok)), seed_(static_cast<uint64_t>(cfg.get_int("run.seed"))) {}
+RolloutWorker::RolloutWorker(const Config& cfg, const Tokenizer& tok,
+                             const std::vector<Task>& tasks)
+    : cfg_(cfg),
+      rc_(RolloutConfig::from(cfg)),
+      tok_(tok),
+      tasks_(tasks),
+      format_(policy::prompt_format(cfg, tok)),
+      seed_(static_cast<uint64_t>(cfg.get_int("run.seed"))) {}
 
 std::vector<int32_t> RolloutWorker::prompt_tokens(int64_t prompt) const {
   return policy::prompt_tokens(tok_, tasks_.at(static_cast<size_t>(prompt)).prompt, format_);
@@ -28,7 +33,8 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
   for (size_t i = 0; i < new_prompts.size(); ++i) {
     const int64_t p = new_prompts[i];
     if (p < 0 || p >= static_cast<int64_t>(tasks_.size()))
-      throw InputError("bad prompt index", strfmt("%lld of %zu", static_cast<long long>(p), tasks_.size()),
+      throw InputError("bad prompt index",
+                       strfmt("%lld of %zu", static_cast<long long>(p), tasks_.size()),
                        "the task file changed during the run");
     std::vector<int32_t> pt = prompt_tokens(p);
     for (int64_t j = 0; j < k; ++j) {
@@ -56,7 +62,9 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
     r.id = static_cast<int64_t>(i);
     r.prompt.assign(t.tokens.begin(), t.tokens.begin() + t.prompt_len);
     r.answer.assign(t.tokens.begin() + t.prompt_len, t.tokens.end());
-    r.seed = Rng(seed_ ^ (static_cast<uint64_t>(t.group_id) * 0x9e3779b97f4a7c15ULL), static_cast<uint64_t>(t.sample)).next_u64();
+    r.seed = Rng(seed_ ^ (static_cast<uint64_t>(t.group_id) * 0x9e3779b97f4a7c15ULL),
+                 static_cast<uint64_t>(t.sample))
+                 .next_u64();
     r.rng_state = t.rng;
     r.max_new_tokens = rc_.partial ? rc_.segment_tokens : -1;
     longest = std::max<int64_t>(longest, t.prompt_len + rc_.max_answer_tokens);
@@ -74,13 +82,15 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
   double gen_s = 0, slot_util = 0;
   if (!reqs.empty()) {
     const int64_t cap = std::min<int64_t>(model.config().max_seq, longest + 1);
-    model::Generator gen(model, std::min<int64_t>(rc_.max_batch, static_cast<int64_t>(reqs.size())), cap);
+    model::Generator gen(model, std::min<int64_t>(rc_.max_batch, static_cast<int64_t>(reqs.size())),
+                         cap, rc_.kv_cache);
     double g0 = seconds_since_start();
     std::vector<model::GenResult> res = gen.generate(reqs, sp, rc_.partial ? rc_.token_budget : -1);
     gen_s = seconds_since_start() - g0;
     const model::GenStats& gs = gen.stats();
     if (gs.steps > 0)  // decode slots used over slots available: how full the batch ran
-      slot_util = static_cast<double>(gs.decode_tokens) / static_cast<double>(gs.steps * rc_.max_batch);
+      slot_util =
+          static_cast<double>(gs.decode_tokens) / static_cast<double>(gs.steps * rc_.max_batch);
     for (size_t r = 0; r < res.size(); ++r) {
       buffer::Trajectory& t = all[open_idx[r]];
       const model::GenResult& g = res[r];
@@ -91,8 +101,10 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
       t.rng = g.rng_state;
       generated += static_cast<int64_t>(g.tokens.size());
       std::vector<int32_t> answer(t.tokens.begin() + t.prompt_len, t.tokens.end());
-      if (g.finish == model::Finish::stop) t.status = buffer::Status::finished;
-      else if (g.finish == model::Finish::length) t.status = buffer::Status::truncated;
+      if (g.finish == model::Finish::stop)
+        t.status = buffer::Status::finished;
+      else if (g.finish == model::Finish::length)
+        t.status = buffer::Status::truncated;
       if (detect_repeat(answer, rc_.repeat_max_period, rc_.repeat_min_tokens) &&
           t.status != buffer::Status::finished)
         t.status = buffer::Status::repeated;
@@ -113,7 +125,8 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
       const buffer::Trajectory& t = all[i];
       Answer a;
       a.task_id = tasks_[static_cast<size_t>(t.prompt_id)].id;
-      a.text = policy::answer_text(tok_, std::vector<int32_t>(t.tokens.begin() + t.prompt_len, t.tokens.end()));
+      a.text = policy::answer_text(
+          tok_, std::vector<int32_t>(t.tokens.begin() + t.prompt_len, t.tokens.end()));
       a.length = t.answer_len();
       a.group = std::to_string(gid);
       a.repeated = t.status == buffer::Status::repeated;
@@ -124,7 +137,8 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
   std::vector<Score> scores;
   if (!answers.empty()) scores = score(answers, iteration);
   if (scores.size() != answers.size())
-    throw RuntimeFault("reward scores lost", strfmt("%zu answers sent, %zu scores back", answers.size(), scores.size()),
+    throw RuntimeFault("reward scores lost",
+                       strfmt("%zu answers sent, %zu scores back", answers.size(), scores.size()),
                        "check the reward service log");
   double reward_sum = 0, correct_sum = 0, len_sum = 0;
   std::map<int64_t, std::pair<double, int>> success;
@@ -150,16 +164,23 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
   }
   const double n_ready = static_cast<double>(answers.size());
   const double dt = seconds_since_start() - t0;
-  out.metrics = {{"iteration", static_cast<double>(iteration)}, {"rank", static_cast<double>(rank)},
+  out.metrics = {{"iteration", static_cast<double>(iteration)},
+                 {"rank", static_cast<double>(rank)},
                  {"prompts_new", static_cast<double>(new_prompts.size())},
-                 {"answers_ended", static_cast<double>(ended_now)}, {"answers_ready", n_ready},
-                 {"answers_open", static_cast<double>(open)}, {"truncated", static_cast<double>(truncated)},
-                 {"repeated", static_cast<double>(repeated)}, {"tokens", static_cast<double>(generated)},
-                 {"gen_s", gen_s}, {"slot_util", slot_util}, {"tokens_per_s", gen_s > 0 ? static_cast<double>(generated) / gen_s : 0.0},
+                 {"answers_ended", static_cast<double>(ended_now)},
+                 {"answers_ready", n_ready},
+                 {"answers_open", static_cast<double>(open)},
+                 {"truncated", static_cast<double>(truncated)},
+                 {"repeated", static_cast<double>(repeated)},
+                 {"tokens", static_cast<double>(generated)},
+                 {"gen_s", gen_s},
+                 {"slot_util", slot_util},
+                 {"tokens_per_s", gen_s > 0 ? static_cast<double>(generated) / gen_s : 0.0},
                  {"ended_per_s", gen_s > 0 ? static_cast<double>(ended_now) / gen_s : 0.0},
                  {"reward_mean", n_ready > 0 ? reward_sum / n_ready : 0.0},
                  {"accuracy", n_ready > 0 ? correct_sum / n_ready : 0.0},
-                 {"answer_len_mean", n_ready > 0 ? len_sum / n_ready : 0.0}, {"time_s", dt}};
+                 {"answer_len_mean", n_ready > 0 ? len_sum / n_ready : 0.0},
+                 {"time_s", dt}};
   out.shard.iteration = iteration;
   out.shard.rank = rank;
   out.shard.component_names = kComponents;

@@ -31,10 +31,11 @@ struct RolloutConfig {
   int64_t token_budget = -1;           // partial: new tokens per rank per iteration; -1: none
   int64_t max_answer_tokens = 128;     // answers end as truncated here
   int64_t max_batch = 64;              // sequences generated together
+  model::KvType kv_cache = model::KvType::f32;  // KV-cache precision
   double temperature = 1.0, top_p = 1.0;
   int64_t top_k = 0;
-  int64_t repeat_max_period = 16;      // repeat detection: loops of up to this many tokens ...
-  int64_t repeat_min_tokens = 48;      // ... covering at least this many final tokens
+  int64_t repeat_max_period = 16;  // repeat detection: loops of up to this many tokens ...
+  int64_t repeat_min_tokens = 48;  // ... covering at least this many final tokens
   static RolloutConfig from(const Config& cfg);
 };
 
@@ -47,9 +48,10 @@ bool detect_repeat(const std::vector<int32_t>& answer, int64_t max_period, int64
 using ScoreFn = std::function<std::vector<Score>(const std::vector<Answer>&, int64_t iteration)>;
 
 struct IterationResult {
-  buffer::Shard shard;         // everything to publish for this rank and iteration
-  io::Row metrics;             // one /rollout metrics row
-  std::vector<std::pair<int64_t, double>> prompt_success;  // (prompt, mean correctness) per ready group
+  buffer::Shard shard;  // everything to publish for this rank and iteration
+  io::Row metrics;      // one /rollout metrics row
+  std::vector<std::pair<int64_t, double>>
+      prompt_success;  // (prompt, mean correctness) per ready group
 };
 
 class RolloutWorker {
@@ -59,8 +61,9 @@ class RolloutWorker {
   // Pending trajectories from `pending` (open, or ended but waiting for their group) continue
   // first; each new prompt gets k fresh answers with group ids group_id_base + i.
   IterationResult run(const model::Model& model, int64_t iteration, int32_t rank,
-                      std::vector<buffer::Trajectory> pending, const std::vector<int64_t>& new_prompts,
-                      int64_t group_id_base, const ScoreFn& score) const;
+                      std::vector<buffer::Trajectory> pending,
+                      const std::vector<int64_t>& new_prompts, int64_t group_id_base,
+                      const ScoreFn& score) const;
   std::vector<int32_t> prompt_tokens(int64_t prompt) const;
 
  private:
