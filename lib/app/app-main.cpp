@@ -2,10 +2,12 @@
 #include <mpi.h>
 
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "lib/app/app.h"
 
@@ -113,7 +115,12 @@ int fail(const AppInfo& info, const std::string& line, int code, bool print) {
   std::fflush(stderr);
   int size = 1;
   if (mpi_is_on()) MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (mpi_is_on() && size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+  if (mpi_is_on() && size > 1) {
+    // mpiexec's proxy forwards our stderr from a pipe, and an abort can reach it first: it then
+    // tears the job down without the error line (seen in CI under load). Give it time to read.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    MPI_Abort(MPI_COMM_WORLD, code);
+  }
   if (mpi_is_on()) MPI_Finalize();
   return code;
 }
