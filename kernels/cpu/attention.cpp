@@ -1,9 +1,10 @@
-// Causal grouped-query attention over packed variable-length sequences on the CPU. One task per
-// (sequence, key/value head); queries go four at a time through register tiles that share each
-// load of keys and values; keys are read "tiled transposed" (16 positions per tile, see
-// cpu-impl.h), which the KV cache stores directly and the training path builds per task. The
-// forward keeps only the log-sum-exp of each query row and the backward recomputes the
-// probabilities from it (as flash attention does), so memory stays O(N).
+// Causal grouped-query attention over packed variable-length sequences on the CPU. Training
+// layout: one task per (sequence, key/value head); queries go four at a time through register
+// tiles that share each load of keys and values; keys are tiled transposed per task (16
+// positions per tile, see cpu-impl.h). The forward keeps only the log-sum-exp of each query row
+// and the backward recomputes the probabilities from it (as flash attention does), so memory
+// stays O(N). KV-cache layout (ops.h): one task per sequence, whose keys and values are each one
+// contiguous block; decode rows stream them front to back (VecOps::attend_seq).
 #include <cmath>
 #include <vector>
 
