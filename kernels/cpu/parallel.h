@@ -2,6 +2,8 @@
 // opens its own OpenMP region (when the work is worth it); inside, every thread of the team
 // calls the op with the same arguments, so the loop is split with an orphaned `omp for` over
 // the team that already runs and ends at the team's spin barrier (docs/engine.md, "Teams").
+// `worth` (is the loop big enough for threads?) only applies outside a team: a team is running
+// anyway, and every thread must reach the barrier.
 #pragma once
 
 #include <omp.h>

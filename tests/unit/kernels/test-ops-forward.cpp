@@ -118,6 +118,30 @@ std::vector<int32_t> offsets(const std::vector<int32_t>& lens) {
   return cu;
 }
 
+// Keys and values of packed sequences (rows cu[b].., KD = Hkv·D per row) copied into the
+// KV-cache layout, sequence b in slot[b] of `cap` positions; halves of the same for f16.
+struct CacheCopy {
+  std::vector<float> k, v;
+  std::vector<uint16_t> kh, vh;
+};
+CacheCopy to_cache(const std::vector<float>& k, const std::vector<float>& v,
+                   const std::vector<int32_t>& cu, const std::vector<int32_t>& slot, int64_t Hkv,
+                   int64_t D, int64_t cap) {
+  const int64_t B = static_cast<int64_t>(slot.size()), KD = Hkv * D;
+  CacheCopy c{std::vector<float>(B * cap * KD, 0.f), std::vector<float>(B * cap * KD, 0.f), {}, {}};
+  for (int64_t b = 0; b < B; ++b)
+    for (int32_t j = 0; j < cu[b + 1] - cu[b]; ++j)
+      for (int64_t h = 0; h < Hkv; ++h)
+        for (int64_t d = 0; d < D; ++d) {
+          const int64_t src = (cu[b] + j) * KD + h * D + d;
+          c.k[ops::kv_cache_key_index(slot[b], h, j, d, Hkv, D, cap)] = k[src];
+          c.v[ops::kv_cache_value_index(slot[b], h, j, d, Hkv, D, cap)] = v[src];
+        }
+  for (float x : c.k) c.kh.push_back(ops::half_from_float(x));
+  for (float x : c.v) c.vh.push_back(ops::half_from_float(x));
+  return c;
+}
+
 TEST_P(AttentionFwd, MatchesNaive) {
   const auto& c = GetParam();
   auto cu = offsets(c.lens);
@@ -168,34 +192,22 @@ TEST_P(AttentionFwd, CacheLayoutMatchesPacked) {
       ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "row " << rows[r];
   // The same from the KV-cache layout (slots in reverse order, capacity 64).
   const int64_t cap = 64;
-  std::vector<float> kcache(B * c.Hkv * cap * c.D, 0.f), vcache(B * c.Hkv * cap * c.D, 0.f);
   std::vector<int32_t> slot(B);
-  for (int64_t b = 0; b < B; ++b) {
-    slot[b] = static_cast<int32_t>(B - 1 - b);
-    for (int32_t j = 0; j < c.lens[b]; ++j)
-      for (int64_t h = 0; h < c.Hkv; ++h)
-        for (int64_t d = 0; d < c.D; ++d) {
-          const int64_t src = (cu[b] + j) * KD + h * c.D + d;
-          kcache[ops::kv_cache_key_index(slot[b], h, j, d, c.Hkv, c.D, cap)] = k[src];
-          vcache[ops::kv_cache_value_index(slot[b], h, j, d, c.Hkv, c.D, cap)] = v[src];
-        }
-  }
+  for (int64_t b = 0; b < B; ++b) slot[b] = static_cast<int32_t>(B - 1 - b);
+  const CacheCopy cc = to_cache(k, v, cu, slot, c.Hkv, c.D, cap);
   ops::AttnShape ks{B, c.H, c.Hkv, c.D, q_cu.data(), slot.data(), c.lens.data(), cap};
   std::fill(out.begin(), out.end(), 0.f);
-  ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD, kcache.data(), 0, vcache.data(), 0,
+  ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD, cc.k.data(), 0, cc.v.data(), 0,
                          ks);
   for (size_t r = 0; r < rows.size(); ++r)
     for (int64_t e = 0; e < HD; ++e)
       ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "cache layout, row " << rows[r];
   // And from an f16 cache: the same up to half precision (inputs ~ N(0, 1)).
-  std::vector<uint16_t> kh(kcache.size()), vh(vcache.size());
-  for (size_t i = 0; i < kh.size(); ++i) kh[i] = ops::half_from_float(kcache[i]);
-  for (size_t i = 0; i < vh.size(); ++i) vh[i] = ops::half_from_float(vcache[i]);
   ks.cache_f16 = true;
   std::fill(out.begin(), out.end(), 0.f);
   ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD,
-                         reinterpret_cast<const float*>(kh.data()), 0,
-                         reinterpret_cast<const float*>(vh.data()), 0, ks);
+                         reinterpret_cast<const float*>(cc.kh.data()), 0,
+                         reinterpret_cast<const float*>(cc.vh.data()), 0, ks);
   for (size_t r = 0; r < rows.size(); ++r)
     for (int64_t e = 0; e < HD; ++e)
       ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 5e-3) << "f16 cache, row " << rows[r];
@@ -213,24 +225,15 @@ TEST_P(AttentionFwd, DecodeRowsMatchPackedOnEveryIsa) {
   ops::AttnShape sh{B, c.H, c.Hkv, c.D, cu.data(), cu.data(), c.lens.data()};
   ops::attention_forward(full.data(), HD, full_lse.data(), q.data(), HD, k.data(), KD, v.data(), KD,
                          sh);
-  std::vector<float> kc(B * cap * KD, 0.f), vc(B * cap * KD, 0.f), qs;
+  std::vector<float> qs;
   std::vector<int32_t> slot(B), q_cu(1, 0);
   for (int64_t b = 0; b < B; ++b) {
     slot[b] = static_cast<int32_t>((b * 5 + 3) % B);
-    for (int32_t j = 0; j < c.lens[b]; ++j)
-      for (int64_t h = 0; h < c.Hkv; ++h)
-        for (int64_t d = 0; d < c.D; ++d) {
-          const int64_t src = (cu[b] + j) * KD + h * c.D + d;
-          kc[ops::kv_cache_key_index(slot[b], h, j, d, c.Hkv, c.D, cap)] = k[src];
-          vc[ops::kv_cache_value_index(slot[b], h, j, d, c.Hkv, c.D, cap)] = v[src];
-        }
     const int64_t last = cu[b + 1] - 1;
     qs.insert(qs.end(), q.begin() + last * HD, q.begin() + (last + 1) * HD);
     q_cu.push_back(q_cu.back() + 1);
   }
-  std::vector<uint16_t> kh(kc.size()), vh(vc.size());
-  for (size_t i = 0; i < kh.size(); ++i) kh[i] = ops::half_from_float(kc[i]);
-  for (size_t i = 0; i < vh.size(); ++i) vh[i] = ops::half_from_float(vc[i]);
+  const CacheCopy cc = to_cache(k, v, cu, slot, c.Hkv, c.D, cap);
   const ops::Isa best = ops::isa();
   for (ops::Isa want : {ops::Isa::scalar, ops::Isa::avx2, ops::Isa::avx512}) {
     ops::set_isa(want);
@@ -238,8 +241,8 @@ TEST_P(AttentionFwd, DecodeRowsMatchPackedOnEveryIsa) {
     for (bool f16 : {false, true}) {
       ops::AttnShape ks{B, c.H, c.Hkv, c.D, q_cu.data(), slot.data(), c.lens.data(), cap, f16};
       std::vector<float> out(B * HD, 0.f), lse(B * c.H, 0.f);
-      const float* kp = f16 ? reinterpret_cast<const float*>(kh.data()) : kc.data();
-      const float* vp = f16 ? reinterpret_cast<const float*>(vh.data()) : vc.data();
+      const float* kp = f16 ? reinterpret_cast<const float*>(cc.kh.data()) : cc.k.data();
+      const float* vp = f16 ? reinterpret_cast<const float*>(cc.vh.data()) : cc.v.data();
       ops::attention_forward(out.data(), HD, lse.data(), qs.data(), HD, kp, 0, vp, 0, ks);
       const double tol = f16 ? 5e-3 : 1e-5;
       for (int64_t b = 0; b < B; ++b) {
