@@ -77,6 +77,17 @@ void rope_apply(float* x, int64_t ld, const int32_t* pos, int64_t N, int64_t n_h
                 const float* cos_t, const float* sin_t, bool inverse = false);
 
 // ---------------------------------------------------------------------------------------------
+// Element formats of a KV cache: f32; f16 (IEEE binary16, 10-bit mantissa); bf24 (a float's top
+// three bytes rounded to nearest even: float32's range, 15-bit mantissa, relative error at most
+// 2^-16; struct Bf24). Bytes per element: kv_bytes.
+enum class KvFormat : uint8_t { f32, f16, bf24 };
+inline int64_t kv_bytes(KvFormat f) {
+  return f == KvFormat::f32 ? 4 : f == KvFormat::f16 ? 2 : 3;
+}
+struct Bf24 {
+  uint8_t b[3];  // bits 8-15, 16-23, 24-31 of the float
+};
+
 // Causal grouped-query attention over packed sequences, scale 1/sqrt(D). Query head h reads
 // key/value head h / (H/Hkv). Rows: q row n (H·D floats) at q + n·ldq; k/v rows (Hkv·D floats)
 // at k + r·ldk, v + r·ldv.
@@ -101,7 +112,7 @@ struct AttnShape {
   const int32_t* kv_start;  // [B]
   const int32_t* kv_len;    // [B]
   int64_t cache = 0;
-  bool cache_f16 = false;  // cache layout holding IEEE half floats (k, v point to uint16_t)
+  KvFormat cache_format = KvFormat::f32;  // element type of the cache (k, v point to it)
 };
 // IEEE binary16 conversions (round to nearest even), for writing and reading an f16 KV cache.
 inline uint16_t half_from_float(float f) {
@@ -142,6 +153,23 @@ inline float float_from_half(uint16_t h) {
   __builtin_memcpy(&f, &x, 4);
   return f;
 }
+// Bf24 conversions: nearest even (NaN stays NaN, overflow gives infinity), and exact back.
+inline Bf24 bf24_from_float(float f) {
+  uint32_t x;
+  __builtin_memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u)
+    x |= 0x00400000u;  // NaN stays NaN (quiet)
+  else
+    x += 0x7fu + ((x >> 8) & 1u);  // nearest even; a carry rounds up into the exponent
+  return Bf24{
+      {static_cast<uint8_t>(x >> 8), static_cast<uint8_t>(x >> 16), static_cast<uint8_t>(x >> 24)}};
+}
+inline float float_from_bf24(Bf24 h) {
+  const uint32_t x = (uint32_t(h.b[0]) << 8) | (uint32_t(h.b[1]) << 16) | (uint32_t(h.b[2]) << 24);
+  float f;
+  __builtin_memcpy(&f, &x, 4);
+  return f;
+}
 inline int64_t kv_cache_key_index(int64_t slot, int64_t h, int64_t j, int64_t d, int64_t Hkv,
                                   int64_t D, int64_t cache) {
   return (((slot * (cache / 16) + j / 16) * Hkv + h) * D + d) * 16 + j % 16;
@@ -150,15 +178,21 @@ inline int64_t kv_cache_value_index(int64_t slot, int64_t h, int64_t j, int64_t 
                                     int64_t D, int64_t cache) {
   return ((slot * cache + j) * Hkv + h) * D + d;
 }
-// Stores the keys and values of N new tokens into the KV-cache layout above (f32 or, with f16,
-// IEEE halves): token i (key row k + i·ld, value row v + i·ld, Hkv·D floats each) goes to slot
-// slot[i], position pos[i].
+// Stores the keys and values of N new tokens into the KV-cache layout above, converted to `fmt`
+// (round to nearest even): token i (key row k + i·ld, value row v + i·ld, Hkv·D floats each)
+// goes to slot slot[i], position pos[i].
 void kv_cache_store(void* kcache, void* vcache, const float* k, const float* v, int64_t ld,
                     const int32_t* slot, const int32_t* pos, int64_t N, int64_t Hkv, int64_t D,
-                    int64_t cache, bool f16);
+                    int64_t cache, KvFormat fmt);
 void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq,
                        const float* k, int64_t ldk, const float* v, int64_t ldv,
                        const AttnShape& s);
+// A cached step in one pass per sequence: kv_cache_store of each sequence's new rows (row n's key
+// at k + n·ld, value at v + n·ld; sequence b's rows go to slot kv_start[b], positions
+// kv_len[b] - nq .. kv_len[b] - 1), then attention_forward over the cache (s.cache > 0, no lse).
+// The same result as the two calls; the rows just written are still in the CPU's cache.
+void attention_cached(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k,
+                      const float* v, int64_t ld, void* kcache, void* vcache, const AttnShape& s);
 // Gradients of the forward above given dout, the forward's out and lse. dq is overwritten;
 // dk and dv are overwritten for every row belonging to some sequence (training layout: all).
 void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv, int64_t lddv,

@@ -4,7 +4,8 @@
 // positions per tile, see cpu-impl.h). The forward keeps only the log-sum-exp of each query row
 // and the backward recomputes the probabilities from it (as flash attention does), so memory
 // stays O(N). KV-cache layout (ops.h): one task per sequence, whose keys and values are each one
-// contiguous block; decode rows stream them front to back (VecOps::attend_seq).
+// contiguous block; decode rows stream them front to back (CacheKernels::attend_seq), in f32,
+// IEEE half or bf24 (ops::KvFormat).
 #include <cmath>
 #include <vector>
 
@@ -46,124 +47,162 @@ int64_t attention_work(const AttnShape& sh) {
 }
 constexpr int64_t kParallelWork = 1 << 15;
 
+// Token i's key and value rows (Hkv·D floats at kn, vn) into slot `slot`, position `pos` of a
+// cache of T; tmp is scratch for the converted key row.
+template <class T>
+void store_token(T* kcache, T* vcache, const float* kn, const float* vn, int64_t slot, int64_t pos,
+                 int64_t Hkv, int64_t D, int64_t cache, std::vector<T>& tmp) {
+  const auto& K = cpu::cache_kernels<T>(cpu::vec());
+  tmp.resize(Hkv * D);
+  K.convert(tmp.data(), kn, Hkv * D);
+  for (int64_t h = 0; h < Hkv; ++h) {
+    T* kd = kcache + kv_cache_key_index(slot, h, pos, 0, Hkv, D, cache);
+    for (int64_t d = 0; d < D; ++d) kd[d * kKeyTile] = tmp[h * D + d];
+    K.convert(vcache + kv_cache_value_index(slot, h, pos, 0, Hkv, D, cache), vn + h * D, D);
+  }
+}
+
+// The new rows of a cached step (attention_cached): row n's key at k + n·ld, value at v + n·ld,
+// stored into kcache, vcache.
+struct NewRows {
+  const float *k, *v;
+  int64_t ld;
+  void *kcache, *vcache;
+};
+
+// Calls fn(T{}) with T the element type of fmt.
+template <class Fn>
+void with_format(KvFormat fmt, Fn&& fn) {
+  switch (fmt) {
+    case KvFormat::f32:
+      return fn(float{});
+    case KvFormat::f16:
+      return fn(uint16_t{});
+    case KvFormat::bf24:
+      return fn(Bf24{});
+  }
+}
+
+// The query heads of kv head hk for the nq query rows of sequence b: keys in tiles jb at
+// kt + jb·tstride, values at v0 + j·ldv0 (training layout or cache, of T).
+template <class T>
+void attend_heads(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq,
+                  const AttnShape& sh, int64_t b, int64_t hk, const T* kt, int64_t tstride,
+                  const T* v0, int64_t ldv0) {
+  const auto& V = cpu::vec();
+  const auto& K = cpu::cache_kernels<T>(V);
+  const int64_t H = sh.H, D = sh.D, G = H / sh.Hkv;
+  const float scale = 1.f / std::sqrt(static_cast<float>(D));
+  const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
+  const int64_t lds = key_tiles(L) * kKeyTile;
+  Scratch& sc = scratch();
+  sc.s.resize(kTile * lds);
+  float* s = sc.s.data();
+  for (int64_t g = 0; g < G; ++g) {
+    const int64_t h = hk * G + g;
+    for (int64_t i0 = 0; i0 < nq; i0 += kTile) {
+      const int64_t m = nq - i0 < kTile ? nq - i0 : kTile;
+      const int64_t nmax = L - nq + i0 + m;  // keys seen by the tile's last query
+      K.scores_t(s, lds, q + (q0 + i0) * ldq + h * D, ldq, m, kt, D, tstride, nmax);
+      float inv[kTile];
+      for (int64_t r = 0; r < m; ++r) {
+        const int64_t n = L - nq + i0 + r + 1;
+        float* sr = s + r * lds;
+        const float mx = V.max(sr, n) * scale;
+        const float sum = V.exp_scaled(sr, n, scale, mx);
+        for (int64_t j = n; j < nmax; ++j) sr[j] = 0.f;
+        inv[r] = 1.f / sum;
+        if (lse) lse[(q0 + i0 + r) * H + h] = mx + std::log(sum);
+      }
+      float* o = out + (q0 + i0) * ldo + h * D;
+      K.gemv_rows(o, ldo, s, lds, m, v0, ldv0, nmax, D);
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t d = 0; d < D; ++d) o[r * ldo + d] *= inv[r];
+    }
+  }
+}
+
+// KV cache of T: one task per sequence, whose keys and values are each one block. The step's
+// new rows (fresh) are stored first, so they are still in the CPU's cache when read. A decode
+// row (one query) walks both blocks in memory order; a longer feed goes kv head by kv head.
+template <class T>
+void attend_cache(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq, const T* kc,
+                  const T* vc, const AttnShape& sh, const NewRows* fresh) {
+  const int64_t H = sh.H, Hkv = sh.Hkv, D = sh.D, G = H / Hkv;
+  const int64_t tstride = Hkv * D * kKeyTile, ldv0 = Hkv * D;
+  const float scale = 1.f / std::sqrt(static_cast<float>(D));
+  const auto& K = cpu::cache_kernels<T>(cpu::vec());
+  cpu::parallel_dynamic(sh.B, 1, attention_work(sh) > kParallelWork, [&](int64_t b) {
+    const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
+    if (nq <= 0) return;
+    if (fresh) {
+      thread_local std::vector<T> tmp;
+      for (int64_t i = 0; i < nq; ++i)
+        store_token(static_cast<T*>(fresh->kcache), static_cast<T*>(fresh->vcache),
+                    fresh->k + (q0 + i) * fresh->ld, fresh->v + (q0 + i) * fresh->ld,
+                    sh.kv_start[b], L - nq + i, Hkv, D, sh.cache, tmp);
+    }
+    const T* kb = kc + kv_cache_key_index(sh.kv_start[b], 0, 0, 0, Hkv, D, sh.cache);
+    const T* vb = vc + kv_cache_value_index(sh.kv_start[b], 0, 0, 0, Hkv, D, sh.cache);
+    if (nq == 1) {
+      Scratch& sc = scratch();
+      const int64_t lds = key_tiles(L) * kKeyTile;
+      sc.s.resize(H * lds);
+      K.attend_seq(out + q0 * ldo, lse ? lse + q0 * H : nullptr, q + q0 * ldq, H, G, D, kb, tstride,
+                   vb, ldv0, L, scale, sc.s.data(), lds);
+      return;
+    }
+    for (int64_t hk = 0; hk < Hkv; ++hk)
+      attend_heads(out, ldo, lse, q, ldq, sh, b, hk, kb + hk * D * kKeyTile, tstride, vb + hk * D,
+                   ldv0);
+  });
+}
+
 }  // namespace
 
 void kv_cache_store(void* kcache, void* vcache, const float* k, const float* v, int64_t ld,
                     const int32_t* slot, const int32_t* pos, int64_t N, int64_t Hkv, int64_t D,
-                    int64_t cache, bool f16) {
-  const auto& V = cpu::vec();
-  cpu::parallel_static(N, N * Hkv * D > (1 << 15), [&](int64_t i) {
-    thread_local std::vector<uint16_t> tmp;
-    tmp.resize(f16 ? Hkv * D : 0);
-    const float* kn = k + i * ld;
-    const float* vn = v + i * ld;
-    if (f16) V.to_half(tmp.data(), kn, Hkv * D);
-    for (int64_t h = 0; h < Hkv; ++h) {
-      const int64_t ko = kv_cache_key_index(slot[i], h, pos[i], 0, Hkv, D, cache);
-      const int64_t vo = kv_cache_value_index(slot[i], h, pos[i], 0, Hkv, D, cache);
-      if (f16) {
-        uint16_t* kd = static_cast<uint16_t*>(kcache) + ko;
-        for (int64_t d = 0; d < D; ++d) kd[d * kKeyTile] = tmp[h * D + d];
-        V.to_half(static_cast<uint16_t*>(vcache) + vo, vn + h * D, D);
-      } else {
-        float* kd = static_cast<float*>(kcache) + ko;
-        for (int64_t d = 0; d < D; ++d) kd[d * kKeyTile] = kn[h * D + d];
-        float* vd = static_cast<float*>(vcache) + vo;
-        for (int64_t d = 0; d < D; ++d) vd[d] = vn[h * D + d];
-      }
-    }
+                    int64_t cache, KvFormat fmt) {
+  with_format(fmt, [&](auto t) {
+    using T = decltype(t);
+    cpu::parallel_static(N, N * Hkv * D > (1 << 15), [&](int64_t i) {
+      thread_local std::vector<T> tmp;
+      store_token(static_cast<T*>(kcache), static_cast<T*>(vcache), k + i * ld, v + i * ld, slot[i],
+                  pos[i], Hkv, D, cache, tmp);
+    });
   });
 }
 
 void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int64_t ldq,
                        const float* k, int64_t ldk, const float* v, int64_t ldv,
                        const AttnShape& sh) {
-  const auto& V = cpu::vec();
-  const int64_t B = sh.B, H = sh.H, Hkv = sh.Hkv, D = sh.D, G = H / Hkv;
-  const float scale = 1.f / std::sqrt(static_cast<float>(D));
-  const bool cached = sh.cache > 0, f16 = cached && sh.cache_f16;
-  const auto* kh = reinterpret_cast<const uint16_t*>(k);
-  const auto* vh = reinterpret_cast<const uint16_t*>(v);
-  // The query heads of kv head hk for the nq query rows of sequence b: keys in tiles jb at
-  // kt + jb·tstride (f32, or halves at kth), values at v0 + j·ldv0.
-  auto heads = [&](int64_t b, int64_t hk, const float* kt, const uint16_t* kth, int64_t tstride,
-                   const float* v0, const uint16_t* vh0, int64_t ldv0) {
-    const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
-    const int64_t lds = key_tiles(L) * kKeyTile;
-    Scratch& sc = scratch();
-    sc.s.resize(kTile * lds);
-    float* s = sc.s.data();
-    for (int64_t g = 0; g < G; ++g) {
-      const int64_t h = hk * G + g;
-      for (int64_t i0 = 0; i0 < nq; i0 += kTile) {
-        const int64_t m = nq - i0 < kTile ? nq - i0 : kTile;
-        const int64_t nmax = L - nq + i0 + m;  // keys seen by the tile's last query
-        const float* qb = q + (q0 + i0) * ldq + h * D;
-        if (kth)
-          V.scores_t_f16(s, lds, qb, ldq, m, kth, D, tstride, nmax);
-        else
-          V.scores_t(s, lds, qb, ldq, m, kt, D, tstride, nmax);
-        float inv[kTile];
-        for (int64_t r = 0; r < m; ++r) {
-          const int64_t n = L - nq + i0 + r + 1;
-          float* sr = s + r * lds;
-          const float mx = V.max(sr, n) * scale;
-          const float sum = V.exp_scaled(sr, n, scale, mx);
-          for (int64_t j = n; j < nmax; ++j) sr[j] = 0.f;
-          inv[r] = 1.f / sum;
-          if (lse) lse[(q0 + i0 + r) * H + h] = mx + std::log(sum);
-        }
-        float* o = out + (q0 + i0) * ldo + h * D;
-        if (vh0)
-          V.gemv_rows_f16(o, ldo, s, lds, m, vh0, ldv0, nmax, D);
-        else
-          V.gemv_rows(o, ldo, s, lds, m, v0, ldv0, nmax, D);
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t d = 0; d < D; ++d) o[r * ldo + d] *= inv[r];
-      }
-    }
-  };
-  const bool par = attention_work(sh) > kParallelWork;
-  if (!cached) {  // training layout: one task per (sequence, kv head), keys tiled per task
-    cpu::parallel_dynamic(B * Hkv, 1, par, [&](int64_t task) {
-      const int64_t b = task / Hkv, hk = task % Hkv, L = sh.kv_len[b];
-      if (sh.q_cu[b + 1] <= sh.q_cu[b]) return;
-      Scratch& sc = scratch();
-      tile_keys(sc.kt, k + static_cast<int64_t>(sh.kv_start[b]) * ldk + hk * D, ldk, L, D);
-      heads(b, hk, sc.kt.data(), nullptr, D * kKeyTile,
-            v + static_cast<int64_t>(sh.kv_start[b]) * ldv + hk * D, nullptr, ldv);
+  if (sh.cache > 0) {
+    with_format(sh.cache_format, [&](auto t) {
+      using T = decltype(t);
+      attend_cache(out, ldo, lse, q, ldq, reinterpret_cast<const T*>(k),
+                   reinterpret_cast<const T*>(v), sh, nullptr);
     });
     return;
   }
-  // KV cache: one task per sequence, whose keys and values are each one block. A decode row
-  // (one query) walks both blocks in memory order; a longer feed goes kv head by kv head.
-  const int64_t tstride = Hkv * D * kKeyTile, ldv0 = Hkv * D;
-  cpu::parallel_dynamic(B, 1, par, [&](int64_t b) {
-    const int64_t q0 = sh.q_cu[b], nq = sh.q_cu[b + 1] - q0, L = sh.kv_len[b];
-    if (nq <= 0) return;
-    const int64_t ko = kv_cache_key_index(sh.kv_start[b], 0, 0, 0, Hkv, D, sh.cache);
-    const int64_t vo = kv_cache_value_index(sh.kv_start[b], 0, 0, 0, Hkv, D, sh.cache);
-    if (nq == 1) {
-      Scratch& sc = scratch();
-      const int64_t lds = key_tiles(L) * kKeyTile;
-      sc.s.resize(H * lds);
-      float* o = out + q0 * ldo;
-      float* l = lse ? lse + q0 * H : nullptr;
-      if (f16)
-        V.attend_seq_f16(o, l, q + q0 * ldq, H, G, D, kh + ko, tstride, vh + vo, ldv0, L, scale,
-                         sc.s.data(), lds);
-      else
-        V.attend_seq(o, l, q + q0 * ldq, H, G, D, k + ko, tstride, v + vo, ldv0, L, scale,
-                     sc.s.data(), lds);
-      return;
-    }
-    for (int64_t hk = 0; hk < Hkv; ++hk) {
-      const int64_t kh0 = ko + hk * D * kKeyTile, vh0 = vo + hk * D;
-      if (f16)
-        heads(b, hk, nullptr, kh + kh0, tstride, nullptr, vh + vh0, ldv0);
-      else
-        heads(b, hk, k + kh0, nullptr, tstride, v + vh0, nullptr, ldv0);
-    }
+  // Training layout: one task per (sequence, kv head), keys tiled per task.
+  const int64_t Hkv = sh.Hkv, D = sh.D;
+  cpu::parallel_dynamic(sh.B * Hkv, 1, attention_work(sh) > kParallelWork, [&](int64_t task) {
+    const int64_t b = task / Hkv, hk = task % Hkv, L = sh.kv_len[b];
+    if (sh.q_cu[b + 1] <= sh.q_cu[b]) return;
+    Scratch& sc = scratch();
+    tile_keys(sc.kt, k + static_cast<int64_t>(sh.kv_start[b]) * ldk + hk * D, ldk, L, D);
+    attend_heads(out, ldo, lse, q, ldq, sh, b, hk, sc.kt.data(), D * kKeyTile,
+                 v + static_cast<int64_t>(sh.kv_start[b]) * ldv + hk * D, ldv);
+  });
+}
+
+void attention_cached(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k,
+                      const float* v, int64_t ld, void* kcache, void* vcache, const AttnShape& sh) {
+  const NewRows fresh{k, v, ld, kcache, vcache};
+  with_format(sh.cache_format, [&](auto t) {
+    using T = decltype(t);
+    attend_cache(out, ldo, nullptr, q, ldq, static_cast<const T*>(kcache),
+                 static_cast<const T*>(vcache), sh, &fresh);
   });
 }
 
@@ -200,8 +239,8 @@ void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float*
         const int64_t row0 = q0 + i0;
         const float* qb = q + row0 * ldq + h * D;
         const float* dob = dout + row0 * lddo + h * D;
-        V.scores_t(s, lds, qb, ldq, m, sc.kt.data(), D, D * kKeyTile, nmax);     // S
-        V.scores_t(dp, lds, dob, lddo, m, sc.vt.data(), D, D * kKeyTile, nmax);  // dP = dO·Vᵀ
+        V.f32.scores_t(s, lds, qb, ldq, m, sc.kt.data(), D, D * kKeyTile, nmax);     // S
+        V.f32.scores_t(dp, lds, dob, lddo, m, sc.vt.data(), D, D * kKeyTile, nmax);  // dP = dO·Vᵀ
         for (int64_t r = 0; r < m; ++r) {
           const int64_t n = L - nq + i0 + r + 1;
           float *sr = s + r * lds, *dr = dp + r * lds;
@@ -210,7 +249,7 @@ void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float*
           for (int64_t j = 0; j < n; ++j) dr[j] = sr[j] * (dr[j] - di) * scale;  // scaled dS
           for (int64_t j = n; j < nmax; ++j) sr[j] = dr[j] = 0.f;
         }
-        V.gemv_rows(dq + row0 * lddq + h * D, lddq, dp, lds, m, k0, ldk, nmax, D);
+        V.f32.gemv_rows(dq + row0 * lddq + h * D, lddq, dp, lds, m, k0, ldk, nmax, D);
         V.rank_update(sc.dk.data(), dp, lds, qb, ldq, m, nmax, D);
         V.rank_update(sc.dv.data(), s, lds, dob, lddo, m, nmax, D);
       }

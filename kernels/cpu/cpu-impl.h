@@ -4,38 +4,40 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/ops.h"
 
 namespace k1rl::ops::cpu {
 
-struct VecOps {
-  float (*dot)(const float* a, const float* b, int64_t n);
-  void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a·x
+// The attention kernels over keys and values stored as T (float, uint16_t: IEEE halves, Bf24).
+template <class T>
+struct CacheKernels {
   // Attention tiles over m query rows (any m; four at a time share each load). Keys are "tiled
   // transposed" (kKeyTile below; tile jb at kt + jb·tstride): s[r·lds + j] = Σ_d q[r·ldq + d]·
   // key_j[d] for j < n rounded up to a multiple of 16 (the extra entries are junk; s must have
   // room for them);
-  void (*scores_t)(float* s, int64_t lds, const float* q, int64_t ldq, int64_t m, const float* kt,
+  void (*scores_t)(float* s, int64_t lds, const float* q, int64_t ldq, int64_t m, const T* kt,
                    int64_t D, int64_t tstride, int64_t n);
-  void (*scores_t_f16)(float* s, int64_t lds, const float* q, int64_t ldq, int64_t m,
-                       const uint16_t* kt, int64_t D, int64_t tstride,
-                       int64_t n);  // keys as IEEE halves
   // Decode attention of one sequence: query row q[H·D] (head h reads kv head h/G) against n
   // cached positions, keys tile jb of kv head hk at kt + jb·tstride + hk·16·D, values of
   // position j at v + j·ldv + hk·D; writes out[H·D] and lse[H] (when not null). s is scratch
   // of H rows of lds >= n rounded up to 16.
   void (*attend_seq)(float* out, float* lse, const float* q, int64_t H, int64_t G, int64_t D,
-                     const float* kt, int64_t tstride, const float* v, int64_t ldv, int64_t n,
-                     float scale, float* s, int64_t lds);
-  void (*attend_seq_f16)(float* out, float* lse, const float* q, int64_t H, int64_t G, int64_t D,
-                         const uint16_t* kt, int64_t tstride, const uint16_t* v, int64_t ldv,
-                         int64_t n, float scale, float* s, int64_t lds);
+                     const T* kt, int64_t tstride, const T* v, int64_t ldv, int64_t n, float scale,
+                     float* s, int64_t lds);
   // out[r·ldo + d] = Σ_j p[r·ldp + j]·v[j·ldv + d] for d < D, j < n (overwrites out);
-  void (*gemv_rows)(float* out, int64_t ldo, const float* p, int64_t ldp, int64_t m, const float* v,
+  void (*gemv_rows)(float* out, int64_t ldo, const float* p, int64_t ldp, int64_t m, const T* v,
                     int64_t ldv, int64_t n, int64_t D);
-  void (*gemv_rows_f16)(float* out, int64_t ldo, const float* p, int64_t ldp, int64_t m,
-                        const uint16_t* v, int64_t ldv, int64_t n, int64_t D);  // values as halves
+  void (*convert)(T* dst, const float* src, int64_t n);  // round to nearest even
+};
+
+struct VecOps {
+  float (*dot)(const float* a, const float* b, int64_t n);
+  void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a·x
+  CacheKernels<float> f32;     // also the training layout's attention
+  CacheKernels<uint16_t> f16;  // IEEE halves
+  CacheKernels<Bf24> bf24;
   // acc[j·D + d] += Σ_r w[r·ldw + j]·x[r·ldx + d] for j < n, d < D (rank-m update).
   void (*rank_update)(float* acc, const float* w, int64_t ldw, const float* x, int64_t ldx,
                       int64_t m, int64_t n, int64_t D);
@@ -44,7 +46,6 @@ struct VecOps {
   void (*gemm_packed)(float* C, int64_t ldc, const float* X, int64_t ldx, int64_t N, int64_t K,
                       const float* P, int64_t M, int64_t p0, int64_t p1, const float* bias,
                       bool acc);
-  void (*to_half)(uint16_t* dst, const float* src, int64_t n);  // IEEE half, nearest even
   // x[j] = exp(x[j]·scale - shift); returns Σ x[j].
   float (*exp_scaled)(float* x, int64_t n, float scale, float shift);
   float (*max)(const float* x, int64_t n);
@@ -62,6 +63,26 @@ struct VecOps {
 };
 
 const VecOps& vec();
+
+template <class T>
+const CacheKernels<T>& cache_kernels(const VecOps& V) {
+  if constexpr (std::is_same_v<T, float>)
+    return V.f32;
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return V.f16;
+  else
+    return V.bf24;
+}
+// One element of a cache of T from a float (the scalar twin of the vector stores).
+template <class T>
+T elem_from_float(float x) {
+  if constexpr (std::is_same_v<T, float>)
+    return x;
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return half_from_float(x);
+  else
+    return bf24_from_float(x);
+}
 
 // Keys in the layout scores_t reads: key j = 16·jb + jj, dim d at kt[jb·tstride + d·16 + jj].
 constexpr int64_t kKeyTile = 16;

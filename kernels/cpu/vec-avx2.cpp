@@ -92,7 +92,7 @@ inline VF vexp(VF x) {
 inline float sexp(float x) {
   return std::exp(x);
 }
-inline void vstore_h(uint16_t* p, VF x) {
+inline void vstore(uint16_t* p, VF x) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
                    _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
@@ -104,6 +104,39 @@ inline VF vload_n(const uint16_t* p, int64_t n, float fill) {
   for (int64_t i = 0; i < n && i < 8; ++i) t[i] = p[i];
   const __m256 x = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
   return _mm256_blendv_ps(_mm256_set1_ps(fill), x, _mm256_castsi256_ps(tail_mask(n)));
+}
+
+// Bf24: 8 elements are 24 bytes; 128-bit lane i takes bytes 12i..12i+11 and spreads each
+// 3 bytes into the top of a dword (the low byte zero).
+inline VF b24_spread(__m256i raw) {
+  const __m256i lanes = _mm256_permutevar8x32_epi32(raw, _mm256_setr_epi32(0, 1, 2, 3, 3, 4, 5, 6));
+  const __m256i spread =
+      _mm256_setr_epi8(-128, 0, 1, 2, -128, 3, 4, 5, -128, 6, 7, 8, -128, 9, 10, 11, -128, 0, 1, 2,
+                       -128, 3, 4, 5, -128, 6, 7, 8, -128, 9, 10, 11);
+  return _mm256_castsi256_ps(_mm256_shuffle_epi8(lanes, spread));
+}
+inline VF vload(const Bf24* p) {  // six dwords: never reads past the 24 bytes
+  return b24_spread(_mm256_maskload_epi32(reinterpret_cast<const int*>(p), tail_mask(6)));
+}
+inline VF vload_n(const Bf24* p, int64_t n, float fill) {
+  Bf24 t[8] = {};
+  for (int64_t i = 0; i < n && i < 8; ++i) t[i] = p[i];
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), vload(t), _mm256_castsi256_ps(tail_mask(n)));
+}
+inline void vstore(Bf24* p, VF x) {
+  const __m256i u = _mm256_castps_si256(x);
+  const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 8), _mm256_set1_epi32(1));
+  const __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7f)));
+  const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                         _mm256_set1_epi32(0x7f800000));
+  const __m256i q = _mm256_or_si256(u, _mm256_set1_epi32(0x00400000));
+  const __m256i b = _mm256_blendv_epi8(r, q, nan);
+  const __m256i pick =
+      _mm256_setr_epi8(1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, -128, -128, -128, -128, 1, 2, 3, 5,
+                       6, 7, 9, 10, 11, 13, 14, 15, -128, -128, -128, -128);
+  const __m256i packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(b, pick),
+                                                     _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
+  _mm256_maskstore_epi32(reinterpret_cast<int*>(p), tail_mask(6), packed);
 }
 
 #include "kernels/cpu/vec-body.inc"

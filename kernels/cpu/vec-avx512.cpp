@@ -84,7 +84,7 @@ inline VF vexp(VF x) {
 inline float sexp(float x) {
   return std::exp(x);
 }
-inline void vstore_h(uint16_t* p, VF x) {
+inline void vstore(uint16_t* p, VF x) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
                       _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
@@ -94,6 +94,39 @@ inline VF vload(const uint16_t* p) {
 inline VF vload_n(const uint16_t* p, int64_t n, float fill) {
   const __m512 x = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail_mask(n), p));
   return _mm512_mask_blend_ps(tail_mask(n), _mm512_set1_ps(fill), x);
+}
+// Bf24: 16 elements are 48 bytes; 128-bit lane i takes bytes 12i..12i+11 and spreads each
+// 3 bytes into the top of a dword (the low byte zero).
+inline VF b24_spread(__m512i raw) {
+  const __m512i lanes = _mm512_permutexvar_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9, 9, 10, 11, 12), raw);
+  const __m512i spread = _mm512_broadcast_i32x4(
+      _mm_setr_epi8(-128, 0, 1, 2, -128, 3, 4, 5, -128, 6, 7, 8, -128, 9, 10, 11));
+  return _mm512_castsi512_ps(_mm512_shuffle_epi8(lanes, spread));
+}
+inline __mmask64 b24_mask(int64_t n) {
+  return n >= 16 ? __mmask64(0xFFFFFFFFFFFFull) : __mmask64((1ull << (3 * n)) - 1);
+}
+inline VF vload(const Bf24* p) {
+  return b24_spread(_mm512_maskz_loadu_epi8(b24_mask(16), p));
+}
+inline VF vload_n(const Bf24* p, int64_t n, float fill) {
+  const __m512 x = b24_spread(_mm512_maskz_loadu_epi8(b24_mask(n < 0 ? 0 : n), p));
+  return _mm512_mask_blend_ps(tail_mask(n), _mm512_set1_ps(fill), x);
+}
+inline void vstore(Bf24* p, VF x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 8), _mm512_set1_epi32(1));
+  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7f)));
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                                _mm512_set1_epi32(0x7f800000));
+  r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
+  const __m512i pick = _mm512_broadcast_i32x4(
+      _mm_setr_epi8(1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, -128, -128, -128, -128));
+  const __m512i packed = _mm512_permutexvar_epi32(
+      _mm512_setr_epi32(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 15, 15, 15, 15),
+      _mm512_shuffle_epi8(r, pick));
+  _mm512_mask_storeu_epi8(p, b24_mask(16), packed);
 }
 
 #include "kernels/cpu/vec-body.inc"

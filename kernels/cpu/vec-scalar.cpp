@@ -60,7 +60,7 @@ inline VF vexp(VF x) {
 inline float sexp(float x) {
   return std::exp(x);
 }
-inline void vstore_h(uint16_t* p, VF x) {
+inline void vstore(uint16_t* p, VF x) {
   *p = half_from_float(x);
 }
 inline VF vload(const uint16_t* p) {
@@ -68,6 +68,15 @@ inline VF vload(const uint16_t* p) {
 }
 inline VF vload_n(const uint16_t* p, int64_t n, float fill) {
   return n > 0 ? float_from_half(*p) : fill;
+}
+inline void vstore(Bf24* p, VF x) {
+  *p = bf24_from_float(x);
+}
+inline VF vload(const Bf24* p) {
+  return float_from_bf24(*p);
+}
+inline VF vload_n(const Bf24* p, int64_t n, float fill) {
+  return n > 0 ? float_from_bf24(*p) : fill;
 }
 
 #include "kernels/cpu/vec-body.inc"

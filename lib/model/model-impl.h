@@ -59,7 +59,7 @@ struct Model::Impl {
 };
 
 struct KvCache::Scratch {
-  std::vector<int32_t> pos, slot, kv_start, kv_len, last_rows;
+  std::vector<int32_t> pos, kv_start, kv_len, last_rows;
   std::vector<float> x, ln, qkv, att, gu, h, xsel;
   // Weights packed for few-row products (ops::pack_weights), offsets into `packed` keyed by the
   // weight's offset in the flat parameter buffer; empty until KvCache::pack_weights.

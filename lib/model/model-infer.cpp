@@ -8,6 +8,32 @@
 
 namespace k1rl::model {
 
+namespace {
+
+ops::KvFormat kv_format(KvType t) {
+  switch (t) {
+    case KvType::f16:
+      return ops::KvFormat::f16;
+    case KvType::bf24:
+      return ops::KvFormat::bf24;
+    default:
+      return ops::KvFormat::f32;
+  }
+}
+
+}  // namespace
+
+const char* kv_type_name(KvType t) {
+  return t == KvType::f16 ? "f16" : t == KvType::bf24 ? "bf24" : "f32";
+}
+
+KvType kv_type_from_name(const std::string& name) {
+  for (KvType t : {KvType::f32, KvType::f16, KvType::bf24})
+    if (name == kv_type_name(t)) return t;
+  throw ConfigError(strfmt("unknown KV-cache type '%s'", name.c_str()),
+                    "the KV cache holds f32, f16 or bf24 elements", "use one of those");
+}
+
 KvCache::KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, KvType type)
     : slots_(slots), capacity_(capacity), type_(type), scratch_(std::make_unique<Scratch>()) {
   if (slots < 1 || capacity < 1)
@@ -16,14 +42,10 @@ KvCache::KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, KvType
                      "ask for at least one slot and one token");
   stride_ = (capacity + 15) / 16 * 16;  // the kernels' cache layout wants whole tiles of 16
   layer_stride_ = slots * stride_ * cfg.kv_heads * cfg.head_dim();
-  const size_t n = static_cast<size_t>(layer_stride_ * cfg.layers);
-  if (type == KvType::f16) {
-    kh_.assign(n, 0);
-    vh_.assign(n, 0);
-  } else {
-    k_.assign(n, 0.f);
-    v_.assign(n, 0.f);
-  }
+  const size_t bytes =
+      static_cast<size_t>(layer_stride_ * cfg.layers * ops::kv_bytes(kv_format(type)));
+  k_.assign(bytes, 0);
+  v_.assign(bytes, 0);
 }
 
 void KvCache::pack_one(const Model& model, int64_t offset, int64_t M, int64_t K) {
@@ -51,12 +73,10 @@ void KvCache::pack_weights(const Model& model) {
 }
 
 void* KvCache::k(int64_t layer) {
-  if (type_ == KvType::f16) return kh_.data() + layer * layer_stride_;
-  return k_.data() + layer * layer_stride_;
+  return k_.data() + layer * layer_stride_ * ops::kv_bytes(kv_format(type_));
 }
 void* KvCache::v(int64_t layer) {
-  if (type_ == KvType::f16) return vh_.data() + layer * layer_stride_;
-  return v_.data() + layer * layer_stride_;
+  return v_.data() + layer * layer_stride_ * ops::kv_bytes(kv_format(type_));
 }
 
 KvCache::~KvCache() = default;
@@ -74,7 +94,6 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   if (N <= 0) return;
 
   S.pos.resize(N);
-  S.slot.resize(N);
   S.kv_start.resize(B);
   S.kv_len.resize(B);
   for (int64_t b = 0; b < B; ++b) {
@@ -92,7 +111,6 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
     S.kv_len[b] = static_cast<int32_t>(end);
     for (int64_t i = 0; i < nq; ++i) {
       S.pos[q_cu[b] + i] = static_cast<int32_t>(start[b] + i);
-      S.slot[q_cu[b] + i] = slots[b];
     }
   }
   for (int64_t i = 0; i < N; ++i)
@@ -100,8 +118,8 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
       throw InputError("bad token id", strfmt("%d is outside [0, %lld)", tokens[i], (long long)V),
                        "the prompt was encoded with another tokenizer");
   const int64_t stride = kc.stride_;
-  const bool f16 = kc.type() == KvType::f16;
-  const ops::AttnShape sh{B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data(), stride, f16};
+  const ops::AttnShape sh{
+      B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data(), stride, kv_format(kc.type())};
   // out[n, M] (+)= in[n, K]·Wᵀ: with the weights packed (Generator), ops::matmul_packed; sgemm
   // otherwise.
   const bool use_packed = S.packed_for == this;
@@ -126,10 +144,7 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
       ops::rmsnorm_forward(ln, nullptr, x, P + o.ln1, N, C, eps);
       linear(qkv, ln, N, C, QKV, o.wqkv, o.bqkv, false);
       ops::rope_apply(qkv, QKV, S.pos.data(), N, H + Hkv, D, I.rope_cos.data(), I.rope_sin.data());
-      ops::kv_cache_store(kc.k(l), kc.v(l), qkv + HD, qkv + HD + KD, QKV, S.slot.data(),
-                          S.pos.data(), N, Hkv, D, stride, f16);
-      ops::attention_forward(att, HD, nullptr, qkv, QKV, static_cast<const float*>(kc.k(l)), 0,
-                             static_cast<const float*>(kc.v(l)), 0, sh);
+      ops::attention_cached(att, HD, qkv, QKV, qkv + HD, qkv + HD + KD, QKV, kc.k(l), kc.v(l), sh);
       linear(x, att, N, HD, C, o.wo, -1, true);
       ops::rmsnorm_forward(ln, nullptr, x, P + o.ln2, N, C, eps);
       linear(S.gu.data(), ln, N, C, 2 * F, o.wgu, -1, false);

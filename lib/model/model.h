@@ -159,10 +159,13 @@ class Model {
 
 // Keys and values of up to `slots` sequences of up to `capacity` tokens each, for every layer,
 // plus the scratch memory of forward_cached.
-// Element type of the cached keys and values: float32 (exact: a decode step gives the logits of
-// the full forward) or IEEE half (half the memory traffic of a decode step, which at batch 64
-// is bound by reading the cache; logits then differ by ~1e-3).
-enum class KvType { f32, f16 };
+// Element type of the cached keys and values (ops::KvFormat): float32 (exact: a decode step
+// gives the logits of the full forward); bf24, a float rounded to its top three bytes (3/4 of the
+// memory traffic of a decode step, which at batch 64 is bound by reading the cache; relative
+// error 2^-16, logits off by ~1e-5); IEEE half (half the traffic; logits off by ~1e-3).
+enum class KvType { f32, f16, bf24 };
+const char* kv_type_name(KvType t);
+KvType kv_type_from_name(const std::string& name);  // "f32" "f16" "bf24"; throws ConfigError
 
 class KvCache {
  public:
@@ -171,9 +174,9 @@ class KvCache {
   int64_t slots() const { return slots_; }
   int64_t capacity() const { return capacity_; }
   KvType type() const { return type_; }
-  // Keys and values of a layer (float or uint16_t per type()) in the kernels' KV-cache layout
-  // (ops::AttnShape::cache with capacity rounded up to 16): per slot and head, keys transposed in
-  // tiles of 16 positions, values as [positions, D] rows.
+  // Keys and values of a layer (float, uint16_t or ops::Bf24 per type()) in the kernels' KV-cache
+  // layout (ops::AttnShape::cache with capacity rounded up to 16): per slot and head, keys
+  // transposed in tiles of 16 positions, values as [positions, D] rows.
   void* k(int64_t layer);
   void* v(int64_t layer);
   // Copies the model's weight matrices into the layout of ops::matmul_packed, which decode
@@ -187,8 +190,7 @@ class KvCache {
   void pack_one(const Model& model, int64_t offset, int64_t M, int64_t K);
   int64_t slots_, capacity_, stride_, layer_stride_;
   KvType type_;
-  std::vector<float> k_, v_;       // f32
-  std::vector<uint16_t> kh_, vh_;  // f16
+  std::vector<unsigned char> k_, v_;  // elements of type()
   std::unique_ptr<Scratch> scratch_;
 };
 

@@ -31,7 +31,7 @@ struct RolloutConfig {
   int64_t token_budget = -1;           // partial: new tokens per rank per iteration; -1: none
   int64_t max_answer_tokens = 128;     // answers end as truncated here
   int64_t max_batch = 64;              // sequences generated together
-  model::KvType kv_cache = model::KvType::f32;  // KV-cache precision
+  model::KvType kv_cache = model::KvType::bf24;  // KV-cache precision (docs/rl.md)
   double temperature = 1.0, top_p = 1.0;
   int64_t top_k = 0;
   int64_t repeat_max_period = 16;  // repeat detection: loops of up to this many tokens ...

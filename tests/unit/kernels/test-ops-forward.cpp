@@ -2,6 +2,7 @@
 // shapes (odd sizes, tails shorter than a vector, grouped heads, sequences of length 1).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <numeric>
 
 #include "kernels/ops.h"
@@ -119,16 +120,28 @@ std::vector<int32_t> offsets(const std::vector<int32_t>& lens) {
 }
 
 // Keys and values of packed sequences (rows cu[b].., KD = Hkv·D per row) copied into the
-// KV-cache layout, sequence b in slot[b] of `cap` positions; halves of the same for f16.
+// KV-cache layout, sequence b in slot[b] of `cap` positions, in each element format.
 struct CacheCopy {
   std::vector<float> k, v;
   std::vector<uint16_t> kh, vh;
+  std::vector<ops::Bf24> kb, vb;
+  // The buffers of format f, as attention_forward takes them.
+  const float* kp(ops::KvFormat f) const { return pick(f, k, kh, kb); }
+  const float* vp(ops::KvFormat f) const { return pick(f, v, vh, vb); }
+  static const float* pick(ops::KvFormat f, const std::vector<float>& a,
+                           const std::vector<uint16_t>& h, const std::vector<ops::Bf24>& b) {
+    if (f == ops::KvFormat::f16) return reinterpret_cast<const float*>(h.data());
+    if (f == ops::KvFormat::bf24) return reinterpret_cast<const float*>(b.data());
+    return a.data();
+  }
 };
 CacheCopy to_cache(const std::vector<float>& k, const std::vector<float>& v,
                    const std::vector<int32_t>& cu, const std::vector<int32_t>& slot, int64_t Hkv,
                    int64_t D, int64_t cap) {
   const int64_t B = static_cast<int64_t>(slot.size()), KD = Hkv * D;
-  CacheCopy c{std::vector<float>(B * cap * KD, 0.f), std::vector<float>(B * cap * KD, 0.f), {}, {}};
+  CacheCopy c;
+  c.k.assign(B * cap * KD, 0.f);
+  c.v.assign(B * cap * KD, 0.f);
   for (int64_t b = 0; b < B; ++b)
     for (int32_t j = 0; j < cu[b + 1] - cu[b]; ++j)
       for (int64_t h = 0; h < Hkv; ++h)
@@ -137,9 +150,19 @@ CacheCopy to_cache(const std::vector<float>& k, const std::vector<float>& v,
           c.k[ops::kv_cache_key_index(slot[b], h, j, d, Hkv, D, cap)] = k[src];
           c.v[ops::kv_cache_value_index(slot[b], h, j, d, Hkv, D, cap)] = v[src];
         }
-  for (float x : c.k) c.kh.push_back(ops::half_from_float(x));
-  for (float x : c.v) c.vh.push_back(ops::half_from_float(x));
+  for (float x : c.k)
+    c.kh.push_back(ops::half_from_float(x)), c.kb.push_back(ops::bf24_from_float(x));
+  for (float x : c.v)
+    c.vh.push_back(ops::half_from_float(x)), c.vb.push_back(ops::bf24_from_float(x));
   return c;
+}
+constexpr ops::KvFormat kFormats[] = {ops::KvFormat::f32, ops::KvFormat::bf24, ops::KvFormat::f16};
+const char* format_name(ops::KvFormat f) {
+  return f == ops::KvFormat::f16 ? "f16" : f == ops::KvFormat::bf24 ? "bf24" : "f32";
+}
+// Tolerance on attention outputs from inputs ~ N(0, 1) rounded to the format.
+double format_tol(ops::KvFormat f) {
+  return f == ops::KvFormat::f16 ? 5e-3 : f == ops::KvFormat::bf24 ? 1e-4 : 1e-5;
 }
 
 TEST_P(AttentionFwd, MatchesNaive) {
@@ -190,30 +213,85 @@ TEST_P(AttentionFwd, CacheLayoutMatchesPacked) {
   for (size_t r = 0; r < rows.size(); ++r)
     for (int64_t e = 0; e < HD; ++e)
       ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "row " << rows[r];
-  // The same from the KV-cache layout (slots in reverse order, capacity 64).
+  // The same from the KV-cache layout (slots in reverse order, capacity 64), in each format:
+  // f32 exactly, bf24 and f16 up to their rounding.
   const int64_t cap = 64;
   std::vector<int32_t> slot(B);
   for (int64_t b = 0; b < B; ++b) slot[b] = static_cast<int32_t>(B - 1 - b);
   const CacheCopy cc = to_cache(k, v, cu, slot, c.Hkv, c.D, cap);
-  ops::AttnShape ks{B, c.H, c.Hkv, c.D, q_cu.data(), slot.data(), c.lens.data(), cap};
-  std::fill(out.begin(), out.end(), 0.f);
-  ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD, cc.k.data(), 0, cc.v.data(), 0,
-                         ks);
-  for (size_t r = 0; r < rows.size(); ++r)
-    for (int64_t e = 0; e < HD; ++e)
-      ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 1e-5) << "cache layout, row " << rows[r];
-  // And from an f16 cache: the same up to half precision (inputs ~ N(0, 1)).
-  ks.cache_f16 = true;
-  std::fill(out.begin(), out.end(), 0.f);
-  ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD,
-                         reinterpret_cast<const float*>(cc.kh.data()), 0,
-                         reinterpret_cast<const float*>(cc.vh.data()), 0, ks);
-  for (size_t r = 0; r < rows.size(); ++r)
-    for (int64_t e = 0; e < HD; ++e)
-      ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], 5e-3) << "f16 cache, row " << rows[r];
+  for (ops::KvFormat f : kFormats) {
+    ops::AttnShape ks{B, c.H, c.Hkv, c.D, q_cu.data(), slot.data(), c.lens.data(), cap, f};
+    std::fill(out.begin(), out.end(), 0.f);
+    ops::attention_forward(out.data(), HD, nullptr, qs.data(), HD, cc.kp(f), 0, cc.vp(f), 0, ks);
+    for (size_t r = 0; r < rows.size(); ++r)
+      for (int64_t e = 0; e < HD; ++e)
+        ASSERT_NEAR(out[r * HD + e], full[rows[r] * HD + e], format_tol(f))
+            << format_name(f) << " cache, row " << rows[r];
+  }
 }
+
+// attention_cached (store this step's rows, then attend) equals kv_cache_store followed by
+// attention_forward bit for bit, in each format, for decode rows and longer feeds, and leaves
+// the same cache.
+TEST_P(AttentionFwd, CachedStepEqualsStoreThenAttend) {
+  const auto& c = GetParam();
+  auto cu = offsets(c.lens);
+  const int64_t N = cu.back(), B = c.lens.size(), HD = c.H * c.D, KD = c.Hkv * c.D, cap = 80;
+  const int64_t ld = HD + 2 * KD;
+  auto qkv = randn(N * ld, 30);
+  std::vector<int32_t> slot(B), start(B), kv_len(B), q_cu(1, 0), pos;
+  std::vector<float> rows;  // each sequence's last nq rows of q | k | v
+  for (int64_t b = 0; b < B; ++b) {
+    slot[b] = static_cast<int32_t>(B - 1 - b);
+    const int32_t nq = b % 2 ? 1 : std::min<int32_t>(c.lens[b], 4);
+    start[b] = c.lens[b] - nq;
+    kv_len[b] = c.lens[b];
+    for (int32_t j = start[b]; j < c.lens[b]; ++j) {
+      rows.insert(rows.end(), qkv.begin() + (cu[b] + j) * ld, qkv.begin() + (cu[b] + j + 1) * ld);
+      pos.push_back(j);
+    }
+    q_cu.push_back(q_cu.back() + nq);
+  }
+  const int64_t R = q_cu.back();
+  std::vector<int32_t> row_slot(R);
+  for (int64_t b = 0; b < B; ++b)
+    for (int32_t i = q_cu[b]; i < q_cu[b + 1]; ++i) row_slot[i] = slot[b];
+  // Earlier positions already cached.
+  std::vector<float> k(N * KD), v(N * KD);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t e = 0; e < KD; ++e)
+      k[n * KD + e] = qkv[n * ld + HD + e], v[n * KD + e] = qkv[n * ld + HD + KD + e];
+  std::vector<int32_t> before(cu);
+  for (int64_t b = 0; b < B; ++b) before[b + 1] = before[b] + start[b];
+  std::vector<float> kb, vb;
+  for (int64_t b = 0; b < B; ++b)
+    for (int32_t j = 0; j < start[b]; ++j)
+      kb.insert(kb.end(), k.begin() + (cu[b] + j) * KD, k.begin() + (cu[b] + j + 1) * KD),
+          vb.insert(vb.end(), v.begin() + (cu[b] + j) * KD, v.begin() + (cu[b] + j + 1) * KD);
+  const CacheCopy old = to_cache(kb, vb, before, slot, c.Hkv, c.D, cap);
+  for (ops::KvFormat f : kFormats) {
+    const size_t bytes = old.k.size() * ops::kv_bytes(f);
+    std::vector<unsigned char> k1(bytes), v1(bytes), k2, v2;
+    std::memcpy(k1.data(), old.kp(f), bytes);
+    std::memcpy(v1.data(), old.vp(f), bytes);
+    k2 = k1, v2 = v1;
+    ops::AttnShape ks{B, c.H, c.Hkv, c.D, q_cu.data(), slot.data(), kv_len.data(), cap, f};
+    std::vector<float> out1(R * HD), out2(R * HD);
+    ops::kv_cache_store(k1.data(), v1.data(), rows.data() + HD, rows.data() + HD + KD, ld,
+                        row_slot.data(), pos.data(), R, c.Hkv, c.D, cap, f);
+    ops::attention_forward(out1.data(), HD, nullptr, rows.data(), ld,
+                           reinterpret_cast<const float*>(k1.data()), 0,
+                           reinterpret_cast<const float*>(v1.data()), 0, ks);
+    ops::attention_cached(out2.data(), HD, rows.data(), ld, rows.data() + HD, rows.data() + HD + KD,
+                          ld, k2.data(), v2.data(), ks);
+    EXPECT_EQ(out1, out2) << format_name(f);
+    EXPECT_EQ(k1, k2) << format_name(f);
+    EXPECT_EQ(v1, v2) << format_name(f);
+  }
+}
+
 // Decode steps (one query per sequence: its last position) take the per-sequence streaming
-// kernel; on every ISA the CPU has, from f32 and f16 caches, rows and log-sum-exps match the
+// kernel; on every ISA the CPU has, from f32, bf24 and f16 caches, rows and log-sum-exps match the
 // training layout. Head dims cover the register-blocked value passes (16, 32, 64) and the
 // fallback (8 on AVX-512), with and without grouped queries.
 TEST_P(AttentionFwd, DecodeRowsMatchPackedOnEveryIsa) {
@@ -238,21 +316,20 @@ TEST_P(AttentionFwd, DecodeRowsMatchPackedOnEveryIsa) {
   for (ops::Isa want : {ops::Isa::scalar, ops::Isa::avx2, ops::Isa::avx512}) {
     ops::set_isa(want);
     if (ops::isa() != want) continue;  // the CPU lacks it
-    for (bool f16 : {false, true}) {
-      ops::AttnShape ks{B, c.H, c.Hkv, c.D, q_cu.data(), slot.data(), c.lens.data(), cap, f16};
+    for (ops::KvFormat f : kFormats) {
+      ops::AttnShape ks{B, c.H, c.Hkv, c.D, q_cu.data(), slot.data(), c.lens.data(), cap, f};
       std::vector<float> out(B * HD, 0.f), lse(B * c.H, 0.f);
-      const float* kp = f16 ? reinterpret_cast<const float*>(cc.kh.data()) : cc.k.data();
-      const float* vp = f16 ? reinterpret_cast<const float*>(cc.vh.data()) : cc.v.data();
-      ops::attention_forward(out.data(), HD, lse.data(), qs.data(), HD, kp, 0, vp, 0, ks);
-      const double tol = f16 ? 5e-3 : 1e-5;
+      ops::attention_forward(out.data(), HD, lse.data(), qs.data(), HD, cc.kp(f), 0, cc.vp(f), 0,
+                             ks);
+      const double tol = format_tol(f);
       for (int64_t b = 0; b < B; ++b) {
         const int64_t last = cu[b + 1] - 1;
         for (int64_t e = 0; e < HD; ++e)
           ASSERT_NEAR(out[b * HD + e], full[last * HD + e], tol)
-              << ops::isa_name(want) << (f16 ? " f16" : " f32") << " sequence " << b;
+              << ops::isa_name(want) << " " << format_name(f) << " sequence " << b;
         for (int64_t h = 0; h < c.H; ++h)
           ASSERT_NEAR(lse[b * c.H + h], full_lse[last * c.H + h], tol * 10)
-              << ops::isa_name(want) << (f16 ? " f16" : " f32") << " lse, sequence " << b;
+              << ops::isa_name(want) << " " << format_name(f) << " lse, sequence " << b;
       }
     }
   }
@@ -334,6 +411,55 @@ TEST(Half, ConversionsRoundTrip) {
     const float g = ops::float_from_half(ops::half_from_float(f));
     ASSERT_LE(std::fabs(g - f), f * (1.f / 2048)) << f;
   }
+}
+
+// Bf24 (a float's top three bytes): every value maps back to itself; rounding picks the nearer
+// of the two neighbours (ties to an even last bit), checked in double precision over random bit
+// patterns; overflow gives infinity and NaN stays NaN.
+TEST(Bf24, ConversionsRoundToNearestEven) {
+  auto bits = [](float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    return x;
+  };
+  auto from_bits = [](uint32_t x) {
+    float f;
+    std::memcpy(&f, &x, 4);
+    return f;
+  };
+  for (uint32_t h = 0; h < (1u << 24); h += 7) {
+    const float f = from_bits(h << 8);
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(bits(ops::float_from_bf24(ops::bf24_from_float(f))), h << 8) << h;
+  }
+  uint64_t state = 12345;
+  for (int i = 0; i < 2000000; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    const uint32_t x = static_cast<uint32_t>(state >> 32);
+    const float f = from_bits(x);
+    const float g = ops::float_from_bf24(ops::bf24_from_float(f));
+    if (std::isnan(f)) {
+      ASSERT_TRUE(std::isnan(g)) << x;
+      continue;
+    }
+    const float lo = from_bits(x & ~0xffu);
+    const uint32_t up = (x & ~0xffu) + 0x100u;
+    const double dlo = std::fabs(double(f) - lo);
+    if ((up & 0x7fffffffu) == 0x7f800000u && dlo >= 128.0 * std::ldexp(1.0, std::ilogb(f) - 23)) {
+      ASSERT_TRUE(std::isinf(g)) << x;  // rounds past the largest finite bf24
+      continue;
+    }
+    const double dhi = std::fabs(double(from_bits(up)) - f);
+    const float want = dlo < dhi         ? lo
+                       : dhi < dlo       ? from_bits(up)
+                       : ((x >> 8) & 1u) ? from_bits(up)
+                                         : lo;
+    ASSERT_EQ(bits(g), bits(want)) << x;
+  }
+  EXPECT_TRUE(std::isinf(ops::float_from_bf24(ops::bf24_from_float(3.4028235e38f))));
+  EXPECT_TRUE(std::isnan(ops::float_from_bf24(ops::bf24_from_float(from_bits(0x7f800001u)))));
+  EXPECT_EQ(ops::float_from_bf24(ops::bf24_from_float(-0.f)), 0.f);
+  EXPECT_TRUE(std::signbit(ops::float_from_bf24(ops::bf24_from_float(-0.f))));
 }
 
 TEST(Embedding, ForwardGathersRows) {

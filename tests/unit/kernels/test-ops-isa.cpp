@@ -2,6 +2,9 @@
 // supports; others are skipped), so a vector bug cannot hide behind the run-time dispatch.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
+
 #include "kernels/ops.h"
 #include "tests/unit/kernels/kernel-test-util.h"
 
@@ -77,33 +80,50 @@ TEST_P(IsaPaths, MatchScalar) {
   EXPECT_LT(rel_err(vec.rms, ref.rms), 1e-5);
   EXPECT_LT(rel_err(vec.p, ref.p), 1e-6);
 }
-// kv_cache_store on every ISA: f32 copies exactly; f16 equals the portable half conversion bit
-// for bit (hardware vcvtps2ph and half_from_float both round to nearest even).
+// kv_cache_store on every ISA: f32 copies exactly; f16 and bf24 equal the portable conversions
+// bit for bit (hardware vcvtps2ph, our vector bf24 rounding and the scalar functions all round
+// to nearest even), including subnormals, overflow, infinities and NaN.
 TEST(KvCacheStore, ExactOnEveryIsa) {
   const int64_t N = 5, Hkv = 3, D = 40, cap = 48, ld = 2 * Hkv * D + 7;
   auto rows = randn(N * ld, 12, 3.f);
-  rows[3] = 1e-6f;  // a half subnormal
+  rows[3] = 1e-6f;          // a half subnormal
+  rows[4] = 3.4028235e38f;  // rounds to infinity in bf24
+  rows[5] = -INFINITY;
+  rows[Hkv * D + 1] = NAN;
+  rows[Hkv * D + 2] = 1.f + 1.f / 65536;  // a bf24 tie (to even: 1.0)
+  rows[Hkv * D + 3] = 1e-40f;             // a float subnormal
   std::vector<int32_t> slot{1, 0, 1, 2, 0}, pos{0, 17, 47, 5, 16};
+  auto same = [](float a, float b) { return std::memcmp(&a, &b, 4) == 0; };
   const ops::Isa saved = ops::isa();
   for (ops::Isa want : {ops::Isa::scalar, ops::Isa::avx2, ops::Isa::avx512}) {
     ops::set_isa(want);
     if (ops::isa() != want) continue;
-    std::vector<float> kf(3 * Hkv * cap * D, 0.f), vf(kf.size(), 0.f);
-    std::vector<uint16_t> kh(kf.size(), 0), vh(kf.size(), 0);
+    const size_t n = 3 * Hkv * cap * D;
+    std::vector<float> kf(n, 0.f), vf(n, 0.f);
+    std::vector<uint16_t> kh(n, 0), vh(n, 0);
+    std::vector<ops::Bf24> kb(n), vb(n);
     ops::kv_cache_store(kf.data(), vf.data(), rows.data(), rows.data() + Hkv * D, ld, slot.data(),
-                        pos.data(), N, Hkv, D, cap, false);
+                        pos.data(), N, Hkv, D, cap, ops::KvFormat::f32);
     ops::kv_cache_store(kh.data(), vh.data(), rows.data(), rows.data() + Hkv * D, ld, slot.data(),
-                        pos.data(), N, Hkv, D, cap, true);
+                        pos.data(), N, Hkv, D, cap, ops::KvFormat::f16);
+    ops::kv_cache_store(kb.data(), vb.data(), rows.data(), rows.data() + Hkv * D, ld, slot.data(),
+                        pos.data(), N, Hkv, D, cap, ops::KvFormat::bf24);
     for (int64_t i = 0; i < N; ++i)
       for (int64_t h = 0; h < Hkv; ++h)
         for (int64_t d = 0; d < D; ++d) {
           const float kx = rows[i * ld + h * D + d], vx = rows[i * ld + Hkv * D + h * D + d];
           const int64_t ki = ops::kv_cache_key_index(slot[i], h, pos[i], d, Hkv, D, cap);
           const int64_t vi = ops::kv_cache_value_index(slot[i], h, pos[i], d, Hkv, D, cap);
-          ASSERT_EQ(kf[ki], kx);
-          ASSERT_EQ(vf[vi], vx);
+          ASSERT_TRUE(same(kf[ki], kx));
+          ASSERT_TRUE(same(vf[vi], vx));
           ASSERT_EQ(kh[ki], ops::half_from_float(kx)) << ops::isa_name(want) << " " << kx;
           ASSERT_EQ(vh[vi], ops::half_from_float(vx)) << ops::isa_name(want) << " " << vx;
+          ASSERT_TRUE(
+              same(ops::float_from_bf24(kb[ki]), ops::float_from_bf24(ops::bf24_from_float(kx))))
+              << ops::isa_name(want) << " " << kx;
+          ASSERT_TRUE(
+              same(ops::float_from_bf24(vb[vi]), ops::float_from_bf24(ops::bf24_from_float(vx))))
+              << ops::isa_name(want) << " " << vx;
         }
   }
   ops::set_isa(saved);

@@ -43,6 +43,8 @@ struct Step {
   struct Out {
     std::vector<float> e, ln, qkv, att, gu, h, y, lse;
     std::vector<float> k, v;
+    std::vector<float> att2;  // attention_cached over a bf24 copy of the cache
+    std::vector<unsigned char> kb, vb;
   };
   void run(Out& o) const {  // called by one thread, or by every thread of a team
     ops::embedding_forward(o.e.data(), emb.data(), tokens.data(), B, C);
@@ -51,10 +53,14 @@ struct Step {
     ops::matmul_forward(o.qkv.data(), o.ln.data(), wqkv.data(), nullptr, B, C, QKV);  // sgemm
     ops::rope_apply(o.qkv.data(), QKV, pos.data(), B, H + Hkv, D, cos_t.data(), sin_t.data());
     ops::kv_cache_store(o.k.data(), o.v.data(), o.qkv.data() + HD, o.qkv.data() + HD + KD, QKV,
-                        slot.data(), pos.data(), B, Hkv, D, cap, false);
+                        slot.data(), pos.data(), B, Hkv, D, cap, ops::KvFormat::f32);
     const ops::AttnShape sh{B, H, Hkv, D, q_cu.data(), slot.data(), kv_len.data(), cap};
     ops::attention_forward(o.att.data(), HD, o.lse.data(), o.qkv.data(), QKV, o.k.data(), 0,
                            o.v.data(), 0, sh);
+    ops::AttnShape sb = sh;
+    sb.cache_format = ops::KvFormat::bf24;
+    ops::attention_cached(o.att2.data(), HD, o.qkv.data(), QKV, o.qkv.data() + HD,
+                          o.qkv.data() + HD + KD, QKV, o.kb.data(), o.vb.data(), sb);
     ops::matmul_packed(o.gu.data(), o.ln.data(), packed_gu.data(), nullptr, B, C, 2 * F);
     ops::swiglu_forward(o.h.data(), o.gu.data(), B, F);
     ops::copy(o.y.data(), o.e.data(), B * C);
@@ -70,7 +76,18 @@ struct Step {
             std::vector<float>(B * C),
             std::vector<float>(B * H),
             kc,
-            vc};
+            vc,
+            std::vector<float>(B * HD),
+            bf24(kc),
+            bf24(vc)};
+  }
+  static std::vector<unsigned char> bf24(const std::vector<float>& x) {
+    std::vector<unsigned char> out(3 * x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const ops::Bf24 h = ops::bf24_from_float(x[i]);
+      std::copy(h.b, h.b + 3, out.begin() + 3 * i);
+    }
+    return out;
   }
 };
 
@@ -85,6 +102,9 @@ void expect_same(const Step::Out& a, const Step::Out& b) {
   EXPECT_EQ(a.gu, b.gu);
   EXPECT_EQ(a.h, b.h);
   EXPECT_EQ(a.y, b.y);
+  EXPECT_EQ(a.att2, b.att2);
+  EXPECT_EQ(a.kb, b.kb);
+  EXPECT_EQ(a.vb, b.vb);
 }
 
 }  // namespace

@@ -22,9 +22,12 @@ model::ModelConfig gen_config() {
 
 class KvCacheTypes : public ::testing::TestWithParam<model::KvType> {};
 
-// f32: the logits of the full forward (1e-4); f16: the same up to half-precision keys/values.
+// f32: the logits of the full forward (1e-5); bf24 and f16: the same up to their rounding of
+// keys and values (relative 2^-16 and 2^-11).
 TEST_P(KvCacheTypes, DecodeLogitsEqualFullForwardAtEveryPosition) {
-  const double tol = GetParam() == model::KvType::f32 ? 1e-4 : 2e-2;
+  const double tol = GetParam() == model::KvType::f32    ? 1e-5
+                     : GetParam() == model::KvType::bf24 ? 2e-4
+                                                         : 2e-2;
   model::Model m(gen_config());
   randomize(m, 1);
   const int64_t V = 23;
@@ -89,9 +92,10 @@ TEST_P(KvCacheTypes, DecodeLogitsEqualFullForwardAtEveryPosition) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, KvCacheTypes,
-                         ::testing::Values(model::KvType::f32, model::KvType::f16),
+                         ::testing::Values(model::KvType::f32, model::KvType::bf24,
+                                           model::KvType::f16),
                          [](const auto& info) {
-                           return std::string(info.param == model::KvType::f32 ? "f32" : "f16");
+                           return std::string(model::kv_type_name(info.param));
                          });
 
 std::vector<model::GenRequest> requests(int n) {
@@ -113,7 +117,7 @@ struct SampCase {
 };
 void PrintTo(const SampCase& c, std::ostream* os) {
   *os << "T" << c.temperature << "_p" << c.top_p << "_k" << c.top_k
-      << (c.kv == model::KvType::f16 ? "_f16" : "");
+      << (c.kv == model::KvType::f32 ? "" : std::string("_") + model::kv_type_name(c.kv));
 }
 class Batching : public ::testing::TestWithParam<SampCase> {};
 
@@ -159,7 +163,8 @@ TEST_P(Batching, ContinuousBatchingEqualsOneAtATime) {
 INSTANTIATE_TEST_SUITE_P(Sampling, Batching,
                          ::testing::Values(SampCase{1.0, 1.0, 0}, SampCase{0.0, 1.0, 0},
                                            SampCase{0.7, 0.9, 0}, SampCase{1.3, 1.0, 5},
-                                           SampCase{1.0, 1.0, 0, model::KvType::f16}));
+                                           SampCase{1.0, 1.0, 0, model::KvType::f16},
+                                           SampCase{0.7, 0.9, 0, model::KvType::bf24}));
 
 // The behaviour log-probability of a sampled token equals the training forward's log-prob
 // when sampling at temperature 1 without filtering.

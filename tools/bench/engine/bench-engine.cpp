@@ -7,11 +7,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -193,7 +195,9 @@ TorchResult torch_run(const std::string& args) {
 int main(int argc, char** argv) {
   apply_environment(argv);
   bool quick = false, torch = true;
-  std::vector<model::KvType> kv_types{model::KvType::f32, model::KvType::f16};
+  // The rollout's default cache first: gen_ratio_b64/b1 report it.
+  const model::KvType kv_default = model::KvType::bf24;  // rollout.kv_cache's default
+  std::vector<model::KvType> kv_types{kv_default, model::KvType::f32, model::KvType::f16};
   std::vector<int64_t> gen_batches{64, 1};
   std::vector<const char*> train_shapes{"S", "M"};
   for (int i = 1; i < argc; ++i) {
@@ -202,7 +206,7 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (a == "--kv" && i + 1 < argc) {
       std::string k = argv[++i];
-      kv_types = {k == "f16" ? model::KvType::f16 : model::KvType::f32};
+      kv_types = {model::kv_type_from_name(k)};
     } else if (a == "--no-torch") {
       torch = false;
     } else if (a == "--only" && i + 1 < argc) {
@@ -215,7 +219,7 @@ int main(int argc, char** argv) {
       if (o == "train-M") train_shapes = {"M"};
     } else {
       std::fprintf(stderr,
-                   "usage: k1rl-bench-engine [--quick] [--no-torch] [--kv f32|f16] [--only "
+                   "usage: k1rl-bench-engine [--quick] [--no-torch] [--kv f32|bf24|f16] [--only "
                    "train|train-S|train-M|gen|gen64|gen1]\n");
       return 64;
     }
@@ -240,7 +244,8 @@ int main(int argc, char** argv) {
     std::printf("\n");
     std::fflush(stdout);
   };
-  double ratio[4] = {0, 0, 0, 0}, ratio_f16[2] = {0, 0}, peak_frac_m = 0;
+  double ratio[4] = {0, 0, 0, 0}, peak_frac_m = 0;
+  std::map<model::KvType, std::array<double, 2>> gen_ratio;  // per cache type: b64, b1
   for (const char* name : train_shapes) {
     const int si = name[0] == 'S' ? 0 : 1;
     Shape s = shape(name);
@@ -261,9 +266,10 @@ int main(int argc, char** argv) {
       double cpu_us = 0;
       const double ours = bench_gen(b, 32, 224, reps, &cpu_us, kv);
       const double r = t.tokens_per_s > 0 ? ours / t.tokens_per_s : 0;
-      (kv == model::KvType::f32 ? ratio[gi] : ratio_f16[gi - 2]) = r;
-      row(strfmt("generate S b%lld %s KV", (long long)b, kv == model::KvType::f16 ? "f16" : "f32"),
-          ours, cpu_us, t, 0, peak);
+      gen_ratio[kv][gi - 2] = r;
+      if (kv == kv_default) ratio[gi] = r;
+      row(strfmt("generate S b%lld %s KV", (long long)b, model::kv_type_name(kv)), ours, cpu_us, t,
+          0, peak);
     }
   }
   std::printf(
@@ -273,8 +279,11 @@ int main(int argc, char** argv) {
   if (own > peak) peak_frac_m *= peak / own;
   std::printf(
       "{\"train_ratio_S\": %.3f, \"train_ratio_M\": %.3f, \"gen_ratio_b64\": %.3f, "
-      "\"gen_ratio_b1\": %.3f, \"peak_frac_M\": %.3f, \"gen_ratio_b64_f16kv\": %.3f, "
-      "\"gen_ratio_b1_f16kv\": %.3f}\n",
-      ratio[0], ratio[1], ratio[2], ratio[3], peak_frac_m, ratio_f16[0], ratio_f16[1]);
+      "\"gen_ratio_b1\": %.3f, \"peak_frac_M\": %.3f, \"gen_kv\": \"%s\", "
+      "\"gen_ratio_b64_f32kv\": %.3f, \"gen_ratio_b1_f32kv\": %.3f, "
+      "\"gen_ratio_b64_f16kv\": %.3f, \"gen_ratio_b1_f16kv\": %.3f}\n",
+      ratio[0], ratio[1], ratio[2], ratio[3], peak_frac_m, model::kv_type_name(kv_default),
+      gen_ratio[model::KvType::f32][0], gen_ratio[model::KvType::f32][1],
+      gen_ratio[model::KvType::f16][0], gen_ratio[model::KvType::f16][1]);
   return 0;
 }
