@@ -162,7 +162,8 @@ class Model {
 // Element type of the cached keys and values (ops::KvFormat): float32 (exact: a decode step
 // gives the logits of the full forward); bf24, a float rounded to its top three bytes (3/4 of the
 // memory traffic of a decode step, which at batch 64 is bound by reading the cache; relative
-// error 2^-16, logits off by ~1e-5); IEEE half (half the traffic; logits off by ~1e-3).
+// error 2^-16, sampled log-probs off by ~2.5e-5); IEEE half (half the traffic; ~6.5e-4).
+// docs/engine.md has the measurements.
 enum class KvType { f32, f16, bf24 };
 const char* kv_type_name(KvType t);
 KvType kv_type_from_name(const std::string& name);  // "f32" "f16" "bf24"; throws ConfigError
