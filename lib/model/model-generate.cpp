@@ -141,7 +141,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       if (std::find(params.stop_tokens.begin(), params.stop_tokens.end(), tok) !=
           params.stop_tokens.end())
         retire(s, Finish::stop);
-      else if (answer_len(s.req) >= params.max_answer_tokens || s.cached >= capacity_)
+      else if (answer_len(s.req) >= params.max_answer_tokens || s.cached + 1 >= capacity_)
         retire(s, Finish::length);
       else if (q.max_new_tokens >= 0 && static_cast<int64_t>(r.tokens.size()) >= q.max_new_tokens)
         retire(s, Finish::segment);

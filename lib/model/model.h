@@ -162,7 +162,7 @@ class Model {
 // Element type of the cached keys and values (ops::KvFormat): float32 (exact: a decode step
 // gives the logits of the full forward); bf24, a float rounded to its top three bytes (3/4 of the
 // memory traffic of a decode step, which at batch 64 is bound by reading the cache; relative
-// error 2^-16, sampled log-probs off by ~2.5e-5); IEEE half (half the traffic; ~6.5e-4).
+// error 2^-16, sampled log-probs off by ~2e-5); IEEE half (half the traffic; ~6.5e-4).
 // docs/engine.md has the measurements.
 enum class KvType { f32, f16, bf24 };
 const char* kv_type_name(KvType t);
@@ -245,8 +245,9 @@ struct GenStats {
 // requests share a step: each sequence samples only from its own logits with its own stream.
 class Generator {
  public:
-  Generator(const Model& model, int64_t max_batch, int64_t capacity = -1,  // -1: max_seq
-            KvType kv = KvType::f32);
+  // capacity: the longest sequence (prompt + answer) a result may have, at most (and by
+  // default, -1) max_seq; an answer that reaches it ends at length.
+  Generator(const Model& model, int64_t max_batch, int64_t capacity = -1, KvType kv = KvType::f32);
   // Results in the order of the requests. token_budget bounds the new tokens of this call over
   // all sequences (-1 = unbounded); when it runs out every unfinished sequence is returned open.
   std::vector<GenResult> generate(const std::vector<GenRequest>& requests,

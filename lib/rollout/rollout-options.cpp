@@ -14,7 +14,7 @@ void declare_rollout_options(ConfigSpec& s) {
       .add_choice("rollout.kv_cache", "bf24", {"bf24", "f32", "f16"},
                   "KV-cache precision: bf24 (a float's top 3 bytes) and f16 read 3/4 and 1/2 of "
                   "what f32 reads per decode step (faster at large batches); behaviour log-probs "
-                  "then differ from the trainer's by ~1e-5 (bf24) or ~1e-3 (f16)")
+                  "then differ from the trainer's by ~2e-5 (bf24) or ~7e-4 (f16) per token")
       .add_double("rollout.temperature", 1.0, "sampling temperature")
       .add_double("rollout.top_p", 1.0, "nucleus sampling mass (1 = off)")
       .add_int("rollout.top_k", 0, "sample among the k likeliest tokens (0 = off)")

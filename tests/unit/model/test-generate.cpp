@@ -228,6 +228,31 @@ TEST(Generate, ParkedAnswersResumeExactly) {
   }
 }
 
+// The capacity bounds the whole sequence: an answer that runs into it ends at length with
+// prompt + answer = capacity tokens (at most max_seq), which the training forward accepts.
+TEST(Generate, CapacityBoundsPromptPlusAnswer) {
+  model::Model m(gen_config());
+  randomize(m, 6, 0.6f);
+  model::SamplingParams sp;
+  sp.max_answer_tokens = 1000;  // never the limit here
+  auto reqs = requests(4);
+  for (int64_t cap : {int64_t{-1}, int64_t{20}}) {
+    model::Generator g(m, 2, cap);
+    const int64_t limit = cap < 0 ? m.config().max_seq : cap;
+    const auto res = g.generate(reqs, sp);
+    for (size_t i = 0; i < res.size(); ++i) {
+      const int64_t len = static_cast<int64_t>(reqs[i].prompt.size() + res[i].tokens.size());
+      if (res[i].finish == model::Finish::length) {
+        EXPECT_EQ(len, limit) << "request " << i;
+      }
+      EXPECT_LE(len, limit) << "request " << i;
+      std::vector<int32_t> seq = reqs[i].prompt;
+      seq.insert(seq.end(), res[i].tokens.begin(), res[i].tokens.end());
+      EXPECT_NO_THROW(m.forward(make_batch({seq}))) << "request " << i;
+    }
+  }
+}
+
 TEST(Generate, TokenBudgetLeavesOpenSequences) {
   model::Model m(gen_config());
   randomize(m, 5, 0.6f);
