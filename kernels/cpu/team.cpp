@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/ops.h"

@@ -81,7 +81,7 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
   int64_t generated = 0, ended_now = 0;
   double gen_s = 0, slot_util = 0;
   if (!reqs.empty()) {
-    const int64_t cap = std::min<int64_t>(model.config().max_seq, longest + 1);
+    const int64_t cap = std::min<int64_t>(model.config().max_seq, longest);  // prompt + answer
     model::Generator gen(model, std::min<int64_t>(rc_.max_batch, static_cast<int64_t>(reqs.size())),
                          cap, rc_.kv_cache);
     double g0 = seconds_since_start();

@@ -19,6 +19,7 @@
 
 #include "kernels/ops.h"
 #include "lib/model/model.h"
+#include "tools/bench/shapes.h"
 
 using namespace k1rl;
 
@@ -50,24 +51,8 @@ void apply_environment(char** argv) {
   std::perror("k1rl-bench-engine: re-exec failed; running in the current environment");
 }
 
-struct Shape {
-  const char* name;
-  model::ModelConfig cfg;
-  int64_t seq, batch;
-};
-
-Shape shape(const char* name) {
-  model::ModelConfig c;
-  c.tie_embeddings = true;
-  c.qkv_bias = false;
-  c.max_seq = 256;
-  if (!std::strcmp(name, "S")) {
-    c.layers = 4, c.dim = 256, c.heads = 8, c.kv_heads = 8, c.ffn_dim = 688, c.vocab = 512;
-    return {"S", c, 256, 16};
-  }
-  c.layers = 12, c.dim = 768, c.heads = 12, c.kv_heads = 12, c.ffn_dim = 2048, c.vocab = 50257;
-  return {"M", c, 256, 4};
-}
+using bench::Shape;
+using bench::shape;
 
 // Model FLOPs of one training token (3x the forward: matmuls + causal attention at length T).
 double train_flops_per_token(const model::ModelConfig& c, int64_t T) {

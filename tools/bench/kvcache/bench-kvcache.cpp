@@ -19,6 +19,7 @@
 #include "lib/model/model.h"
 #include "lib/policy/policy.h"
 #include "lib/tokenizer/tokenizer.h"
+#include "tools/bench/shapes.h"
 
 using namespace k1rl;
 
@@ -84,9 +85,7 @@ void logprob_errors(const std::string& path, int64_t fresh) {
 }
 
 void step_times(int steps) {
-  model::ModelConfig c;  // shape S
-  c.layers = 4, c.dim = 256, c.heads = 8, c.kv_heads = 8, c.ffn_dim = 688, c.vocab = 512;
-  c.max_seq = 256;
+  const model::ModelConfig c = bench::shape("S").cfg;
   model::Model m(c);
   m.init_params(1);
   const int64_t B = 64, L = 144;
