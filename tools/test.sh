@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up everything the tests need (Debian packages, the test Python), builds every target
-# (kernels/cuda too when nvcc exists) and runs every test with CTest.
+# Sets up everything the tests need (Debian packages, the test Python), checks formatting against
+# .clang-format, builds every target (kernels/cuda too when nvcc exists) and runs every test with CTest.
 # Usage: tools/test.sh [--preset release|debug|asan] [extra ctest arguments, e.g. -R Config]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ bash tools/install-deps.sh
 if [ -f tools/setup-test-python.sh ]; then
   bash tools/setup-test-python.sh || echo "test.sh: warning: the test Python could not be set up; PyTorch-free tests still run, reference tests that need PyPI packages skip" >&2
 fi
+
+# Formatting first: a difference from .clang-format fails the run before the long build.
+bash tools/check-format.sh
 
 echo "test.sh: configuring and building (preset $preset, $jobs jobs)"
 mkdir -p build

@@ -14,7 +14,8 @@ int run(k1rl::AppContext& ctx) {
   if (ckpt.empty()) {
     it = k1rl::train::latest_checkpoint(cfg);
     if (it < 0)
-      throw k1rl::ConfigError("no checkpoint to evaluate", "run.dir " + cfg.get_string("run.dir") + " has none",
+      throw k1rl::ConfigError("no checkpoint to evaluate",
+                              "run.dir " + cfg.get_string("run.dir") + " has none",
                               "give --checkpoint FILE or run k1rl-train first");
     ckpt = k1rl::train::ckpt_path(cfg, it);
   }
@@ -22,17 +23,21 @@ int run(k1rl::AppContext& ctx) {
   k1rl::model::TrainState st = k1rl::model::load_checkpoint(ckpt, model, nullptr);
   if (it < 0) it = st.iteration;
   auto tok = k1rl::make_tokenizer(cfg);
-  std::string tasks_file = ctx.flag("tasks").empty() ? cfg.get_string("tasks.heldout_file") : ctx.flag("tasks");
+  std::string tasks_file =
+      ctx.flag("tasks").empty() ? cfg.get_string("tasks.heldout_file") : ctx.flag("tasks");
   std::vector<k1rl::Task> tasks = k1rl::load_tasks(tasks_file);
   k1rl::Scorer scorer(k1rl::reward_options_from_config(cfg), tasks);
-  k1rl::eval::EvalResult r = k1rl::eval::evaluate(model, *tok, k1rl::policy::prompt_format(cfg, *tok), tasks, scorer,
-                                                  k1rl::eval::EvalConfig::from(cfg),
-                                                  static_cast<uint64_t>(cfg.get_int("run.seed")));
-  std::printf("%s", k1rl::eval::format_table({{k1rl::strfmt("%s (it %lld)", ckpt.c_str(), (long long)it), r}}).c_str());
+  k1rl::eval::EvalResult r = k1rl::eval::evaluate(
+      model, *tok, k1rl::policy::prompt_format(cfg, *tok), tasks, scorer,
+      k1rl::eval::EvalConfig::from(cfg), static_cast<uint64_t>(cfg.get_int("run.seed")));
+  std::printf("%s", k1rl::eval::format_table(
+                        {{k1rl::strfmt("%s (it %lld)", ckpt.c_str(), (long long)it), r}})
+                        .c_str());
   const std::string out = cfg.get_string("run.dir") + "/eval.h5";
   k1rl::io::make_dirs(cfg.get_string("run.dir"));
   k1rl::eval::append_eval(out, r, ckpt, it);
-  K1RL_LOG_INFO("evaluated %s on %s in %.1f s -> %s", ckpt.c_str(), tasks_file.c_str(), r.seconds, out.c_str());
+  K1RL_LOG_INFO("evaluated %s on %s in %.1f s -> %s", ckpt.c_str(), tasks_file.c_str(), r.seconds,
+                out.c_str());
   return k1rl::kExitOk;
 }
 }  // namespace

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   info.name = "rollout";
   info.summary = "sample answers from the policy with partial rollouts; publish buffer shards";
   info.use_mpi = true;
-  return k1rl::app_main(argc, argv, info,
-                        [](k1rl::AppContext& ctx) { return k1rl::loop::run_rollout_role(ctx.cfg); });
+  return k1rl::app_main(argc, argv, info, [](k1rl::AppContext& ctx) {
+    return k1rl::loop::run_rollout_role(ctx.cfg);
+  });
 }

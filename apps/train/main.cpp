@@ -9,8 +9,9 @@ int run(k1rl::AppContext& ctx) {
   if (ctx.cfg.get_string("train.mode") == "sft") {
     // SFT only: every rank of the world trains; publishes ckpt/it_000000.h5.
     if (k1rl::train::latest_checkpoint(ctx.cfg) >= 0)
-      throw k1rl::ConfigError("run directory " + ctx.cfg.get_string("run.dir") + " already has checkpoints",
-                              "train.mode = sft starts a run", "use a fresh --run.dir");
+      throw k1rl::ConfigError(
+          "run directory " + ctx.cfg.get_string("run.dir") + " already has checkpoints",
+          "train.mode = sft starts a run", "use a fresh --run.dir");
     if (ctx.rank == 0) k1rl::loop::write_run_config(ctx.cfg);
     k1rl::loop::TrainDriver td(ctx.cfg, MPI_COMM_WORLD);
     td.start();
@@ -18,7 +19,8 @@ int run(k1rl::AppContext& ctx) {
   }
   if (ctx.flag("local") == "1") {
     if (ctx.size > 1)
-      throw k1rl::ConfigError("--local runs in one process", k1rl::strfmt("started with %d ranks", ctx.size),
+      throw k1rl::ConfigError("--local runs in one process",
+                              k1rl::strfmt("started with %d ranks", ctx.size),
                               "drop --local to run as the train app of an MPMD job");
     k1rl::loop::run_local(ctx.cfg);
     return k1rl::loop::stop_requested().empty() ? k1rl::kExitOk : k1rl::loop::kExitStoppedEarly;

@@ -7,18 +7,20 @@
 
 #include "lib/core/core.h"
 
-#define K1RL_CUDA_CHECK(call)                                                                      \
-  do {                                                                                             \
-    cudaError_t k1rl_err_ = (call);                                                                \
-    if (k1rl_err_ != cudaSuccess)                                                                  \
-      ::k1rl::foreign_call_failed("CUDA", #call, cudaGetErrorString(k1rl_err_), __FILE__, __LINE__); \
+#define K1RL_CUDA_CHECK(call)                                                             \
+  do {                                                                                    \
+    cudaError_t k1rl_err_ = (call);                                                       \
+    if (k1rl_err_ != cudaSuccess)                                                         \
+      ::k1rl::foreign_call_failed("CUDA", #call, cudaGetErrorString(k1rl_err_), __FILE__, \
+                                  __LINE__);                                              \
   } while (0)
 
-#define K1RL_CUBLAS_CHECK(call)                                                                    \
-  do {                                                                                             \
-    cublasStatus_t k1rl_st_ = (call);                                                              \
-    if (k1rl_st_ != CUBLAS_STATUS_SUCCESS)                                                         \
-      ::k1rl::foreign_call_failed("cuBLAS", #call, cublasGetStatusString(k1rl_st_), __FILE__, __LINE__); \
+#define K1RL_CUBLAS_CHECK(call)                                                               \
+  do {                                                                                        \
+    cublasStatus_t k1rl_st_ = (call);                                                         \
+    if (k1rl_st_ != CUBLAS_STATUS_SUCCESS)                                                    \
+      ::k1rl::foreign_call_failed("cuBLAS", #call, cublasGetStatusString(k1rl_st_), __FILE__, \
+                                  __LINE__);                                                  \
   } while (0)
 
 // After a kernel launch: reports a bad launch configuration at once.

@@ -21,14 +21,15 @@ __global__ void add_bias(float* out, const float* bias, int64_t N, int64_t M) {
 }
 }  // namespace
 
-void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N, int64_t K,
-                    int64_t M, cudaStream_t stream) {
+void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N,
+                    int64_t K, int64_t M, cudaStream_t stream) {
   if (N <= 0 || K <= 0 || M <= 0) return;
   const float one = 1.0f, zero = 0.0f;
   K1RL_CUBLAS_CHECK(cublasSetStream(handle(), stream));
-  K1RL_CUBLAS_CHECK(cublasSgemm(handle(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(M), static_cast<int>(N),
-                                static_cast<int>(K), &one, w, static_cast<int>(K), in, static_cast<int>(K), &zero,
-                                out, static_cast<int>(M)));
+  K1RL_CUBLAS_CHECK(cublasSgemm(handle(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(M),
+                                static_cast<int>(N), static_cast<int>(K), &one, w,
+                                static_cast<int>(K), in, static_cast<int>(K), &zero, out,
+                                static_cast<int>(M)));
   if (bias) {
     add_bias<<<blocks_for(N * M, 256), 256, 0, stream>>>(out, bias, N, M);
     K1RL_CUDA_LAUNCH_CHECK();

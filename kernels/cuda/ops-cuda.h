@@ -17,11 +17,11 @@ int device_count();
 std::string device_name(int device);
 
 // out[N,M] = in[N,K] · W[M,K]^T (+ bias[M]); cuBLAS sgemm, row-major like the CPU twin.
-void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N, int64_t K,
-                    int64_t M, cudaStream_t stream);
+void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N,
+                    int64_t K, int64_t M, cudaStream_t stream);
 // RMSNorm over rows of C: out = in / sqrt(mean(in²) + eps) · weight; rstd[N] may be nullptr.
-void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, int64_t N, int64_t C,
-                     float eps, cudaStream_t stream);
+void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, int64_t N,
+                     int64_t C, float eps, cudaStream_t stream);
 // SwiGLU: gu[N, 2F] = (gate | up) per row; out[N, F] = silu(gate) · up.
 void swiglu_forward(float* out, const float* gu, int64_t N, int64_t F, cudaStream_t stream);
 // y += x over n floats.

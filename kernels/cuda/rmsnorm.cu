@@ -7,7 +7,8 @@ namespace k1rl::ops::cuda {
 namespace {
 constexpr int kThreads = 256;
 
-__global__ void rmsnorm_rows(float* out, float* rstd, const float* in, const float* weight, int64_t C, float eps) {
+__global__ void rmsnorm_rows(float* out, float* rstd, const float* in, const float* weight,
+                             int64_t C, float eps) {
   __shared__ float partial[kThreads];
   const float* x = in + blockIdx.x * C;
   float s = 0.0f;
@@ -25,8 +26,8 @@ __global__ void rmsnorm_rows(float* out, float* rstd, const float* in, const flo
 }
 }  // namespace
 
-void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, int64_t N, int64_t C,
-                     float eps, cudaStream_t stream) {
+void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, int64_t N,
+                     int64_t C, float eps, cudaStream_t stream) {
   if (N <= 0) return;
   rmsnorm_rows<<<static_cast<unsigned>(N), kThreads, 0, stream>>>(out, rstd, in, weight, C, eps);
   K1RL_CUDA_LAUNCH_CHECK();

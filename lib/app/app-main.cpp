@@ -40,7 +40,8 @@ po::options_description generic_options(const AppInfo& info) {
       "print-config", "print the resolved config as INI and exit")("version", "print the version");
   for (const auto& f : info.flags) {
     if (f.takes_value)
-      desc.add_options()(f.name.c_str(), po::value<std::string>()->default_value(f.def), f.help.c_str());
+      desc.add_options()(f.name.c_str(), po::value<std::string>()->default_value(f.def),
+                         f.help.c_str());
     else
       desc.add_options()(f.name.c_str(), f.help.c_str());
   }
@@ -62,11 +63,15 @@ Parsed parse_args(int argc, char** argv, const AppInfo& info) {
   p.help = vm.count("help") > 0;
   p.print_config = vm.count("print-config") > 0;
   p.version = vm.count("version") > 0;
-  if (vm.count("config")) p.config = vm["config"].as<std::string>();
-  else if (const char* env = std::getenv("K1RL_CONFIG")) p.config = env;
+  if (vm.count("config"))
+    p.config = vm["config"].as<std::string>();
+  else if (const char* env = std::getenv("K1RL_CONFIG"))
+    p.config = env;
   for (const auto& f : info.flags) {
-    if (f.takes_value) p.flags[f.name] = vm[f.name].as<std::string>();
-    else p.flags[f.name] = vm.count(f.name) ? "1" : "0";
+    if (f.takes_value)
+      p.flags[f.name] = vm[f.name].as<std::string>();
+    else
+      p.flags[f.name] = vm.count(f.name) ? "1" : "0";
   }
   // Config overrides: --section.key=value or --section.key value.
   for (size_t i = 0; i < rest.size(); ++i) {
@@ -74,10 +79,13 @@ Parsed parse_args(int argc, char** argv, const AppInfo& info) {
     if (a.rfind("--", 0) != 0 || a.find('.') == std::string::npos)
       throw ConfigError("unexpected argument '" + a + "'", "not an option of k1rl-" + info.name,
                         "see k1rl-" + info.name + " --help; config keys are --section.key=value");
-    if (a.find('=') != std::string::npos) p.overrides.push_back(a);
-    else if (i + 1 < rest.size()) p.overrides.push_back(a + "=" + rest[++i]);
-    else throw ConfigError("option '" + a + "' has no value", "expected --section.key=value",
-                           "e.g. --train.lr=3e-4");
+    if (a.find('=') != std::string::npos)
+      p.overrides.push_back(a);
+    else if (i + 1 < rest.size())
+      p.overrides.push_back(a + "=" + rest[++i]);
+    else
+      throw ConfigError("option '" + a + "' has no value", "expected --section.key=value",
+                        "e.g. --train.lr=3e-4");
   }
   return p;
 }
@@ -89,7 +97,8 @@ void print_help(const AppInfo& info, const ConfigSpec& spec) {
             << generic_options(info) << "\nConfig options (INI [section] key = value, or "
             << "--section.key=value on the command line):\n";
   for (const auto& o : spec.options()) {
-    std::cout << "  --" << o.key << " (default " << config_value_text(o.def) << ")\n      " << o.help;
+    std::cout << "  --" << o.key << " (default " << config_value_text(o.def) << ")\n      "
+              << o.help;
     if (!o.choices.empty()) {
       std::cout << " [";
       for (size_t i = 0; i < o.choices.size(); ++i) std::cout << (i ? "|" : "") << o.choices[i];
@@ -181,11 +190,13 @@ int app_main(int argc, char** argv, const AppInfo& info,
   } catch (const Error& e) {
     return fail(info, e.line(), kExitBadInput, true);
   } catch (const std::bad_alloc&) {
-    return fail(info, "out of memory: " + process_where() +
-                          "; use a smaller batch or model, or more memory per rank",
+    return fail(info,
+                "out of memory: " + process_where() +
+                    "; use a smaller batch or model, or more memory per rank",
                 kExitBadInput, true);
   } catch (const std::exception& e) {
-    return fail(info, std::string("internal error: ") + e.what() + "; please report it with the log",
+    return fail(info,
+                std::string("internal error: ") + e.what() + "; please report it with the log",
                 kExitInternal, true);
   }
   if (mpi_is_on()) MPI_Finalize();

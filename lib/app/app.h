@@ -17,10 +17,10 @@ namespace k1rl {
 // Exit codes scripts can trust (docs/foundation.md).
 enum ExitCode : int {
   kExitOk = 0,
-  kExitInternal = 1,   // a bug: an unexpected exception
-  kExitBadInput = 2,   // a typed k1rl::Error: bad config, file, data or peer
-  kExitUsage = 64,     // bad command line (EX_USAGE)
-  kExitRequeue = 75,   // stopped early but safely (time limit); resubmit to continue (EX_TEMPFAIL)
+  kExitInternal = 1,  // a bug: an unexpected exception
+  kExitBadInput = 2,  // a typed k1rl::Error: bad config, file, data or peer
+  kExitUsage = 64,    // bad command line (EX_USAGE)
+  kExitRequeue = 75,  // stopped early but safely (time limit); resubmit to continue (EX_TEMPFAIL)
 };
 
 // Declares every section of the shared config file (run, model, train, rollout, reward, ...).
@@ -30,14 +30,14 @@ void declare_all_options(ConfigSpec& spec);
 // An app-specific flag (not part of the INI file), e.g. k1rl-reward --score FILE.
 struct AppFlag {
   std::string name, help;
-  std::string def;           // default value as text
-  bool takes_value = true;   // false: a switch ("1" when given)
+  std::string def;          // default value as text
+  bool takes_value = true;  // false: a switch ("1" when given)
 };
 
 struct AppInfo {
-  std::string name;          // "train" -> k1rl-train
-  std::string summary;       // one line for --help
-  bool use_mpi = false;      // MPI_Init_thread / MPI_Finalize around the body
+  std::string name;      // "train" -> k1rl-train
+  std::string summary;   // one line for --help
+  bool use_mpi = false;  // MPI_Init_thread / MPI_Finalize around the body
   std::vector<AppFlag> flags;
 };
 

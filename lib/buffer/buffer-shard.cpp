@@ -40,7 +40,8 @@ void check_row(const Trajectory& t, size_t n_comp, size_t i) {
   };
   if (t.prompt_len < 0 || t.answer_len() < 0) bad("prompt longer than the tokens");
   if (static_cast<int64_t>(t.logprobs.size()) != t.answer_len()) bad("logprobs != answer tokens");
-  if (static_cast<int64_t>(t.segment_iter.size()) != t.answer_len()) bad("segment_iter != answer tokens");
+  if (static_cast<int64_t>(t.segment_iter.size()) != t.answer_len())
+    bad("segment_iter != answer tokens");
   if (t.components.size() != n_comp) bad("wrong number of reward components");
   if (!t.rng.empty() && t.rng.size() != 4) bad("rng state must have 4 words");
 }
@@ -49,10 +50,14 @@ void check_row(const Trajectory& t, size_t n_comp, size_t i) {
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::open: return "open";
-    case Status::finished: return "finished";
-    case Status::truncated: return "truncated";
-    case Status::repeated: return "repeated";
+    case Status::open:
+      return "open";
+    case Status::finished:
+      return "finished";
+    case Status::truncated:
+      return "truncated";
+    case Status::repeated:
+      return "repeated";
   }
   return "?";
 }
@@ -135,12 +140,14 @@ Shard read_shard(const std::string& path) {
   s.rank = static_cast<int32_t>(io::get_attr_int(r, "rank"));
   s.component_names = split(io::get_attr_string(r, "component_names"));
   auto task_names = split(io::get_attr_string(r, "task_names"));
-  const size_t n = static_cast<size_t>(io::get_attr_int(r, "n_rows")), nc = s.component_names.size();
+  const size_t n = static_cast<size_t>(io::get_attr_int(r, "n_rows")),
+               nc = s.component_names.size();
   auto col = [&](auto tag, const char* name) {
     using T = decltype(tag);
     auto v = io::read_dataset<T>(r, name);
     if (v.size() != n)
-      throw IoError("corrupt buffer shard '" + path + "'", strfmt("column %s has %zu rows, expected %zu", name, v.size(), n),
+      throw IoError("corrupt buffer shard '" + path + "'",
+                    strfmt("column %s has %zu rows, expected %zu", name, v.size(), n),
                     "delete the shard of the iteration in flight and rerun it");
     return v;
   };
@@ -162,9 +169,9 @@ Shard read_shard(const std::string& path) {
     return IoError("corrupt buffer shard '" + path + "'", why,
                    "delete the shard of the iteration in flight and rerun it");
   };
-  if (comps.size() != n * nc || rng.size() != n * 4 || tok_off.size() != n + 1 || ans_off.size() != n + 1 ||
-      tok_off[n] != static_cast<int64_t>(tokens.size()) || ans_off[n] != static_cast<int64_t>(logprobs.size()) ||
-      seg.size() != logprobs.size())
+  if (comps.size() != n * nc || rng.size() != n * 4 || tok_off.size() != n + 1 ||
+      ans_off.size() != n + 1 || tok_off[n] != static_cast<int64_t>(tokens.size()) ||
+      ans_off[n] != static_cast<int64_t>(logprobs.size()) || seg.size() != logprobs.size())
     throw corrupt("array sizes disagree with the row count");
   s.rows.resize(n);
   for (size_t i = 0; i < n; ++i) {
@@ -183,11 +190,14 @@ Shard read_shard(const std::string& path) {
     t.prompt_len = prompt_len[i];
     t.n_segments = n_seg[i];
     t.reward = reward[i];
-    t.components.assign(comps.begin() + static_cast<long>(i * nc), comps.begin() + static_cast<long>((i + 1) * nc));
+    t.components.assign(comps.begin() + static_cast<long>(i * nc),
+                        comps.begin() + static_cast<long>((i + 1) * nc));
     t.tokens.assign(tokens.begin() + tok_off[i], tokens.begin() + tok_off[i + 1]);
     t.logprobs.assign(logprobs.begin() + ans_off[i], logprobs.begin() + ans_off[i + 1]);
     t.segment_iter.assign(seg.begin() + ans_off[i], seg.begin() + ans_off[i + 1]);
-    if (has_rng[i]) t.rng.assign(rng.begin() + static_cast<long>(i * 4), rng.begin() + static_cast<long>(i * 4 + 4));
+    if (has_rng[i])
+      t.rng.assign(rng.begin() + static_cast<long>(i * 4),
+                   rng.begin() + static_cast<long>(i * 4 + 4));
     if (t.answer_len() != ans_off[i + 1] - ans_off[i])
       throw corrupt(strfmt("row %zu: answer tokens and log-probs disagree", i));
   }

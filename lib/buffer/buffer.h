@@ -18,22 +18,22 @@ const char* status_name(Status s);
 
 // One answer to one prompt, with everything needed to continue it or train on it.
 struct Trajectory {
-  int64_t prompt_id = 0;        // index of the prompt in the run's task file
-  int32_t sample = 0;           // which of the group's k answers (0..k-1)
-  int64_t group_id = 0;         // answers with the same group_id form one group (one prompt draw)
-  int32_t group_size = 1;       // k
-  std::string task;             // task kind ("addition", "countdown", ...)
+  int64_t prompt_id = 0;   // index of the prompt in the run's task file
+  int32_t sample = 0;      // which of the group's k answers (0..k-1)
+  int64_t group_id = 0;    // answers with the same group_id form one group (one prompt draw)
+  int32_t group_size = 1;  // k
+  std::string task;        // task kind ("addition", "countdown", ...)
   Status status = Status::open;
-  bool ready = false;           // scored, and every answer of its group has ended: trainable
+  bool ready = false;  // scored, and every answer of its group has ended: trainable
   int64_t iteration_started = 0;
-  int32_t prompt_len = 0;       // tokens[0 .. prompt_len) is the prompt
-  int32_t n_segments = 0;       // iterations that generated part of the answer
-  double reward = 0.0;          // total reward (components summed with their weights)
-  std::vector<double> components;    // one per Shard::component_names
-  std::vector<int32_t> tokens;       // prompt + answer so far
-  std::vector<float> logprobs;       // behaviour log-prob of each answer token
-  std::vector<int32_t> segment_iter; // iteration that generated each answer token
-  std::vector<uint64_t> rng;         // sampling RNG state to continue with (4 words, or empty)
+  int32_t prompt_len = 0;             // tokens[0 .. prompt_len) is the prompt
+  int32_t n_segments = 0;             // iterations that generated part of the answer
+  double reward = 0.0;                // total reward (components summed with their weights)
+  std::vector<double> components;     // one per Shard::component_names
+  std::vector<int32_t> tokens;        // prompt + answer so far
+  std::vector<float> logprobs;        // behaviour log-prob of each answer token
+  std::vector<int32_t> segment_iter;  // iteration that generated each answer token
+  std::vector<uint64_t> rng;          // sampling RNG state to continue with (4 words, or empty)
 
   int64_t answer_len() const { return static_cast<int64_t>(tokens.size()) - prompt_len; }
   bool ended() const { return status != Status::open; }

@@ -39,10 +39,14 @@ std::string last_part(const std::string& key) {
 
 const char* type_name(const ConfigValue& v) {
   switch (v.index()) {
-    case 0: return "true or false";
-    case 1: return "an integer";
-    case 2: return "a number";
-    default: return "text";
+    case 0:
+      return "true or false";
+    case 1:
+      return "an integer";
+    case 2:
+      return "a number";
+    default:
+      return "text";
   }
 }
 
@@ -52,10 +56,18 @@ po::options_description boost_description(const ConfigSpec& spec) {
   for (const auto& o : spec.options()) {
     const char* name = o.key.c_str();
     switch (o.def.index()) {
-      case 0: desc.add_options()(name, po::value<bool>()); break;
-      case 1: desc.add_options()(name, po::value<int64_t>()); break;
-      case 2: desc.add_options()(name, po::value<double>()); break;
-      default: desc.add_options()(name, po::value<std::string>()); break;
+      case 0:
+        desc.add_options()(name, po::value<bool>());
+        break;
+      case 1:
+        desc.add_options()(name, po::value<int64_t>());
+        break;
+      case 2:
+        desc.add_options()(name, po::value<double>());
+        break;
+      default:
+        desc.add_options()(name, po::value<std::string>());
+        break;
     }
   }
   return desc;
@@ -63,10 +75,14 @@ po::options_description boost_description(const ConfigSpec& spec) {
 
 ConfigValue from_boost(const ConfigValue& like, const po::variable_value& v) {
   switch (like.index()) {
-    case 0: return v.as<bool>();
-    case 1: return v.as<int64_t>();
-    case 2: return v.as<double>();
-    default: return v.as<std::string>();
+    case 0:
+      return v.as<bool>();
+    case 1:
+      return v.as<int64_t>();
+    case 2:
+      return v.as<double>();
+    default:
+      return v.as<std::string>();
   }
 }
 
@@ -262,13 +278,19 @@ const T& typed(const Config& c, const std::string& key, const char* want) {
 }
 }  // namespace
 
-bool Config::get_bool(const std::string& key) const { return typed<bool>(*this, key, "bool"); }
-int64_t Config::get_int(const std::string& key) const { return typed<int64_t>(*this, key, "int"); }
+bool Config::get_bool(const std::string& key) const {
+  return typed<bool>(*this, key, "bool");
+}
+int64_t Config::get_int(const std::string& key) const {
+  return typed<int64_t>(*this, key, "int");
+}
 int64_t Config::get_int_min(const std::string& key, int64_t min) const {
   int64_t v = get_int(key);
   if (v < min)
-    throw ConfigError(strfmt("bad value %lld for %s (%s)", static_cast<long long>(v), key.c_str(), source(key).c_str()),
-                      strfmt("it must be at least %lld", static_cast<long long>(min)), "help: " + option(key).help);
+    throw ConfigError(strfmt("bad value %lld for %s (%s)", static_cast<long long>(v), key.c_str(),
+                             source(key).c_str()),
+                      strfmt("it must be at least %lld", static_cast<long long>(min)),
+                      "help: " + option(key).help);
   return v;
 }
 
@@ -290,8 +312,10 @@ const std::string& Config::source(const std::string& key) const {
 
 std::string config_value_text(const ConfigValue& v) {
   switch (v.index()) {
-    case 0: return std::get<bool>(v) ? "true" : "false";
-    case 1: return std::to_string(std::get<int64_t>(v));
+    case 0:
+      return std::get<bool>(v) ? "true" : "false";
+    case 1:
+      return std::to_string(std::get<int64_t>(v));
     case 2: {
       std::string s = strfmt("%.17g", std::get<double>(v));
       // Shortest text that reads back to the same double.
@@ -301,14 +325,16 @@ std::string config_value_text(const ConfigValue& v) {
       }
       return s;
     }
-    default: return std::get<std::string>(v);
+    default:
+      return std::get<std::string>(v);
   }
 }
 
 std::map<std::string, std::string> Config::section(const std::string& name) const {
   std::map<std::string, std::string> out;
   for (const auto& [key, v] : values_)
-    if (key.size() > name.size() && key.compare(0, name.size(), name) == 0 && key[name.size()] == '.')
+    if (key.size() > name.size() && key.compare(0, name.size(), name) == 0 &&
+        key[name.size()] == '.')
       out[key.substr(name.size() + 1)] = config_value_text(v);
   return out;
 }

@@ -31,7 +31,9 @@ Error::Error(std::string what, std::string why, std::string hint)
       why_(std::move(why)),
       hint_(std::move(hint)) {}
 
-std::string Error::line() const { return compose(what_, why_, hint_); }
+std::string Error::line() const {
+  return compose(what_, why_, hint_);
+}
 
 std::string vstrfmt(const char* fmt, va_list ap) {
   va_list ap2;
@@ -55,8 +57,12 @@ std::string strfmt(const char* fmt, ...) {
 void set_process_identity(const std::string& app, int rank, int size) {
   identity() = {app, rank, size};
 }
-const std::string& process_app() { return identity().app; }
-int process_rank() { return identity().rank < 0 ? 0 : identity().rank; }
+const std::string& process_app() {
+  return identity().app;
+}
+int process_rank() {
+  return identity().rank < 0 ? 0 : identity().rank;
+}
 
 std::string process_where() {
   char host[256] = "?";

@@ -37,8 +37,12 @@ double seconds_since_start() {
   return std::chrono::duration<double>(Clock::now() - g_start).count();
 }
 
-void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
-LogLevel log_level() { return static_cast<LogLevel>(g_level.load()); }
+void set_log_level(LogLevel level) {
+  g_level = static_cast<int>(level);
+}
+LogLevel log_level() {
+  return static_cast<LogLevel>(g_level.load());
+}
 
 LogLevel parse_log_level(const std::string& s) {
   if (s == "error") return LogLevel::error;
@@ -82,7 +86,8 @@ void Progress::update(int64_t done, const std::string& extra) {
                             static_cast<long long>(total_));
   if (total_ > 0) line += strfmt(" (%d%%)", static_cast<int>(100 * done / total_));
   line += strfmt(" %.1f/s", rate);
-  if (rate > 0 && total_ > done) line += strfmt(" ETA %.0fs", static_cast<double>(total_ - done) / rate);
+  if (rate > 0 && total_ > done)
+    line += strfmt(" ETA %.0fs", static_cast<double>(total_ - done) / rate);
   if (!extra.empty()) line += " " + extra;
   if (tty_ && process_rank() == 0) {
     std::lock_guard<std::mutex> lock(g_log_mutex);

@@ -30,11 +30,21 @@ class Error : public std::runtime_error {
  private:
   std::string what_, why_, hint_;
 };
-struct ConfigError : Error { using Error::Error; };   // bad option, value or config file
-struct IoError : Error { using Error::Error; };       // missing, truncated, corrupt or foreign file
-struct InputError : Error { using Error::Error; };    // bad data: tasks, prompts, shapes
-struct RuntimeFault : Error { using Error::Error; };  // a foreign library or a peer failed (MPI, CUDA)
-struct NumericError : Error { using Error::Error; };  // NaN/Inf loss or gradient
+struct ConfigError : Error {
+  using Error::Error;
+};  // bad option, value or config file
+struct IoError : Error {
+  using Error::Error;
+};  // missing, truncated, corrupt or foreign file
+struct InputError : Error {
+  using Error::Error;
+};  // bad data: tasks, prompts, shapes
+struct RuntimeFault : Error {
+  using Error::Error;
+};  // a foreign library or a peer failed (MPI, CUDA)
+struct NumericError : Error {
+  using Error::Error;
+};  // NaN/Inf loss or gradient
 
 // printf-style formatting into a std::string.
 std::string strfmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -87,10 +97,10 @@ class Rng {
  public:
   explicit Rng(uint64_t seed = 0, uint64_t stream = 0);
   uint64_t next_u64();
-  double uniform();                    // [0, 1)
+  double uniform();  // [0, 1)
   float uniformf() { return static_cast<float>(uniform()); }
-  double normal();                     // standard normal (Box-Muller, no cached spare)
-  uint64_t below(uint64_t n);          // uniform integer in [0, n), unbiased
+  double normal();             // standard normal (Box-Muller, no cached spare)
+  uint64_t below(uint64_t n);  // uniform integer in [0, n), unbiased
   std::vector<uint64_t> state() const { return {s_[0], s_[1], s_[2], s_[3]}; }
   void set_state(const std::vector<uint64_t>& st);  // throws InputError on a wrong size
 
@@ -166,11 +176,12 @@ std::string config_value_text(const ConfigValue& v);
 }  // namespace k1rl
 
 // One macro family checks foreign calls; each reports rank, host and file:line.
-#define K1RL_MPI_CHECK(call)                                                              \
-  do {                                                                                    \
-    int k1rl_rc_ = (call);                                                                \
-    if (k1rl_rc_ != 0) ::k1rl::foreign_call_failed("MPI", #call, ::k1rl::mpi_error_text(k1rl_rc_), \
-                                                   __FILE__, __LINE__);                   \
+#define K1RL_MPI_CHECK(call)                                                                \
+  do {                                                                                      \
+    int k1rl_rc_ = (call);                                                                  \
+    if (k1rl_rc_ != 0)                                                                      \
+      ::k1rl::foreign_call_failed("MPI", #call, ::k1rl::mpi_error_text(k1rl_rc_), __FILE__, \
+                                  __LINE__);                                                \
   } while (0)
 namespace k1rl {
 std::string mpi_error_text(int code);

@@ -27,16 +27,17 @@ EvalConfig EvalConfig::from(const Config& cfg) {
 double pass_at_k(int64_t n, int64_t c, int64_t k) {
   if (n - c < k) return 1.0;
   double miss = 1.0;  // C(n−c, k)/C(n, k) as a product
-  for (int64_t i = n - c + 1; i <= n; ++i) miss *= 1.0 - static_cast<double>(k) / static_cast<double>(i);
+  for (int64_t i = n - c + 1; i <= n; ++i)
+    miss *= 1.0 - static_cast<double>(k) / static_cast<double>(i);
   return 1.0 - miss;
 }
 
 namespace {
 // Generates `samples` answers per prompt and scores them; returns correctness per answer.
-std::vector<double> run(const model::Model& model, const Tokenizer& tok, policy::PromptFormat format,
-                        const std::vector<Task>& tasks, int64_t n, int64_t samples, double temperature,
-                        const EvalConfig& ec, Scorer& scorer, uint64_t seed,
-                        std::vector<int64_t>* lengths, int64_t* truncated) {
+std::vector<double> run(const model::Model& model, const Tokenizer& tok,
+                        policy::PromptFormat format, const std::vector<Task>& tasks, int64_t n,
+                        int64_t samples, double temperature, const EvalConfig& ec, Scorer& scorer,
+                        uint64_t seed, std::vector<int64_t>* lengths, int64_t* truncated) {
   std::vector<model::GenRequest> reqs;
   for (int64_t p = 0; p < n; ++p)
     for (int64_t s = 0; s < samples; ++s) {
@@ -72,15 +73,20 @@ std::vector<double> run(const model::Model& model, const Tokenizer& tok, policy:
 }  // namespace
 
 EvalResult evaluate(const model::Model& model, const Tokenizer& tok, policy::PromptFormat format,
-                    const std::vector<Task>& tasks, Scorer& scorer, const EvalConfig& ec, uint64_t seed) {
+                    const std::vector<Task>& tasks, Scorer& scorer, const EvalConfig& ec,
+                    uint64_t seed) {
   double t0 = seconds_since_start();
   EvalResult r;
-  r.prompts = ec.max_prompts > 0 ? std::min<int64_t>(ec.max_prompts, static_cast<int64_t>(tasks.size()))
-                                 : static_cast<int64_t>(tasks.size());
-  if (r.prompts == 0) throw InputError("nothing to evaluate", "the held-out task file is empty", "check tasks.heldout_file");
+  r.prompts = ec.max_prompts > 0
+                  ? std::min<int64_t>(ec.max_prompts, static_cast<int64_t>(tasks.size()))
+                  : static_cast<int64_t>(tasks.size());
+  if (r.prompts == 0)
+    throw InputError("nothing to evaluate", "the held-out task file is empty",
+                     "check tasks.heldout_file");
   std::vector<int64_t> lengths;
   int64_t truncated = 0;
-  std::vector<double> g = run(model, tok, format, tasks, r.prompts, 1, 0.0, ec, scorer, seed, &lengths, &truncated);
+  std::vector<double> g =
+      run(model, tok, format, tasks, r.prompts, 1, 0.0, ec, scorer, seed, &lengths, &truncated);
   double sum = 0, len = 0;
   for (double c : g) sum += c >= 1.0;
   for (int64_t l : lengths) len += static_cast<double>(l);
@@ -90,12 +96,13 @@ EvalResult evaluate(const model::Model& model, const Tokenizer& tok, policy::Pro
   r.k = ec.samples;
   r.pass1 = r.passk = std::nan("");
   if (ec.samples > 0) {
-    std::vector<double> s = run(model, tok, format, tasks, r.prompts, ec.samples, ec.temperature, ec, scorer,
-                                seed ^ 0xe7a1, nullptr, nullptr);
+    std::vector<double> s = run(model, tok, format, tasks, r.prompts, ec.samples, ec.temperature,
+                                ec, scorer, seed ^ 0xe7a1, nullptr, nullptr);
     double p1 = 0, pk = 0;
     for (int64_t p = 0; p < r.prompts; ++p) {
       int64_t c = 0;
-      for (int64_t j = 0; j < ec.samples; ++j) c += s[static_cast<size_t>(p * ec.samples + j)] >= 1.0;
+      for (int64_t j = 0; j < ec.samples; ++j)
+        c += s[static_cast<size_t>(p * ec.samples + j)] >= 1.0;
       p1 += pass_at_k(ec.samples, c, 1);
       pk += pass_at_k(ec.samples, c, ec.samples);
     }
@@ -106,21 +113,28 @@ EvalResult evaluate(const model::Model& model, const Tokenizer& tok, policy::Pro
   return r;
 }
 
-void append_eval(const std::string& path, const EvalResult& r, const std::string& checkpoint, int64_t iteration) {
+void append_eval(const std::string& path, const EvalResult& r, const std::string& checkpoint,
+                 int64_t iteration) {
   (void)checkpoint;
   io::append_rows(path, "eval/1", "eval",
-                  {{{"iteration", static_cast<double>(iteration)}, {"prompts", static_cast<double>(r.prompts)},
-                    {"greedy_accuracy", r.greedy_accuracy}, {"pass1", r.pass1}, {"passk", r.passk},
-                    {"k", static_cast<double>(r.k)}, {"answer_len_mean", r.answer_len_mean},
-                    {"truncated_frac", r.truncated_frac}, {"seconds", r.seconds}}});
+                  {{{"iteration", static_cast<double>(iteration)},
+                    {"prompts", static_cast<double>(r.prompts)},
+                    {"greedy_accuracy", r.greedy_accuracy},
+                    {"pass1", r.pass1},
+                    {"passk", r.passk},
+                    {"k", static_cast<double>(r.k)},
+                    {"answer_len_mean", r.answer_len_mean},
+                    {"truncated_frac", r.truncated_frac},
+                    {"seconds", r.seconds}}});
 }
 
 std::string format_table(const std::vector<std::pair<std::string, EvalResult>>& rows) {
-  std::string s = strfmt("%-28s %8s %8s %8s %8s %10s %8s\n", "policy", "prompts", "greedy", "pass@1",
-                         "pass@k", "len(tok)", "trunc");
+  std::string s = strfmt("%-28s %8s %8s %8s %8s %10s %8s\n", "policy", "prompts", "greedy",
+                         "pass@1", "pass@k", "len(tok)", "trunc");
   for (const auto& [name, r] : rows)
-    s += strfmt("%-28s %8lld %8.3f %8.3f %8.3f %10.1f %8.3f\n", name.c_str(), static_cast<long long>(r.prompts),
-                r.greedy_accuracy, r.pass1, r.passk, r.answer_len_mean, r.truncated_frac);
+    s += strfmt("%-28s %8lld %8.3f %8.3f %8.3f %10.1f %8.3f\n", name.c_str(),
+                static_cast<long long>(r.prompts), r.greedy_accuracy, r.pass1, r.passk,
+                r.answer_len_mean, r.truncated_frac);
   return s;
 }
 

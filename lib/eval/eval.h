@@ -18,9 +18,9 @@ namespace k1rl::eval {
 void declare_eval_options(ConfigSpec& spec);  // [eval]
 
 struct EvalConfig {
-  int64_t max_prompts = 200;        // evaluate at most this many held-out prompts (0: all)
-  int64_t samples = 4;              // k for sampled pass@1 / pass@k (0: greedy only)
-  double temperature = 1.0;         // sampled evaluation temperature
+  int64_t max_prompts = 200;  // evaluate at most this many held-out prompts (0: all)
+  int64_t samples = 4;        // k for sampled pass@1 / pass@k (0: greedy only)
+  double temperature = 1.0;   // sampled evaluation temperature
   int64_t max_answer_tokens = 128;
   int64_t max_batch = 64;
   static EvalConfig from(const Config& cfg);
@@ -31,8 +31,8 @@ struct EvalResult {
   double greedy_accuracy = 0;   // fraction of prompts answered correctly at temperature 0
   double pass1 = 0, passk = 0;  // sampled; NaN when samples == 0
   int64_t k = 0;
-  double answer_len_mean = 0;   // greedy answers, tokens
-  double truncated_frac = 0;    // greedy answers that hit max_answer_tokens
+  double answer_len_mean = 0;  // greedy answers, tokens
+  double truncated_frac = 0;   // greedy answers that hit max_answer_tokens
   double seconds = 0;
 };
 
@@ -40,10 +40,12 @@ struct EvalResult {
 double pass_at_k(int64_t n, int64_t c, int64_t k);
 
 EvalResult evaluate(const model::Model& model, const Tokenizer& tok, policy::PromptFormat format,
-                    const std::vector<Task>& tasks, Scorer& scorer, const EvalConfig& ec, uint64_t seed);
+                    const std::vector<Task>& tasks, Scorer& scorer, const EvalConfig& ec,
+                    uint64_t seed);
 
 // eval/1 file: one row per evaluation in table /eval (appended).
-void append_eval(const std::string& path, const EvalResult& r, const std::string& checkpoint, int64_t iteration);
+void append_eval(const std::string& path, const EvalResult& r, const std::string& checkpoint,
+                 int64_t iteration);
 std::string format_table(const std::vector<std::pair<std::string, EvalResult>>& rows);
 
 }  // namespace k1rl::eval

@@ -54,15 +54,18 @@ void write_dataset(hid_t loc, const std::string& name, const T* data,
     // Whole rows per chunk, about kChunkElems elements (at least one row, at most all of them).
     std::vector<hsize_t> chunk = hd;
     uint64_t row = total / hd[0];
-    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(hd[0], kChunkElems / std::max<uint64_t>(row, 1)));
+    chunk[0] =
+        std::max<hsize_t>(1, std::min<hsize_t>(hd[0], kChunkElems / std::max<uint64_t>(row, 1)));
     for (size_t i = 1; i < chunk.size() && row > (1ull << 30) / sizeof(T); ++i) chunk[i] = 1;
     K1RL_H5_CHECK(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()));
     K1RL_H5_CHECK(H5Pset_fletcher32(dcpl));
   }
   Hid lcpl(K1RL_H5_CHECK(H5Pcreate(H5P_LINK_CREATE)));
   K1RL_H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
-  if (H5Lexists(loc, name.c_str(), H5P_DEFAULT) > 0) K1RL_H5_CHECK(H5Ldelete(loc, name.c_str(), H5P_DEFAULT));
-  Hid d(K1RL_H5_CHECK(H5Dcreate2(loc, name.c_str(), H5Type<T>::file(), space, lcpl, dcpl, H5P_DEFAULT)));
+  if (H5Lexists(loc, name.c_str(), H5P_DEFAULT) > 0)
+    K1RL_H5_CHECK(H5Ldelete(loc, name.c_str(), H5P_DEFAULT));
+  Hid d(K1RL_H5_CHECK(
+      H5Dcreate2(loc, name.c_str(), H5Type<T>::file(), space, lcpl, dcpl, H5P_DEFAULT)));
   if (total > 0) K1RL_H5_CHECK(H5Dwrite(d, H5Type<T>::mem(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
 }
 
@@ -92,10 +95,11 @@ void read_dataset_into(hid_t loc, const std::string& name, T* out, uint64_t coun
   std::vector<uint64_t> d = dataset_dims(loc, name);
   uint64_t total = std::accumulate(d.begin(), d.end(), uint64_t{1}, std::multiplies<>());
   if (total != count)
-    throw IoError(where(loc, name) + " has the wrong size",
-                  strfmt("expected %llu elements, found %llu", static_cast<unsigned long long>(count),
-                         static_cast<unsigned long long>(total)),
-                  "the file was written for another configuration");
+    throw IoError(
+        where(loc, name) + " has the wrong size",
+        strfmt("expected %llu elements, found %llu", static_cast<unsigned long long>(count),
+               static_cast<unsigned long long>(total)),
+        "the file was written for another configuration");
   Hid ds = open_dataset(loc, name);
   check_class<T>(loc, name, ds);
   if (total > 0) read_all(loc, name, ds, out);
@@ -109,7 +113,8 @@ void write_rows_collective(hid_t loc, const std::string& name, const T* data, ui
   Hid fspace(K1RL_H5_CHECK(H5Screate_simple(2, gd, nullptr)));
   Hid lcpl(K1RL_H5_CHECK(H5Pcreate(H5P_LINK_CREATE)));
   K1RL_H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
-  Hid d(K1RL_H5_CHECK(H5Dcreate2(loc, name.c_str(), H5Type<T>::file(), fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT)));
+  Hid d(K1RL_H5_CHECK(
+      H5Dcreate2(loc, name.c_str(), H5Type<T>::file(), fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT)));
   hsize_t start[2] = {row_offset, 0}, count[2] = {local_rows, cols};
   if (local_rows > 0)
     K1RL_H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr));
@@ -122,10 +127,11 @@ void write_rows_collective(hid_t loc, const std::string& name, const T* data, ui
   K1RL_H5_CHECK(H5Dwrite(d, H5Type<T>::mem(), mspace, fspace, xfer, data));
 }
 
-#define K1RL_INSTANTIATE(T)                                                                     \
-  template void write_dataset<T>(hid_t, const std::string&, const T*, const std::vector<uint64_t>&); \
-  template std::vector<T> read_dataset<T>(hid_t, const std::string&, std::vector<uint64_t>*);   \
-  template void read_dataset_into<T>(hid_t, const std::string&, T*, uint64_t);                  \
+#define K1RL_INSTANTIATE(T)                                                                       \
+  template void write_dataset<T>(hid_t, const std::string&, const T*,                             \
+                                 const std::vector<uint64_t>&);                                   \
+  template std::vector<T> read_dataset<T>(hid_t, const std::string&, std::vector<uint64_t>*);     \
+  template void read_dataset_into<T>(hid_t, const std::string&, T*, uint64_t);                    \
   template void write_rows_collective<T>(hid_t, const std::string&, const T*, uint64_t, uint64_t, \
                                          uint64_t, uint64_t);
 K1RL_INSTANTIATE(float)

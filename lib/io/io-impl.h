@@ -11,12 +11,12 @@ void rename_into_place(const std::string& temp, const std::string& final_path);
 
 template <class T>
 struct H5Type;
-#define K1RL_H5_TYPE(T, MEM, FILE)                  \
-  template <>                                       \
-  struct H5Type<T> {                                \
-    static hid_t mem() { return MEM; }              \
-    static hid_t file() { return FILE; }            \
-    static const char* name() { return #T; }        \
+#define K1RL_H5_TYPE(T, MEM, FILE)           \
+  template <>                                \
+  struct H5Type<T> {                         \
+    static hid_t mem() { return MEM; }       \
+    static hid_t file() { return FILE; }     \
+    static const char* name() { return #T; } \
   };
 K1RL_H5_TYPE(float, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE)
 K1RL_H5_TYPE(double, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE)

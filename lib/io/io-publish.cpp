@@ -21,7 +21,9 @@ namespace {
 
 constexpr const char* kTempTag = ".tmp-";
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 void fsync_path(const std::string& path, bool directory) {
   int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
@@ -85,7 +87,9 @@ void make_dirs(const std::string& dir) {
                   "check the run directory path and its permissions");
 }
 
-bool file_exists(const std::string& path) { return fs::exists(path); }
+bool file_exists(const std::string& path) {
+  return fs::exists(path);
+}
 
 void publish_text(const std::string& path, const std::string& text) {
   std::string temp = temp_name(path);
@@ -96,7 +100,8 @@ void publish_text(const std::string& path, const std::string& text) {
     if (!out) {
       std::error_code ec;
       fs::remove(temp, ec);
-      throw IoError("cannot write '" + temp + "'", errno_text(), "check free space and permissions");
+      throw IoError("cannot write '" + temp + "'", errno_text(),
+                    "check free space and permissions");
     }
   }
   rename_into_place(temp, path);
@@ -163,7 +168,8 @@ Hid open_checked(const std::string& path, MPI_Comm comm) {
   if (comm != MPI_COMM_NULL) K1RL_H5_CHECK(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
   if (f < 0)
-    throw IoError("cannot open '" + path + "'", "corrupt or truncated HDF5 file (" + h5_error_text() + ")",
+    throw IoError("cannot open '" + path + "'",
+                  "corrupt or truncated HDF5 file (" + h5_error_text() + ")",
                   "restore it or use an earlier file");
   return Hid(f);
 }

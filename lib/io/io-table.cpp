@@ -22,16 +22,18 @@ class FileLock {
  public:
   explicit FileLock(const std::string& path) {
     fd_ = ::open(path.c_str(), O_CREAT | O_RDWR, 0644);
-    if (fd_ < 0) throw IoError("cannot create lock file '" + path + "'", std::strerror(errno),
-                               "check that the run directory is writable");
+    if (fd_ < 0)
+      throw IoError("cannot create lock file '" + path + "'", std::strerror(errno),
+                    "check that the run directory is writable");
     struct flock fl {};
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
     while (::fcntl(fd_, F_SETLKW, &fl) != 0) {
       if (errno == EINTR) continue;
       ::close(fd_);
-      throw IoError("cannot lock '" + path + "'", std::strerror(errno),
-                    "the filesystem may not support fcntl locks; mount it with locking (Lustre: flock)");
+      throw IoError(
+          "cannot lock '" + path + "'", std::strerror(errno),
+          "the filesystem may not support fcntl locks; mount it with locking (Lustre: flock)");
     }
   }
   ~FileLock() { ::close(fd_); }  // closing releases the lock
@@ -58,7 +60,8 @@ void create_column(hid_t group, const std::string& col, hsize_t fill_rows) {
   K1RL_H5_CHECK(H5Pset_fletcher32(dcpl));
   double nan = std::nan("");
   K1RL_H5_CHECK(H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &nan));
-  Hid d(K1RL_H5_CHECK(H5Dcreate2(group, col.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)));
+  Hid d(K1RL_H5_CHECK(
+      H5Dcreate2(group, col.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)));
   if (fill_rows > 0) K1RL_H5_CHECK(H5Dset_extent(d, &fill_rows));  // earlier rows read as NaN
 }
 
@@ -88,7 +91,8 @@ void append_rows(const std::string& path, const std::string& format, const std::
     { H5Reader check(path, format.substr(0, format.find('/')), 1 << 20); }
     std::error_code ec;
     fs::copy_file(path, temp, fs::copy_options::overwrite_existing, ec);
-    if (ec) throw IoError("cannot copy '" + path + "' for appending", ec.message(), "check free space");
+    if (ec)
+      throw IoError("cannot copy '" + path + "' for appending", ec.message(), "check free space");
     f = H5Fopen(temp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   } else {
     f = H5Fcreate(temp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -96,7 +100,8 @@ void append_rows(const std::string& path, const std::string& format, const std::
   }
   if (f < 0) {
     ::unlink(temp.c_str());
-    throw IoError("cannot write '" + temp + "'", h5_error_text(), "check free space and permissions");
+    throw IoError("cannot write '" + temp + "'", h5_error_text(),
+                  "check free space and permissions");
   }
   try {
     Hid file(f);

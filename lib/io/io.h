@@ -14,17 +14,18 @@
 #include "lib/core/core.h"
 
 // Checks an HDF5 call returning herr_t or hid_t (negative = failure).
-#define K1RL_H5_CHECK(call)                                                                    \
-  ([&]() {                                                                                     \
-    auto k1rl_h5_rc_ = (call);                                                                 \
-    if (k1rl_h5_rc_ < 0)                                                                       \
+#define K1RL_H5_CHECK(call)                                                                        \
+  ([&]() {                                                                                         \
+    auto k1rl_h5_rc_ = (call);                                                                     \
+    if (k1rl_h5_rc_ < 0)                                                                           \
       ::k1rl::foreign_call_failed("HDF5", #call, ::k1rl::io::h5_error_text(), __FILE__, __LINE__); \
-    return k1rl_h5_rc_;                                                                        \
+    return k1rl_h5_rc_;                                                                            \
   }())
 
 namespace k1rl::io {
 
-// Turns off HDF5's automatic error printing (errors become exceptions). Called by every entry point.
+// Turns off HDF5's automatic error printing (errors become exceptions). Called by every entry
+// point.
 void h5_quiet();
 std::string h5_error_text();  // the innermost message of the current HDF5 error stack
 
@@ -65,8 +66,7 @@ std::string read_text(const std::string& path);  // throws IoError naming the fi
 // every call (including publish) is collective.
 class AtomicH5 {
  public:
-  AtomicH5(const std::string& final_path, const std::string& format,
-           MPI_Comm comm = MPI_COMM_NULL);
+  AtomicH5(const std::string& final_path, const std::string& format, MPI_Comm comm = MPI_COMM_NULL);
   ~AtomicH5();
   AtomicH5(const AtomicH5&) = delete;
   AtomicH5& operator=(const AtomicH5&) = delete;

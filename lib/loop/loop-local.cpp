@@ -11,14 +11,16 @@ std::vector<io::Row> run_local(const Config& cfg) {
   RolloutDriver rd(cfg, MPI_COMM_NULL);
   RewardOptions ro = reward_options_from_config(cfg);
   Scorer scorer(ro, load_task_files(ro.task_files));
-  rollout::ScoreFn score = [&](const std::vector<Answer>& a, int64_t it) { return scorer.score_batch(a, it); };
+  rollout::ScoreFn score = [&](const std::vector<Answer>& a, int64_t it) {
+    return scorer.score_batch(a, it);
+  };
   int64_t it = td.start();
   discard_untrained_shards(cfg, it);
   std::vector<io::Row> out;
   for (int64_t n = 0; n < cfg.get_int("run.iterations"); ++n, ++it) {
     if (std::string why = stop_requested(); !why.empty()) {
-      K1RL_LOG_WARN("stopping before iteration %lld: %s; ckpt/latest is it_%06lld.h5", static_cast<long long>(it),
-                    why.c_str(), static_cast<long long>(it));
+      K1RL_LOG_WARN("stopping before iteration %lld: %s; ckpt/latest is it_%06lld.h5",
+                    static_cast<long long>(it), why.c_str(), static_cast<long long>(it));
       break;  // the caller sees stop_requested() and exits with kExitStoppedEarly
     }
     const double t0 = seconds_since_start();

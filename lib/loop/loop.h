@@ -22,9 +22,9 @@ namespace k1rl::loop {
 
 void declare_loop_options(ConfigSpec& spec);  // run.iterations
 
-std::string buffer_dir(const Config& cfg);   // <run>/buffer
-std::string metrics_path(const Config& cfg); // <run>/metrics.h5
-std::string sampler_path(const Config& cfg); // <run>/sampler.h5
+std::string buffer_dir(const Config& cfg);    // <run>/buffer
+std::string metrics_path(const Config& cfg);  // <run>/metrics.h5
+std::string sampler_path(const Config& cfg);  // <run>/sampler.h5
 // Writes <run>/config.ini once (the resolved config); later jobs keep the first one.
 void write_run_config(const Config& cfg);
 
@@ -64,12 +64,12 @@ class TrainDriver {
 
 // The roles of an MPMD run (mpiexec -n R k1rl-rollout : -n 1 k1rl-reward : -n T k1rl-train);
 // k1rl-reward serves with lib/reward's reward_serve. Train rank 0 leads: per iteration it
-// broadcasts (iteration, stop, policy) and θ to the rollout ranks, which answer "done" when every shard
-// of the iteration is published; after run.iterations it broadcasts stop.
-// With run.staleness = 1, train announces iteration N+1 as soon as rollout reports N done, so
-// rollout generates N+1 with θ_N while train trains on N; θ_{N+1} goes out with N+2's header.
-// A job's first iteration always uses the newest checkpoint. run_train_role returns
-// kExitStoppedEarly (75) when a stop request (below) ended the job before run.iterations.
+// broadcasts (iteration, stop, policy) and θ to the rollout ranks, which answer "done" when every
+// shard of the iteration is published; after run.iterations it broadcasts stop. With run.staleness
+// = 1, train announces iteration N+1 as soon as rollout reports N done, so rollout generates N+1
+// with θ_N while train trains on N; θ_{N+1} goes out with N+2's header. A job's first iteration
+// always uses the newest checkpoint. run_train_role returns kExitStoppedEarly (75) when a stop
+// request (below) ended the job before run.iterations.
 int run_rollout_role(const Config& cfg);
 int run_train_role(const Config& cfg);
 inline constexpr int kTagRolloutDone = 6201;

@@ -16,7 +16,8 @@ PromptFormat prompt_format(const Config& cfg, const Tokenizer& tok) {
   return tok.chat_template().kind == "chatml" ? PromptFormat::chat : PromptFormat::raw;
 }
 
-std::vector<int32_t> prompt_tokens(const Tokenizer& tok, const std::string& prompt, PromptFormat f) {
+std::vector<int32_t> prompt_tokens(const Tokenizer& tok, const std::string& prompt,
+                                   PromptFormat f) {
   if (f == PromptFormat::chat) return tok.encode_chat({{"user", prompt}}, true);
   std::vector<int32_t> ids;
   if (tok.bos_id() >= 0) ids.push_back(tok.bos_id());

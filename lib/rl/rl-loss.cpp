@@ -27,7 +27,8 @@ bool counted(const LossConfig& cfg, const AnswerView& a, int64_t t) {
 
 void check_finite(const AnswerView& a, size_t j) {
   if (!std::isfinite(a.reward))
-    throw NumericError("non-finite reward", strfmt("answer %zu of a group has reward %g", j, a.reward),
+    throw NumericError("non-finite reward",
+                       strfmt("answer %zu of a group has reward %g", j, a.reward),
                        "check the reward service's scores");
   for (int64_t t = 0; t < a.T; ++t)
     if (!std::isfinite(a.logp[t]) || !std::isfinite(a.logp_behav[t]))
@@ -90,7 +91,8 @@ LossStats group_loss(const LossConfig& cfg, const std::vector<AnswerView>& g,
                      const std::vector<float*>& dlogp) {
   if (g.empty()) return {};
   if (dlogp.size() != g.size())
-    throw InputError("group_loss", "one gradient buffer per answer is needed", "a bug in the caller");
+    throw InputError("group_loss", "one gradient buffer per answer is needed",
+                     "a bug in the caller");
   double rbar = 0.0;
   for (size_t j = 0; j < g.size(); ++j) {
     check_finite(g[j], j);

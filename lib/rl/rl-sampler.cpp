@@ -12,7 +12,7 @@ namespace k1rl::rl {
 SamplerConfig SamplerConfig::from(const Config& cfg) {
   SamplerConfig c;
   const std::string& m = cfg.get_string("rollout.sampler");
-  c.mode = m == "curriculum" ? SamplerMode::curriculum
+  c.mode = m == "curriculum"    ? SamplerMode::curriculum
            : m == "prioritized" ? SamplerMode::prioritized
                                 : SamplerMode::uniform;
   c.success_ema = cfg.get_double("rollout.success_ema");
@@ -34,7 +34,8 @@ PromptSampler::PromptSampler(SamplerConfig cfg, std::vector<int> difficulty, uin
       seen_(difficulty_.size(), 0),
       rng_(seed, 0x5a3) {
   if (difficulty_.empty())
-    throw InputError("no prompts to sample", "the task file is empty", "generate tasks with k1rl-tasks");
+    throw InputError("no prompts to sample", "the task file is empty",
+                     "generate tasks with k1rl-tasks");
 }
 
 std::vector<double> PromptSampler::weights(int64_t iteration) const {
@@ -89,9 +90,11 @@ std::vector<int64_t> PromptSampler::sample(int64_t n, int64_t iteration) {
 void PromptSampler::observe(int64_t prompt, double success) {
   size_t i = static_cast<size_t>(prompt);
   if (i >= success_.size())
-    throw InputError("sampler feedback for an unknown prompt", strfmt("prompt %lld", static_cast<long long>(prompt)),
+    throw InputError("sampler feedback for an unknown prompt",
+                     strfmt("prompt %lld", static_cast<long long>(prompt)),
                      "the task file changed during the run");
-  success_[i] = seen_[i] == 0 ? success : (1 - cfg_.success_ema) * success_[i] + cfg_.success_ema * success;
+  success_[i] =
+      seen_[i] == 0 ? success : (1 - cfg_.success_ema) * success_[i] + cfg_.success_ema * success;
   ++seen_[i];
 }
 

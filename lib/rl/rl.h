@@ -22,12 +22,12 @@ Algorithm parse_algorithm(const std::string& name);  // throws ConfigError
 
 struct LossConfig {
   Algorithm algorithm = Algorithm::k15;
-  double tau = 0.1;           // k15: weight of the squared log-ratio (KL) term
-  bool token_norm = false;    // k15/reinforce: divide log π(y|x) by the answer length
-  double clip_eps = 0.2;      // grpo/ppo_clip: ratio clip
-  double kl_coef = 0.0;       // grpo/ppo_clip: weight of the k3 KL estimate against π_θi
-  bool latest_only = false;   // partial_loss = latest: only tokens of `iteration` enter the loss
-  int64_t iteration = 0;      // the current iteration (for latest_only)
+  double tau = 0.1;          // k15: weight of the squared log-ratio (KL) term
+  bool token_norm = false;   // k15/reinforce: divide log π(y|x) by the answer length
+  double clip_eps = 0.2;     // grpo/ppo_clip: ratio clip
+  double kl_coef = 0.0;      // grpo/ppo_clip: weight of the k3 KL estimate against π_θi
+  bool latest_only = false;  // partial_loss = latest: only tokens of `iteration` enter the loss
+  int64_t iteration = 0;     // the current iteration (for latest_only)
   static LossConfig from(const Config& cfg, int64_t iteration);
 };
 
@@ -41,11 +41,11 @@ struct AnswerView {
 };
 
 struct LossStats {
-  double loss = 0.0;        // the algorithm's loss for this group (k15: the squared surrogate)
-  double kl = 0.0;          // mean per-token k3 estimate of KL(π_θ || π_θi) over counted tokens
-  double clip_frac = 0.0;   // grpo/ppo_clip: fraction of counted tokens with the clip active
+  double loss = 0.0;       // the algorithm's loss for this group (k15: the squared surrogate)
+  double kl = 0.0;         // mean per-token k3 estimate of KL(π_θ || π_θi) over counted tokens
+  double clip_frac = 0.0;  // grpo/ppo_clip: fraction of counted tokens with the clip active
   double mean_reward = 0.0;
-  int64_t tokens = 0;       // tokens that entered the loss
+  int64_t tokens = 0;  // tokens that entered the loss
 };
 
 // Writes dlogp[j][t] = d(loss)/d(logp_j[t]) for every answer j of the group (tokens outside the
@@ -60,8 +60,8 @@ enum class SamplerMode { uniform, curriculum, prioritized };
 
 struct SamplerConfig {
   SamplerMode mode = SamplerMode::uniform;
-  double success_ema = 0.3;        // prioritized: weight of the newest iteration in s_i
-  double priority_floor = 0.05;    // prioritized: p_i ∝ (1 - s_i) + floor
+  double success_ema = 0.3;            // prioritized: weight of the newest iteration in s_i
+  double priority_floor = 0.05;        // prioritized: p_i ∝ (1 - s_i) + floor
   int64_t curriculum_iterations = 20;  // curriculum: iterations to go from easiest to hardest
   static SamplerConfig from(const Config& cfg);
 };

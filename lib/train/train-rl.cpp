@@ -34,7 +34,8 @@ int64_t group_tokens(const Group& g) {
 }
 }  // namespace
 
-std::vector<io::Row> Trainer::rl_iteration(const std::vector<buffer::Trajectory>& trajs, int64_t iteration) {
+std::vector<io::Row> Trainer::rl_iteration(const std::vector<buffer::Trajectory>& trajs,
+                                           int64_t iteration) {
   const rl::LossConfig lc = rl::LossConfig::from(cfg_, iteration);
   std::vector<Group> groups = make_groups(trajs);
   std::vector<io::Row> rows;
@@ -53,13 +54,15 @@ std::vector<io::Row> Trainer::rl_iteration(const std::vector<buffer::Trajectory>
       for (int64_t g = g0; g < g1; ++g)
         if ((g - g0) % size_ == rank_) mine.push_back(&groups[static_cast<size_t>(g)]);
       const double inv_groups = 1.0 / static_cast<double>(g1 - g0);
-      // sums: loss, kl·tokens, clip·tokens, loss tokens, entropy sum, reward sum, answers, answer tokens
+      // sums: loss, kl·tokens, clip·tokens, loss tokens, entropy sum, reward sum, answers, answer
+      // tokens
       double sums[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       model_->zero_grads();
       for (size_t a = 0; a < mine.size();) {
         size_t b = a;
         int64_t tokens = 0;
-        while (b < mine.size() && (b == a || tokens + group_tokens(*mine[b]) <= tc_.micro_batch_tokens))
+        while (b < mine.size() &&
+               (b == a || tokens + group_tokens(*mine[b]) <= tc_.micro_batch_tokens))
           tokens += group_tokens(*mine[b++]);
         model::Batch batch;
         batch.cu.push_back(0);
@@ -77,18 +80,21 @@ std::vector<io::Row> Trainer::rl_iteration(const std::vector<buffer::Trajectory>
           std::vector<rl::AnswerView> views;
           std::vector<float*> grads;
           for (auto* t : *mine[gi]) {
-            size_t start = static_cast<size_t>(batch.cu[seq++]) + static_cast<size_t>(t->prompt_len);
+            size_t start =
+                static_cast<size_t>(batch.cu[seq++]) + static_cast<size_t>(t->prompt_len);
             views.push_back({&out.logprob[start], t->logprobs.data(), t->segment_iter.data(),
                              t->answer_len(), t->reward});
             grads.push_back(&dlogprob[start]);
-            for (int64_t i = 0; i < t->answer_len(); ++i) sums[4] += out.entropy[start + static_cast<size_t>(i)];
+            for (int64_t i = 0; i < t->answer_len(); ++i)
+              sums[4] += out.entropy[start + static_cast<size_t>(i)];
             sums[5] += t->reward;
             sums[7] += static_cast<double>(t->answer_len());
             sums[6] += 1;
           }
           rl::LossStats st = rl::group_loss(lc, views, grads);
           for (size_t j = 0; j < grads.size(); ++j)  // the step's loss: the mean over its groups
-            for (int64_t i = 0; i < views[j].T; ++i) grads[j][i] = static_cast<float>(grads[j][i] * inv_groups);
+            for (int64_t i = 0; i < views[j].T; ++i)
+              grads[j][i] = static_cast<float>(grads[j][i] * inv_groups);
           sums[0] += st.loss * inv_groups;
           sums[1] += st.kl * static_cast<double>(st.tokens);
           sums[2] += st.clip_frac * static_cast<double>(st.tokens);
@@ -102,11 +108,17 @@ std::vector<io::Row> Trainer::rl_iteration(const std::vector<buffer::Trajectory>
       optim::StepStats st = opt_->step_with_lr(model_->params(), model_->grads(), tc_.rl_lr);
       ++step_;
       const double tok = std::max(1.0, sums[3]);
-      rows.push_back({{"step", static_cast<double>(step_)}, {"iteration", static_cast<double>(iteration)},
-                      {"loss", sums[0]}, {"kl", sums[1] / tok}, {"clip_frac", sums[2] / tok},
+      rows.push_back({{"step", static_cast<double>(step_)},
+                      {"iteration", static_cast<double>(iteration)},
+                      {"loss", sums[0]},
+                      {"kl", sums[1] / tok},
+                      {"clip_frac", sums[2] / tok},
                       {"entropy", sums[4] / std::max(1.0, sums[7])},
-                      {"reward_mean", sums[5] / std::max(1.0, sums[6])}, {"answers", sums[6]},
-                      {"tokens", sums[3]}, {"grad_norm", st.grad_norm}, {"lr", st.lr},
+                      {"reward_mean", sums[5] / std::max(1.0, sums[6])},
+                      {"answers", sums[6]},
+                      {"tokens", sums[3]},
+                      {"grad_norm", st.grad_norm},
+                      {"lr", st.lr},
                       {"time_s", seconds_since_start() - t0}});
     }
   }

@@ -23,7 +23,8 @@ model::Batch pack(const std::vector<std::pair<std::vector<int32_t>, int32_t>>& s
 }  // namespace
 
 std::vector<io::Row> Trainer::sft(const std::vector<Task>& tasks, int64_t steps) {
-  if (tasks.empty()) throw InputError("no SFT data", "the task file is empty", "check tasks.train_file");
+  if (tasks.empty())
+    throw InputError("no SFT data", "the task file is empty", "check tasks.train_file");
   const int64_t max_seq = model_->config().max_seq;
   std::vector<io::Row> rows;
   Progress progress("sft", steps);
@@ -34,21 +35,25 @@ std::vector<io::Row> Trainer::sft(const std::vector<Task>& tasks, int64_t steps)
     for (int64_t i = 0; i < tc_.sft_batch; ++i) {
       const Task& t = tasks[rng_.below(tasks.size())];
       if (i % size_ != rank_) continue;
-      const std::string& sol = tc_.sft_style == "long" && !t.solution_long.empty() ? t.solution_long : t.solution;
+      const std::string& sol =
+          tc_.sft_style == "long" && !t.solution_long.empty() ? t.solution_long : t.solution;
       int32_t plen = 0;
       auto toks = policy::sft_tokens(*tok_, t.prompt, sol.empty() ? t.answer : sol, format_, &plen);
       if (static_cast<int64_t>(toks.size()) > max_seq) toks.resize(static_cast<size_t>(max_seq));
       mine.emplace_back(std::move(toks), plen);
     }
     double counts[1] = {0};
-    for (const auto& [toks, plen] : mine) counts[0] += static_cast<double>(std::max<int64_t>(0, static_cast<int64_t>(toks.size()) - plen));
+    for (const auto& [toks, plen] : mine)
+      counts[0] +=
+          static_cast<double>(std::max<int64_t>(0, static_cast<int64_t>(toks.size()) - plen));
     allreduce(counts, 1);
     model_->zero_grads();
     double nll = 0;
     const float weight = counts[0] > 0 ? static_cast<float>(1.0 / counts[0]) : 0.0f;
     for (size_t a = 0; a < mine.size();) {  // micro-batches of at most micro_batch_tokens
       size_t b = a, tokens = 0;
-      while (b < mine.size() && (b == a || tokens + mine[b].first.size() <= static_cast<size_t>(tc_.micro_batch_tokens)))
+      while (b < mine.size() && (b == a || tokens + mine[b].first.size() <=
+                                               static_cast<size_t>(tc_.micro_batch_tokens)))
         tokens += mine[b++].first.size();
       nll += model_->cross_entropy_step(pack(mine, a, b), weight).nll_sum;
       a = b;
@@ -59,8 +64,12 @@ std::vector<io::Row> Trainer::sft(const std::vector<Task>& tasks, int64_t steps)
     optim::StepStats st = opt_->step(model_->params(), model_->grads());
     ++step_;
     double loss = counts[0] > 0 ? sums[0] / counts[0] : 0.0;
-    rows.push_back({{"step", static_cast<double>(step_)}, {"sft", 1.0}, {"loss", loss},
-                    {"grad_norm", st.grad_norm}, {"lr", st.lr}, {"tokens", counts[0]},
+    rows.push_back({{"step", static_cast<double>(step_)},
+                    {"sft", 1.0},
+                    {"loss", loss},
+                    {"grad_norm", st.grad_norm},
+                    {"lr", st.lr},
+                    {"tokens", counts[0]},
                     {"time_s", seconds_since_start() - t0}});
     progress.update(s + 1, strfmt("loss %.4f", loss));
   }

@@ -7,7 +7,8 @@
 namespace k1rl::train {
 
 void declare_train_options(ConfigSpec& s) {
-  s.add_choice("train.mode", "rl", {"sft", "rl"}, "sft: warm-up only; rl: warm-up (if no checkpoint) then RL")
+  s.add_choice("train.mode", "rl", {"sft", "rl"},
+               "sft: warm-up only; rl: warm-up (if no checkpoint) then RL")
       .add_int("train.groups_per_step", 8, "rl: prompt groups (k answers each) per optimizer step")
       .add_int("train.micro_batch_tokens", 4096, "tokens per forward/backward pass on one rank")
       .add_int("train.epochs", 1, "rl: passes over one iteration's groups")
@@ -36,7 +37,9 @@ TrainConfig TrainConfig::from(const Config& cfg) {
   return t;
 }
 
-std::string ckpt_dir(const Config& cfg) { return cfg.get_string("run.dir") + "/ckpt"; }
+std::string ckpt_dir(const Config& cfg) {
+  return cfg.get_string("run.dir") + "/ckpt";
+}
 
 std::string ckpt_path(const Config& cfg, int64_t iteration) {
   return ckpt_dir(cfg) + strfmt("/it_%06lld.h5", static_cast<long long>(iteration));
@@ -48,20 +51,25 @@ int64_t latest_checkpoint(const Config& cfg) {
   std::string name = io::read_text(latest);
   long long it = -1;
   if (std::sscanf(name.c_str(), "it_%lld.h5", &it) != 1 || it < 0)
-    throw IoError("bad checkpoint pointer '" + latest + "'", "it holds '" + name + "'",
-                  "write the name of a checkpoint (it_000012.h5) into it, or delete it to start afresh");
+    throw IoError(
+        "bad checkpoint pointer '" + latest + "'", "it holds '" + name + "'",
+        "write the name of a checkpoint (it_000012.h5) into it, or delete it to start afresh");
   if (!io::file_exists(ckpt_path(cfg, it)))
-    throw IoError("'" + latest + "' names a missing checkpoint", ckpt_path(cfg, it) + " does not exist",
-                  "point latest at an existing checkpoint");
+    throw IoError("'" + latest + "' names a missing checkpoint",
+                  ckpt_path(cfg, it) + " does not exist", "point latest at an existing checkpoint");
   return it;
 }
 
 void publish_latest(const Config& cfg, int64_t iteration) {
-  io::publish_text(ckpt_dir(cfg) + "/latest", strfmt("it_%06lld.h5\n", static_cast<long long>(iteration)));
+  io::publish_text(ckpt_dir(cfg) + "/latest",
+                   strfmt("it_%06lld.h5\n", static_cast<long long>(iteration)));
 }
 
 Trainer::Trainer(const Config& cfg, MPI_Comm comm)
-    : comm_(comm), cfg_(cfg), tc_(TrainConfig::from(cfg)), tok_(make_tokenizer(cfg)),
+    : comm_(comm),
+      cfg_(cfg),
+      tc_(TrainConfig::from(cfg)),
+      tok_(make_tokenizer(cfg)),
       rng_(static_cast<uint64_t>(cfg.get_int("run.seed")), 0x7a1) {
   if (comm_ != MPI_COMM_NULL) {
     MPI_Comm_rank(comm_, &rank_);
@@ -103,7 +111,9 @@ void Trainer::save(int64_t iteration) {
   if (size_ > 1) K1RL_MPI_CHECK(MPI_Barrier(comm_));
 }
 
-void Trainer::load_weights(const std::string& path) { model::load_checkpoint(path, *model_, nullptr); }
+void Trainer::load_weights(const std::string& path) {
+  model::load_checkpoint(path, *model_, nullptr);
+}
 
 void Trainer::load(const std::string& path) {
   model::TrainState st = model::load_checkpoint(path, *model_, opt_.get());

@@ -57,10 +57,11 @@ class Trainer {
   std::vector<io::Row> sft(const std::vector<Task>& tasks, int64_t steps);
   // One RL iteration on the ready trajectories of `iteration` (every rank passes the same list;
   // each takes its share of the groups). One metrics row per optimizer step.
-  std::vector<io::Row> rl_iteration(const std::vector<buffer::Trajectory>& trajs, int64_t iteration);
+  std::vector<io::Row> rl_iteration(const std::vector<buffer::Trajectory>& trajs,
+                                    int64_t iteration);
 
-  void save(int64_t iteration);             // ckpt/it_<iteration>.h5 and latest (rank 0 writes)
-  void load(const std::string& path);       // parameters, optimizer state, step, RNG
+  void save(int64_t iteration);                // ckpt/it_<iteration>.h5 and latest (rank 0 writes)
+  void load(const std::string& path);          // parameters, optimizer state, step, RNG
   void load_weights(const std::string& path);  // parameters only (a fresh run's starting point)
   int64_t step() const { return step_; }
 

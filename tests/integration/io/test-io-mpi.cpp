@@ -13,13 +13,23 @@ using namespace k1rl;
 using namespace k1rl::io;
 
 namespace {
-int rank_of() { int r; MPI_Comm_rank(MPI_COMM_WORLD, &r); return r; }
-int size_of() { int s; MPI_Comm_size(MPI_COMM_WORLD, &s); return s; }
+int rank_of() {
+  int r;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+int size_of() {
+  int s;
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return s;
+}
 
 std::string shared_dir(const std::string& tag) {
   std::string d;
   if (rank_of() == 0) {
-    d = (std::filesystem::temp_directory_path() / ("k1rl-mpi-" + tag + "-" + std::to_string(getpid()))).string();
+    d = (std::filesystem::temp_directory_path() /
+         ("k1rl-mpi-" + tag + "-" + std::to_string(getpid())))
+            .string();
     std::filesystem::remove_all(d);
     std::filesystem::create_directories(d);
   }
@@ -37,7 +47,8 @@ TEST(IoMpi, CollectivePublishWritesEveryRanksRows) {
   const uint64_t rows = 7, cols = 5;
   uint64_t off = rank_of() == 0 ? 0 : 4, local = rank_of() == 0 ? 4 : 3;
   std::vector<float> mine(local * cols);
-  for (uint64_t i = 0; i < local * cols; ++i) mine[i] = static_cast<float>((off * cols + i) * 10 + rank_of());
+  for (uint64_t i = 0; i < local * cols; ++i)
+    mine[i] = static_cast<float>((off * cols + i) * 10 + rank_of());
   {
     AtomicH5 w(path, "checkpoint/1", MPI_COMM_WORLD);
     set_attr(w.root(), "step", int64_t{3});
@@ -61,7 +72,8 @@ TEST(IoMpi, ConcurrentAppendsLoseNoRow) {
   std::string path = shared_dir("append") + "/metrics.h5";
   std::string table = rank_of() == 0 ? "rollout" : "train";
   const int n = 30;
-  for (int i = 0; i < n; ++i) append_rows(path, "metrics/1", table, {{{"step", i}, {"rank", rank_of()}}});
+  for (int i = 0; i < n; ++i)
+    append_rows(path, "metrics/1", table, {{{"step", i}, {"rank", rank_of()}}});
   MPI_Barrier(MPI_COMM_WORLD);
   for (const char* t : {"rollout", "train"}) {
     auto cols = read_table(path, t);

@@ -16,10 +16,11 @@ namespace {
 Config tiny(const std::string& dir, int64_t iterations) {
   ConfigSpec spec;
   declare_all_options(spec);
-  return Config::load(spec, K1RL_SOURCE_DIR "/tests/integration/loop/tiny-test.ini",
-                      {"--run.dir=" + dir, "--run.iterations=" + std::to_string(iterations),
-                       "--tasks.train_file=" K1RL_SOURCE_DIR "/inputs/tasks/add-easy.train.jsonl",
-                       "--tasks.heldout_file=" K1RL_SOURCE_DIR "/inputs/tasks/add-easy.heldout.jsonl"});
+  return Config::load(
+      spec, K1RL_SOURCE_DIR "/tests/integration/loop/tiny-test.ini",
+      {"--run.dir=" + dir, "--run.iterations=" + std::to_string(iterations),
+       "--tasks.train_file=" K1RL_SOURCE_DIR "/inputs/tasks/add-easy.train.jsonl",
+       "--tasks.heldout_file=" K1RL_SOURCE_DIR "/inputs/tasks/add-easy.heldout.jsonl"});
 }
 }  // namespace
 
@@ -35,7 +36,8 @@ TEST(LoopLocal, TwoIterationsThenResume) {
   EXPECT_TRUE(io::file_exists(dir + "/sampler.h5"));
   EXPECT_EQ(buffer::list_shards(loop::buffer_dir(cfg)).size(), 2u);
   auto train = io::read_table(loop::metrics_path(cfg), "train");
-  EXPECT_GE(train.at("step").size(), 4u + 2u);  // SFT steps, then at least one RL step per iteration
+  EXPECT_GE(train.at("step").size(),
+            4u + 2u);  // SFT steps, then at least one RL step per iteration
   EXPECT_EQ(io::read_table(loop::metrics_path(cfg), "rollout").at("iteration").size(), 2u);
 
   // A second job of one iteration resumes from it_000002.

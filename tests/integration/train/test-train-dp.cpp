@@ -15,11 +15,12 @@ namespace {
 Config make(const std::string& algo) {
   ConfigSpec spec;
   declare_all_options(spec);
-  return Config::parse(spec, "", "test",
-                       {"--model.dim=32", "--model.layers=1", "--model.heads=2", "--model.kv_heads=1",
-                        "--model.ffn_dim=64", "--model.max_seq=48", "--rollout.samples_per_prompt=4",
-                        "--rollout.max_answer_tokens=8", "--rollout.partial=false", "--train.groups_per_step=3",
-                        "--train.micro_batch_tokens=40", "--train.rl_lr=1e-2", "--train.algorithm=" + algo});
+  return Config::parse(
+      spec, "", "test",
+      {"--model.dim=32", "--model.layers=1", "--model.heads=2", "--model.kv_heads=1",
+       "--model.ffn_dim=64", "--model.max_seq=48", "--rollout.samples_per_prompt=4",
+       "--rollout.max_answer_tokens=8", "--rollout.partial=false", "--train.groups_per_step=3",
+       "--train.micro_batch_tokens=40", "--train.rl_lr=1e-2", "--train.algorithm=" + algo});
 }
 
 // Four scored groups sampled from the seeded model (the same on every rank).
@@ -32,7 +33,8 @@ std::vector<buffer::Trajectory> groups(const Config& cfg, const model::Model& m)
   rollout::RolloutWorker w(cfg, *tok, tasks);
   auto res = w.run(m, 0, 0, {}, {0, 1, 2, 3}, 0, [](const std::vector<Answer>& a, int64_t) {
     std::vector<Score> s(a.size());
-    for (size_t i = 0; i < a.size(); ++i) s[i].total = static_cast<double>((a[i].length + i) % 3) / 2.0;
+    for (size_t i = 0; i < a.size(); ++i)
+      s[i].total = static_cast<double>((a[i].length + i) % 3) / 2.0;
     return s;
   });
   return res.shard.rows;
@@ -55,14 +57,18 @@ TEST(TrainDataParallel, TwoRanksGiveTheOneRankUpdate) {
     ASSERT_EQ(rows_pair.size(), 2u);
     for (size_t s = 0; s < 2; ++s) {
       EXPECT_NEAR(rows_solo[s].at("loss"), rows_pair[s].at("loss"), 1e-6) << algo;
-      EXPECT_NEAR(rows_solo[s].at("grad_norm"), rows_pair[s].at("grad_norm"), 1e-5 * rows_solo[s].at("grad_norm")) << algo;
+      EXPECT_NEAR(rows_solo[s].at("grad_norm"), rows_pair[s].at("grad_norm"),
+                  1e-5 * rows_solo[s].at("grad_norm"))
+          << algo;
     }
     double worst = 0, moved = 0;
     model::Model fresh(model::ModelConfig::from_config(cfg));
     fresh.init_params(static_cast<uint64_t>(cfg.get_int("run.seed")));
     for (int64_t i = 0; i < solo.model().num_params(); ++i) {
-      worst = std::max(worst, static_cast<double>(std::fabs(solo.model().params()[i] - pair.model().params()[i])));
-      moved = std::max(moved, static_cast<double>(std::fabs(solo.model().params()[i] - fresh.params()[i])));
+      worst = std::max(worst, static_cast<double>(
+                                  std::fabs(solo.model().params()[i] - pair.model().params()[i])));
+      moved = std::max(
+          moved, static_cast<double>(std::fabs(solo.model().params()[i] - fresh.params()[i])));
     }
     EXPECT_LT(worst, 1e-5) << algo << " on rank " << rank;
     EXPECT_GT(moved, 1e-3) << algo << ": the update did nothing";

@@ -24,7 +24,8 @@ std::vector<std::vector<T>> ragged(hid_t f, const std::string& name) {
   auto flat = io::read_dataset<T>(f, name);
   auto off = io::read_dataset<int64_t>(f, name + "_offsets");
   std::vector<std::vector<T>> rows;
-  for (size_t k = 0; k + 1 < off.size(); ++k) rows.emplace_back(flat.begin() + off[k], flat.begin() + off[k + 1]);
+  for (size_t k = 0; k + 1 < off.size(); ++k)
+    rows.emplace_back(flat.begin() + off[k], flat.begin() + off[k + 1]);
   return rows;
 }
 

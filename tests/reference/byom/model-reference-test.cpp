@@ -10,14 +10,13 @@
 
 #include "lib/convert/convert.h"
 #include "lib/io/io.h"
-#include "tests/reference/byom/byom-fixture.h"
 #include "lib/model/model.h"
+#include "tests/reference/byom/byom-fixture.h"
 
 using namespace k1rl;
 using namespace k1rl::byom_test;
 
 namespace {
-
 
 // The imported GGUF as an engine model, loaded once for the whole test program.
 model::Model& smollm2() {

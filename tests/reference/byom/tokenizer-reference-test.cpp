@@ -6,14 +6,13 @@
 #include <cstdlib>
 
 #include "lib/io/io.h"
-#include "tests/reference/byom/byom-fixture.h"
 #include "lib/tokenizer/tokenizer.h"
+#include "tests/reference/byom/byom-fixture.h"
 
 using namespace k1rl;
 using namespace k1rl::byom_test;
 
 namespace {
-
 
 std::string as_text(const std::vector<uint8_t>& b) {
   return std::string(b.begin(), b.end());

@@ -17,7 +17,9 @@ struct Fixture {
   int64_t iteration;
 };
 
-double rel_err(double a, double b) { return std::fabs(a - b) / std::max(1e-6, std::fabs(b)); }
+double rel_err(double a, double b) {
+  return std::fabs(a - b) / std::max(1e-6, std::fabs(b));
+}
 }  // namespace
 
 TEST(RlReference, LossesAndGradientsMatchPyTorch) {
@@ -58,11 +60,12 @@ TEST(RlReference, LossesAndGradientsMatchPyTorch) {
         tok += static_cast<size_t>(T);
       }
       rl::LossStats st = rl::group_loss(cfg, group, d);
-      EXPECT_LT(rel_err(st.loss, want_loss[gi]), 1e-4) << name << " group " << gi << ": "
-                                                        << st.loss << " vs " << want_loss[gi];
+      EXPECT_LT(rel_err(st.loss, want_loss[gi]), 1e-4)
+          << name << " group " << gi << ": " << st.loss << " vs " << want_loss[gi];
     }
     for (size_t t = 0; t < grad.size(); ++t) {
-      double e = std::fabs(grad[t] - want_grad[t]) / std::max(1e-3, std::fabs(static_cast<double>(want_grad[t])));
+      double e = std::fabs(grad[t] - want_grad[t]) /
+                 std::max(1e-3, std::fabs(static_cast<double>(want_grad[t])));
       worst = std::max(worst, e);
       EXPECT_LT(e, 1e-4) << name << " token " << t << ": " << grad[t] << " vs " << want_grad[t];
     }

@@ -79,7 +79,9 @@ TEST(Buffer, ShardRoundTripsEveryField) {
 
 TEST(Buffer, SelectByIterationAndStatusIgnoringTemporaries) {
   std::string dir = fresh("sel");
-  write_shard(dir, {3, 0, {"c", "l"}, {traj(1, 0, Status::finished, 2, 3), traj(1, 1, Status::open, 2, 3)}});
+  write_shard(
+      dir,
+      {3, 0, {"c", "l"}, {traj(1, 0, Status::finished, 2, 3), traj(1, 1, Status::open, 2, 3)}});
   write_shard(dir, {3, 1, {"c", "l"}, {traj(2, 0, Status::finished, 2, 3)}});
   write_shard(dir, {4, 0, {"c", "l"}, {traj(1, 1, Status::finished, 5, 3)}});
   std::ofstream(io::temp_name(shard_path(dir, 5, 0))) << "half";
@@ -98,7 +100,8 @@ TEST(Buffer, InconsistentRowIsRefusedBeforeWriting) {
   std::string dir = fresh("bad");
   Trajectory t = traj(1, 0, Status::finished, 3, 0);
   t.logprobs.pop_back();
-  EXPECT_THROW(write_shard(dir, {0, 0, {"correct", "length"}, {traj(2, 0, Status::open, 1, 0), t}}), InputError);
+  EXPECT_THROW(write_shard(dir, {0, 0, {"correct", "length"}, {traj(2, 0, Status::open, 1, 0), t}}),
+               InputError);
   EXPECT_TRUE(!std::filesystem::exists(dir) || list_shards(dir).empty());
   Trajectory u = traj(1, 0, Status::finished, 3, 0);
   u.components = {1.0};

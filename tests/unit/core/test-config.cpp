@@ -112,7 +112,8 @@ TEST(Config, IntMinimumNamesWhereTheValueCameFrom) {
     c.get_int_min("train.steps", 1);
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(e.line().find("bad value 0 for train.steps (tiny.ini:2)"), std::string::npos) << e.line();
+    EXPECT_NE(e.line().find("bad value 0 for train.steps (tiny.ini:2)"), std::string::npos)
+        << e.line();
     EXPECT_NE(e.line().find("at least 1"), std::string::npos);
   }
 }

@@ -22,4 +22,6 @@ TEST(Errors, ForeignCallCheckNamesCallAndPlace) {
   }
 }
 
-TEST(Errors, Strfmt) { EXPECT_EQ(strfmt("%d-%s", 3, "x"), "3-x"); }
+TEST(Errors, Strfmt) {
+  EXPECT_EQ(strfmt("%d-%s", 3, "x"), "3-x");
+}

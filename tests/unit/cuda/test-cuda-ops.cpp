@@ -34,7 +34,8 @@ std::vector<float> randn(size_t n, uint64_t seed) {
   return v;
 }
 
-void expect_close(const std::vector<float>& got, const std::vector<float>& want, float tol, const char* what) {
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, float tol,
+                  const char* what) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i)
     ASSERT_NEAR(got[i], want[i], tol * (1.0f + std::fabs(want[i]))) << what << " element " << i;
@@ -82,12 +83,19 @@ TEST_P(CudaOps, MatchCpuTwins) {
   std::vector<float> m(p.size(), 0.0f), v(p.size(), 0.0f);
   Dev dp(p), dg(g), dm(m), dv(v);
   for (int step = 1; step <= 3; ++step) {
-    ops::AdamWArgs a{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, static_cast<float>(1.0 - std::pow(0.9, step)),
-                     static_cast<float>(1.0 - std::pow(0.95, step)), 0.5f};
+    ops::AdamWArgs a{1e-2f,
+                     0.9f,
+                     0.95f,
+                     1e-8f,
+                     0.1f,
+                     static_cast<float>(1.0 - std::pow(0.9, step)),
+                     static_cast<float>(1.0 - std::pow(0.95, step)),
+                     0.5f};
     ops::adamw_update(p.data(), g.data(), m.data(), v.data(), N * C, a);
-    ops::cuda::adamw_update(dp.p, dg.p, dm.p, dv.p, N * C,
-                            {a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.bias_corr1, a.bias_corr2, a.grad_scale},
-                            nullptr);
+    ops::cuda::adamw_update(
+        dp.p, dg.p, dm.p, dv.p, N * C,
+        {a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.bias_corr1, a.bias_corr2, a.grad_scale},
+        nullptr);
   }
   expect_close(dp.get(p.size()), p, 1e-5f, "adamw");
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);

@@ -75,14 +75,16 @@ TEST(KillDuringPublish, LastPublishedFileSurvivesEveryKill) {
     waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status));
     for (const auto& name : dir_names(dir)) {
-      if (is_temp_name(name)) ++kills_during_write;
-      else EXPECT_EQ(name, "ckpt.h5") << "unexpected file under a published name";
+      if (is_temp_name(name))
+        ++kills_during_write;
+      else
+        EXPECT_EQ(name, "ckpt.h5") << "unexpected file under a published name";
     }
     int64_t it = check_published(path);
     EXPECT_GE(it, last) << "published iteration went backwards";
     last = it;
     remove_stale_temps(dir);
   }
-  EXPECT_GT(last, 1);                   // the writer made progress between kills
-  EXPECT_GT(kills_during_write, 0);     // and some kills did land inside a write
+  EXPECT_GT(last, 1);                // the writer made progress between kills
+  EXPECT_GT(kills_during_write, 0);  // and some kills did land inside a write
 }

@@ -12,7 +12,8 @@ TEST(Table, AppendsRowsAndColumns) {
   std::string dir = fresh_dir("table");
   std::string path = dir + "/metrics.h5";
   append_rows(path, "metrics/1", "train", {{{"step", 1}, {"loss", 2.5}}});
-  append_rows(path, "metrics/1", "train", {{{"step", 2}, {"loss", 2.0}}, {{"step", 3}, {"loss", 1.5}, {"kl", 0.1}}});
+  append_rows(path, "metrics/1", "train",
+              {{{"step", 2}, {"loss", 2.0}}, {{"step", 3}, {"loss", 1.5}, {"kl", 0.1}}});
   append_rows(path, "metrics/1", "reward", {{{"iteration", 0}, {"mean", 0.25}}});
   auto t = read_table(path, "train");
   EXPECT_EQ(t.at("step"), (std::vector<double>{1, 2, 3}));

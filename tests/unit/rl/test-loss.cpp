@@ -17,7 +17,8 @@ struct Group {
   std::vector<AnswerView> views() {
     std::vector<AnswerView> v;
     for (size_t j = 0; j < lp.size(); ++j)
-      v.push_back({lp[j].data(), lb[j].data(), seg[j].data(), static_cast<int64_t>(lp[j].size()), r[j]});
+      v.push_back(
+          {lp[j].data(), lb[j].data(), seg[j].data(), static_cast<int64_t>(lp[j].size()), r[j]});
     return v;
   }
 };
@@ -60,7 +61,8 @@ double objective(const LossConfig& cfg, Group& g) {
     for (size_t t = 0; t < g.lp[j].size(); ++t)
       if (!cfg.latest_only || g.seg[j][t] == cfg.iteration) S += g.lp[j][t], Sb += g.lb[j][t], ++n;
     if (cfg.token_norm) S /= n, Sb /= n;
-    L += (-(g.r[j] - rbar) * S + cfg.tau / 2 * (S - Sb) * (S - Sb)) / static_cast<double>(g.r.size());
+    L += (-(g.r[j] - rbar) * S + cfg.tau / 2 * (S - Sb) * (S - Sb)) /
+         static_cast<double>(g.r.size());
   }
   return L;
 }
@@ -147,8 +149,10 @@ TEST(Loss, LatestOnlyZeroesOlderSegments) {
   group_loss(c, g.views(), dp);
   for (size_t j = 0; j < d.size(); ++j)
     for (size_t t = 0; t < d[j].size(); ++t)
-      if (g.seg[j][t] != 3) EXPECT_EQ(d[j][t], 0.0f);
-      else EXPECT_NE(d[j][t], 7.0f);
+      if (g.seg[j][t] != 3)
+        EXPECT_EQ(d[j][t], 0.0f);
+      else
+        EXPECT_NE(d[j][t], 7.0f);
 }
 
 TEST(Loss, NonFiniteInputsAreRefused) {

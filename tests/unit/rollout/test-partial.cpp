@@ -17,12 +17,13 @@ namespace {
 Config make_config(bool partial) {
   ConfigSpec spec;
   declare_all_options(spec);
-  return Config::parse(spec, "", "test",
-                       {"--model.dim=32", "--model.layers=2", "--model.heads=4", "--model.kv_heads=2",
-                        "--model.ffn_dim=64", "--model.max_seq=64", "--rollout.samples_per_prompt=3",
-                        "--rollout.max_answer_tokens=12", "--rollout.segment_tokens=4",
-                        std::string("--rollout.partial=") + (partial ? "true" : "false"),
-                        "--rollout.temperature=1.5"});
+  return Config::parse(
+      spec, "", "test",
+      {"--model.dim=32", "--model.layers=2", "--model.heads=4", "--model.kv_heads=2",
+       "--model.ffn_dim=64", "--model.max_seq=64", "--rollout.samples_per_prompt=3",
+       "--rollout.max_answer_tokens=12", "--rollout.segment_tokens=4",
+       std::string("--rollout.partial=") + (partial ? "true" : "false"),
+       "--rollout.temperature=1.5"});
 }
 
 std::vector<Task> make_tasks() {
@@ -33,7 +34,8 @@ std::vector<Task> make_tasks() {
 rollout::ScoreFn fake_score() {
   return [](const std::vector<Answer>& a, int64_t) {
     std::vector<Score> s(a.size());
-    for (size_t i = 0; i < a.size(); ++i) s[i].total = s[i].correct = static_cast<double>(a[i].length % 2);
+    for (size_t i = 0; i < a.size(); ++i)
+      s[i].total = s[i].correct = static_cast<double>(a[i].length % 2);
     return s;
   };
 }
@@ -53,7 +55,8 @@ TEST(PartialRollout, AnswersSpanThreeIterationsAndMatchOneGeneration) {
   std::vector<buffer::Trajectory> pending;
   std::vector<buffer::Trajectory> snapshot;  // the shard rows after iteration 0
   for (int64_t it = 0; it < 3; ++it) {
-    auto res = w.run(m, it, 0, pending, it == 0 ? std::vector<int64_t>{1} : std::vector<int64_t>{}, 500, fake_score());
+    auto res = w.run(m, it, 0, pending, it == 0 ? std::vector<int64_t>{1} : std::vector<int64_t>{},
+                     500, fake_score());
     buffer::write_shard(dir, res.shard);
     auto back = buffer::read_shard(buffer::shard_path(dir, it, 0)).rows;
     if (it == 0) snapshot = back;
@@ -76,7 +79,8 @@ TEST(PartialRollout, AnswersSpanThreeIterationsAndMatchOneGeneration) {
     EXPECT_EQ(done.status, buffer::Status::truncated);
     EXPECT_EQ(done.n_segments, 3);
     EXPECT_EQ(done.answer_len(), 12);
-    EXPECT_EQ(std::vector<int32_t>(done.tokens.begin(), done.tokens.begin() + done.prompt_len + 4), first.tokens);
+    EXPECT_EQ(std::vector<int32_t>(done.tokens.begin(), done.tokens.begin() + done.prompt_len + 4),
+              first.tokens);
     EXPECT_EQ(std::vector<float>(done.logprobs.begin(), done.logprobs.begin() + 4), first.logprobs);
     EXPECT_EQ(done.segment_iter, (std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2}));
     EXPECT_DOUBLE_EQ(done.reward, 0.0);  // fake score: length 12 is even
@@ -90,7 +94,8 @@ TEST(PartialRollout, AnswersSpanThreeIterationsAndMatchOneGeneration) {
     const auto& one = res.shard.rows[j];
     EXPECT_EQ(one.tokens, pending[j].tokens) << "sample " << j;
     ASSERT_EQ(one.logprobs.size(), pending[j].logprobs.size());
-    for (size_t t = 0; t < one.logprobs.size(); ++t) EXPECT_NEAR(one.logprobs[t], pending[j].logprobs[t], 1e-4);
+    for (size_t t = 0; t < one.logprobs.size(); ++t)
+      EXPECT_NEAR(one.logprobs[t], pending[j].logprobs[t], 1e-4);
     EXPECT_EQ(one.n_segments, 1);
   }
   std::filesystem::remove_all(dir);
@@ -114,5 +119,5 @@ TEST(PartialRollout, TokenBudgetParksEverythingLeftOpen) {
   }
   EXPECT_EQ(tokens, 10);  // exactly the budget
   EXPECT_EQ(res.metrics.at("tokens"), 10.0);
-  EXPECT_GE(open, 5);     // 6 answers, 10 tokens: at most one can have ended
+  EXPECT_GE(open, 5);  // 6 answers, 10 tokens: at most one can have ended
 }

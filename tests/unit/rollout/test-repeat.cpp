@@ -6,7 +6,9 @@
 using k1rl::rollout::detect_repeat;
 
 namespace {
-std::vector<int32_t> text(const std::string& s) { return {s.begin(), s.end()}; }
+std::vector<int32_t> text(const std::string& s) {
+  return {s.begin(), s.end()};
+}
 }  // namespace
 
 TEST(Repeat, CatchesTailLoops) {
@@ -18,7 +20,8 @@ TEST(Repeat, CatchesTailLoops) {
 }
 
 TEST(Repeat, LeavesNormalAnswersAlone) {
-  EXPECT_FALSE(detect_repeat(text("Add column by column from the right. 8+6+0=14: write 4, carry 1."), 16, 32));
+  EXPECT_FALSE(detect_repeat(
+      text("Add column by column from the right. 8+6+0=14: write 4, carry 1."), 16, 32));
   EXPECT_FALSE(detect_repeat(text("1000000"), 16, 32));  // a short run is no loop
   EXPECT_FALSE(detect_repeat({}, 16, 32));
 }

@@ -28,7 +28,8 @@ eval::EvalResult evaluate(const Config& cfg) {
   auto tok = make_tokenizer(cfg);
   auto tasks = load_tasks(cfg.get_string("tasks.heldout_file"));
   Scorer scorer(reward_options_from_config(cfg), tasks);
-  return eval::evaluate(m, *tok, policy::prompt_format(cfg, *tok), tasks, scorer, eval::EvalConfig::from(cfg),
+  return eval::evaluate(m, *tok, policy::prompt_format(cfg, *tok), tasks, scorer,
+                        eval::EvalConfig::from(cfg),
                         static_cast<uint64_t>(cfg.get_int("run.seed")));
 }
 }  // namespace
@@ -38,10 +39,14 @@ int main(int argc, char** argv) {
   int64_t iterations = -1;
   std::vector<std::string> extra;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--config") && i + 1 < argc) ini = argv[++i];
-    else if (!std::strcmp(argv[i], "--iterations") && i + 1 < argc) iterations = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-    else extra.push_back(argv[i]);
+    if (!std::strcmp(argv[i], "--config") && i + 1 < argc)
+      ini = argv[++i];
+    else if (!std::strcmp(argv[i], "--iterations") && i + 1 < argc)
+      iterations = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--out") && i + 1 < argc)
+      out = argv[++i];
+    else
+      extra.push_back(argv[i]);
   }
   try {
     std::filesystem::remove_all(out);
@@ -59,19 +64,25 @@ int main(int argc, char** argv) {
     double minutes[2] = {0, 0};
     const char* algos[2] = {"k15", "grpo"};
     for (int a = 0; a < 2; ++a) {
-      Config rl = make(ini, with({"--run.dir=" + out + "/" + algos[a], "--train.algorithm=" + std::string(algos[a]),
-                                  "--train.init_checkpoint=" + train::ckpt_path(sft, 0), "--train.sft_steps=0",
-                                  "--run.iterations=" + std::to_string(iterations)}));
+      Config rl = make(
+          ini,
+          with({"--run.dir=" + out + "/" + algos[a], "--train.algorithm=" + std::string(algos[a]),
+                "--train.init_checkpoint=" + train::ckpt_path(sft, 0), "--train.sft_steps=0",
+                "--run.iterations=" + std::to_string(iterations)}));
       double t1 = seconds_since_start();
       loop::run_local(rl);
       minutes[a] = (seconds_since_start() - t1) / 60.0;
-      rows.push_back({strfmt("%s, %lld iterations", algos[a], static_cast<long long>(iterations)), evaluate(rl)});
+      rows.push_back({strfmt("%s, %lld iterations", algos[a], static_cast<long long>(iterations)),
+                      evaluate(rl)});
     }
-    std::printf("SFT warm-up %.1f s; RL %.2f min (k15), %.2f min (grpo); held-out %s\n", sft_s, minutes[0], minutes[1],
-                sft.get_string("tasks.heldout_file").c_str());
+    std::printf("SFT warm-up %.1f s; RL %.2f min (k15), %.2f min (grpo); held-out %s\n", sft_s,
+                minutes[0], minutes[1], sft.get_string("tasks.heldout_file").c_str());
     std::printf("%s", eval::format_table(rows).c_str());
-    std::printf("{\"acc_before\": %.4f, \"acc_after_k15\": %.4f, \"acc_after_grpo\": %.4f, \"rl_minutes\": %.2f}\n",
-                before.greedy_accuracy, rows[1].second.greedy_accuracy, rows[2].second.greedy_accuracy, minutes[0]);
+    std::printf(
+        "{\"acc_before\": %.4f, \"acc_after_k15\": %.4f, \"acc_after_grpo\": %.4f, \"rl_minutes\": "
+        "%.2f}\n",
+        before.greedy_accuracy, rows[1].second.greedy_accuracy, rows[2].second.greedy_accuracy,
+        minutes[0]);
   } catch (const Error& e) {
     std::fprintf(stderr, "k1rl-bench-learning: error: %s\n", e.line().c_str());
     return 2;
