@@ -39,17 +39,16 @@ int run(k1rl::AppContext& ctx) {
   std::string w;
   for (size_t i = 0; i < st.weights.size(); ++i)
     w += strfmt("%s%s:%.4g", i ? "," : "", spec.inputs[i].path.c_str(), st.weights[i]);
-  struct rusage ru{};
+  struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
-  K1RL_LOG_INFO("wrote %s: %lld tensors, %.2fM params, weights %s%s; peak RSS %.1f MiB",
-                ctx.flag("out").c_str(), static_cast<long long>(st.tensors), st.params / 1e6,
-                w.c_str(),
-                spec.method == merge::Method::slerp
-                    ? strfmt(" (%lld tensors nearly parallel: linear)",
-                             static_cast<long long>(st.slerp_linear_tensors))
-                          .c_str()
-                    : "",
-                ru.ru_maxrss / 1024.0);
+  K1RL_LOG_INFO(
+      "wrote %s: %lld tensors, %.2fM params, weights %s%s; peak RSS %.1f MiB",
+      ctx.flag("out").c_str(), static_cast<long long>(st.tensors), st.params / 1e6, w.c_str(),
+      spec.method == merge::Method::slerp ? strfmt(" (%lld tensors nearly parallel: linear)",
+                                                   static_cast<long long>(st.slerp_linear_tensors))
+                                                .c_str()
+                                          : "",
+      ru.ru_maxrss / 1024.0);
   return kExitOk;
 }
 

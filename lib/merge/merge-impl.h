@@ -15,9 +15,9 @@ struct InputFile {
   explicit InputFile(const std::string& path);  // opens and reads the metadata (not the tensors)
   std::string path;
   io::H5Reader reader;
-  std::map<std::string, std::string> model;                   // the [model] attributes
-  std::map<std::string, std::vector<uint64_t>> tensors;       // params/<name> -> dims
-  std::map<std::string, std::string> tokenizer;               // kind and each stored file's bytes
+  std::map<std::string, std::string> model;              // the [model] attributes
+  std::map<std::string, std::vector<uint64_t>> tensors;  // params/<name> -> dims
+  std::map<std::string, std::string> tokenizer;          // kind and each stored file's bytes
 };
 
 // Bounds HDF5's free lists (process-wide) and one open file's metadata cache.

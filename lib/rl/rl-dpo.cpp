@@ -43,7 +43,9 @@ void declare_dpo_options(ConfigSpec& s) {
   s.add_double("train.dpo_beta", 0.1, "dpo: β of −log σ(β·[(S_w − R_w) − (S_l − R_l)])")
       .add_double("train.dpo_long_ratio", 1.5,
                   "dpo: a correct answer at least this many times the chosen (shortest correct) "
-                  "length is a rejected one");
+                  "length is a rejected one")
+      .add_int("train.dpo_steps", 200, "dpo: optimizer steps (with the [optim] schedule)")
+      .add_int("train.dpo_batch", 32, "dpo: pairs per step (all ranks together)");
 }
 
 DpoConfig DpoConfig::from(const Config& cfg) {

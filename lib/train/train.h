@@ -24,7 +24,7 @@ namespace k1rl::train {
 void declare_train_options(ConfigSpec& spec);  // [train] (the loss keys are lib/rl's)
 
 struct TrainConfig {
-  std::string mode = "rl";            // sft | rl
+  std::string mode = "rl";            // sft | rl | dpo | shortest_rejection
   int64_t groups_per_step = 8;        // rl: prompt groups per optimizer step (all ranks)
   int64_t micro_batch_tokens = 4096;  // tokens per forward/backward pass on one rank
   int64_t epochs = 1;                 // rl: passes over one iteration's groups
@@ -43,6 +43,15 @@ std::string ckpt_path(const Config& cfg, int64_t iteration);
 int64_t latest_checkpoint(const Config& cfg);
 void publish_latest(const Config& cfg, int64_t iteration);
 
+// One DPO pair as the trainer sees it (lib/long2short owns the data): prompt + answer sequences
+// and Σ log π_ref over each answer's tokens.
+struct DpoPairRef {
+  const std::vector<int32_t>* chosen = nullptr;
+  const std::vector<int32_t>* rejected = nullptr;
+  int32_t prompt_len = 0;
+  double ref_chosen = 0, ref_rejected = 0;
+};
+
 class Trainer {
  public:
   // Builds the model of [model] and the tokenizer of [tokenizer]; parameters are seeded from
@@ -59,6 +68,10 @@ class Trainer {
   // each takes its share of the groups). One metrics row per optimizer step.
   std::vector<io::Row> rl_iteration(const std::vector<buffer::Trajectory>& trajs,
                                     int64_t iteration);
+
+  // DPO (train.mode = dpo; lib/rl/rl-dpo.cpp): `steps` updates of `batch` pairs drawn from
+  // `pairs` (every rank passes the same list); one metrics row per step.
+  std::vector<io::Row> dpo(const std::vector<DpoPairRef>& pairs, int64_t steps, int64_t batch);
 
   void save(int64_t iteration);                // ckpt/it_<iteration>.h5 and latest (rank 0 writes)
   void load(const std::string& path);          // parameters, optimizer state, step, RNG

@@ -250,10 +250,10 @@ TEST(Merge, ResultStartsTrainingAndExports) {
   // The trainer's starting point (train.init_checkpoint loads weights only) and an SFT step.
   ConfigSpec spec;
   declare_all_options(spec);
-  Config cfg = Config::parse(spec, "", "test",
-                             {"--model.dim=16", "--model.layers=2", "--model.heads=4",
-                              "--model.kv_heads=2", "--model.ffn_dim=32", "--model.max_seq=64",
-                              "--train.sft_batch=4", "--optim.lr=1e-3"});
+  Config cfg = Config::parse(
+      spec, "", "test",
+      {"--model.dim=16", "--model.layers=2", "--model.heads=4", "--model.kv_heads=2",
+       "--model.ffn_dim=32", "--model.max_seq=64", "--train.sft_batch=4", "--optim.lr=1e-3"});
   train::Trainer tr(cfg, MPI_COMM_NULL);
   tr.load_weights(d + "/m.h5");
   auto m = params_of(d + "/m.h5");
@@ -289,7 +289,7 @@ int run_merge(const std::vector<std::string>& args, long* maxrss_kib) {
     _exit(127);
   }
   int status = 0;
-  struct rusage ru{};
+  struct rusage ru {};
   wait4(pid, &status, 0, &ru);
   *maxrss_kib = ru.ru_maxrss;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -315,9 +315,10 @@ TEST(MergeApp, PeakMemoryIsAFewTensorsNotNModels) {
   ASSERT_EQ(run_merge({"--in", list, "--out", d + "/b.h5"}, &peak), 0);
   const double model_mib = static_cast<double>(model::Model(big).num_params()) * 4 / (1 << 20);
   const double extra_mib = static_cast<double>(peak - base) / 1024.0;
-  std::printf("k1rl-merge peak RSS: %.1f MiB on two tiny inputs, %.1f MiB on three %.1f MiB "
-              "inputs (+%.1f MiB)\n",
-              base / 1024.0, peak / 1024.0, model_mib, extra_mib);
+  std::printf(
+      "k1rl-merge peak RSS: %.1f MiB on two tiny inputs, %.1f MiB on three %.1f MiB "
+      "inputs (+%.1f MiB)\n",
+      base / 1024.0, peak / 1024.0, model_mib, extra_mib);
   // Holding even one model would add model_mib; the streamed merge adds a few tensors.
   EXPECT_LT(extra_mib, 0.25 * model_mib);
   // The streamed result is the average of the three.

@@ -59,13 +59,12 @@ TEST(Dpo, LargeMarginsStayFinite) {
   EXPECT_NEAR(st.loss, 2000.0, 1e-9);  // margin −2000: softplus(2000) = 2000
   EXPECT_NEAR(gw[0], -1.0, 1e-12);
   w[0] = NAN;
-  EXPECT_THROW(dpo_loss(cfg, {w.data(), 1, 0, l.data(), 1, 0}, gw.data(), gl.data()),
-               NumericError);
+  EXPECT_THROW(dpo_loss(cfg, {w.data(), 1, 0, l.data(), 1, 0}, gw.data(), gl.data()), NumericError);
 }
 
 TEST(Dpo, PairsShortestCorrectAgainstWrongAndLongCorrect) {
   // lengths:          0 wrong 5, 1 correct 10, 2 correct 14, 3 correct 15, 4 wrong 30, 5 correct 8
-  std::vector<DpoCandidate> a = {{5, false}, {10, true}, {14, true},
+  std::vector<DpoCandidate> a = {{5, false}, {10, true},  {14, true},
                                  {15, true}, {30, false}, {8, true}};
   auto pairs = dpo_pairs(a, 1.5);
   // chosen: answer 5 (8 tokens); rejected: 0 and 4 (wrong), 2 (14 ≥ 12) and 3; not 1 (10 < 12).
