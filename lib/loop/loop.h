@@ -35,13 +35,13 @@ class RolloutDriver {
   // comm: the rollout ranks (MPI_COMM_NULL: a single rank).
   RolloutDriver(const Config& cfg, MPI_Comm comm);
   const Tokenizer& tokenizer() const { return *tok_; }
-  // One iteration with the policy `model`; scores through `score`. Returns this rank's metrics.
-  io::Row iteration(const model::Model& model, int64_t iteration, const rollout::ScoreFn& score);
+  // Iteration `it` with the policy `model`; scores through `score`. Returns this rank's metrics.
+  io::Row iteration(const model::Model& model, int64_t it, const rollout::ScoreFn& score);
 
  private:
   std::vector<int64_t> my_prompts(int64_t iteration);  // drawn by the master
   std::vector<buffer::Trajectory> pending_trajectories(int64_t iteration) const;
-  void update_sampler(const std::vector<std::pair<int64_t, double>>& prompt_success);
+  void update_sampler(const std::vector<std::pair<int64_t, double>>& success);
   const Config& cfg_;
   RunDir run_;
   MPI_Comm comm_;
@@ -59,8 +59,8 @@ class TrainDriver {
   // The iteration to run next: from ckpt/latest, or 0 after an SFT warm-up that publishes
   // ckpt/it_000000.h5 (train.sft_steps, may be 0).
   int64_t start();
-  // Train on the ready groups of `iteration`, publish θ_{iteration+1}. Returns a summary row.
-  io::Row iteration(int64_t iteration);
+  // Train on the ready groups of iteration `it`, publish θ_{it+1}. Returns a summary row.
+  io::Row iteration(int64_t it);
 
  private:
   const Config& cfg_;
@@ -77,7 +77,7 @@ struct RolloutTimes {
 // Ends an iteration, the same in both loops: completes train's summary row with rollout's times,
 // the iteration's wall time and the policy that generated it (policy_iteration), appends it to
 // /iteration of metrics.h5 and logs the summary line. Called by train rank 0 (or run_local).
-io::Row record_iteration(const RunDir& run, io::Row train_row, const RolloutTimes& rollout,
+io::Row record_iteration(const RunDir& run, io::Row row, const RolloutTimes& rollout,
                          double iteration_s, int64_t iteration, int64_t policy);
 
 // "iteration 3 | answers 64 reward 0.61 ... | rollout 1.2 s (812 tok/s) train 3.4 s"
