@@ -50,21 +50,21 @@ void run_train_mode(const Config& cfg, MPI_Comm comm) {
     throw ConfigError("train.mode = " + mode + " needs a starting checkpoint",
                       "train.init_checkpoint is empty",
                       "set train.init_checkpoint = the long model's checkpoint");
-  if (train::latest_checkpoint(cfg) >= 0)
-    throw ConfigError("run directory " + cfg.get_string("run.dir") + " already has checkpoints",
+  const RunDir run = RunDir::from(cfg);
+  if (train::latest_checkpoint(run) >= 0)
+    throw ConfigError("run directory " + run.root() + " already has checkpoints",
                       "train.mode = " + mode + " starts a run", "use a fresh --run.dir");
   if (rank == 0) loop::write_run_config(cfg);
   train::Trainer tr(cfg, comm);
   tr.load_weights(init);
   K1RL_LOG_INFO("%s from %s", mode.c_str(), init.c_str());
-  const std::string dir = cfg.get_string("run.dir");
   const std::vector<Task> tasks = load_tasks(cfg.get_string("tasks.train_file"));
   std::vector<io::Row> rows;
   if (mode == "shortest_rejection") {
-    const std::string data = dir + "/shortest_rejection.jsonl";
+    const std::string data = run.shortest_rejection();
     if (rank == 0 && !io::file_exists(data)) {
-      std::vector<Task> srs = shortest_rejection(sample_on_rank0(cfg, tr, tasks, rank), tasks,
-                                                 tr.tokenizer());
+      std::vector<Task> srs =
+          shortest_rejection(sample_on_rank0(cfg, tr, tasks, rank), tasks, tr.tokenizer());
       save_tasks(data, srs);
       K1RL_LOG_INFO("shortest rejection sampling: %zu of %zu prompts kept -> %s", srs.size(),
                     tasks.size(), data.c_str());
@@ -76,12 +76,11 @@ void run_train_mode(const Config& cfg, MPI_Comm comm) {
                        "start from a stronger checkpoint or raise long2short.samples");
     rows = tr.sft(srs, cfg.get_int_min("train.sft_steps", 1));
   } else if (mode == "dpo") {
-    const std::string data = dir + "/dpo_pairs.h5";
+    const std::string data = run.dpo_pairs();
     if (rank == 0 && !io::file_exists(data)) {
-      std::vector<DpoPair> pairs =
-          build_dpo_pairs(sample_on_rank0(cfg, tr, tasks, rank), tr.model(),
-                          cfg.get_double("train.dpo_long_ratio"),
-                          cfg.get_int_min("train.micro_batch_tokens", 1));
+      std::vector<DpoPair> pairs = build_dpo_pairs(
+          sample_on_rank0(cfg, tr, tasks, rank), tr.model(), cfg.get_double("train.dpo_long_ratio"),
+          cfg.get_int_min("train.micro_batch_tokens", 1));
       save_dpo_pairs(data, pairs, init);
       K1RL_LOG_INFO("DPO: %zu pairs with reference log-probs -> %s", pairs.size(), data.c_str());
     }
@@ -90,13 +89,13 @@ void run_train_mode(const Config& cfg, MPI_Comm comm) {
     std::vector<train::DpoPairRef> refs;
     for (const auto& p : pairs)
       refs.push_back({&p.chosen, &p.rejected, p.prompt_len, p.ref_chosen, p.ref_rejected});
-    rows = tr.dpo(refs, cfg.get_int_min("train.dpo_steps", 1),
-                  cfg.get_int_min("train.dpo_batch", 1));
+    rows =
+        tr.dpo(refs, cfg.get_int_min("train.dpo_steps", 1), cfg.get_int_min("train.dpo_batch", 1));
   } else {
     throw ConfigError("train.mode = " + mode, "is not a long2short mode",
                       "use shortest_rejection or dpo");
   }
-  if (rank == 0) io::append_rows(loop::metrics_path(cfg), "metrics/1", "train", rows);
+  if (rank == 0) io::append_rows(run.metrics(), "metrics/1", "train", rows);
   tr.save(0);
 }
 

@@ -39,9 +39,8 @@ std::vector<double> answer_logprob_sums(model::Model& m,
   return sums;
 }
 
-std::vector<DpoPair> build_dpo_pairs(const std::vector<PromptSamples>& samples,
-                                     model::Model& ref, double long_ratio,
-                                     int64_t micro_batch_tokens) {
+std::vector<DpoPair> build_dpo_pairs(const std::vector<PromptSamples>& samples, model::Model& ref,
+                                     double long_ratio, int64_t micro_batch_tokens) {
   std::vector<DpoPair> pairs;
   for (const auto& ps : samples) {
     std::vector<rl::DpoCandidate> cands;

@@ -27,8 +27,8 @@ std::vector<PromptSamples> sample_scored(const model::Model& model, const Tokeni
                                          policy::PromptFormat format,
                                          const std::vector<Task>& tasks, Scorer& scorer,
                                          const SampleConfig& sc) {
-  const size_t n = sc.max_prompts > 0 ? std::min<size_t>(tasks.size(), sc.max_prompts)
-                                      : tasks.size();
+  const size_t n =
+      sc.max_prompts > 0 ? std::min<size_t>(tasks.size(), sc.max_prompts) : tasks.size();
   if (n == 0) throw InputError("nothing to sample", "the task file is empty", "check the tasks");
   model::SamplingParams sp;
   sp.temperature = sc.temperature;
@@ -81,8 +81,8 @@ std::vector<Task> shortest_rejection(const std::vector<PromptSamples>& samples,
   for (const auto& ps : samples) {
     size_t best = ps.answers.size();
     for (size_t j = 0; j < ps.answers.size(); ++j)
-      if (ps.correct[j] && (best == ps.answers.size() ||
-                            ps.answers[j].size() < ps.answers[best].size()))
+      if (ps.correct[j] &&
+          (best == ps.answers.size() || ps.answers[j].size() < ps.answers[best].size()))
         best = j;
     if (best == ps.answers.size()) continue;
     Task t = tasks.at(ps.task);

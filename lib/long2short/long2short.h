@@ -66,9 +66,8 @@ struct DpoPair {
 
 // Pairs of every prompt (rl::dpo_pairs) with their reference sums from `ref` (forward passes of
 // at most micro_batch_tokens tokens).
-std::vector<DpoPair> build_dpo_pairs(const std::vector<PromptSamples>& samples,
-                                     model::Model& ref, double long_ratio,
-                                     int64_t micro_batch_tokens);
+std::vector<DpoPair> build_dpo_pairs(const std::vector<PromptSamples>& samples, model::Model& ref,
+                                     double long_ratio, int64_t micro_batch_tokens);
 // Σ log π(answer) of each sequence seqs[i] (answer = tokens from prompt_len[i] on).
 std::vector<double> answer_logprob_sums(model::Model& m,
                                         const std::vector<const std::vector<int32_t>*>& seqs,

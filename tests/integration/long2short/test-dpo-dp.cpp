@@ -47,8 +47,8 @@ TEST(DpoDataParallel, TwoRanksGiveTheOneRankUpdate) {
   }
   double worst = 0;
   for (int64_t i = 0; i < solo.model().num_params(); ++i)
-    worst = std::max(worst, static_cast<double>(
-                                std::fabs(solo.model().params()[i] - pair.model().params()[i])));
+    worst = std::max(
+        worst, static_cast<double>(std::fabs(solo.model().params()[i] - pair.model().params()[i])));
   EXPECT_LT(worst, 1e-5);
   EXPECT_GT(a[0].at("grad_norm"), 0.0);
 }

@@ -27,11 +27,20 @@ std::string tmp_dir(const char* name) {
 }
 
 std::vector<std::string> base_args() {
-  return {"--model.dim=32",        "--model.layers=1",         "--model.heads=2",
-          "--model.kv_heads=1",    "--model.ffn_dim=64",       "--model.max_seq=48",
-          "--optim.lr=3e-3",       "--optim.warmup_steps=5",   "--optim.schedule=constant",
-          "--train.sft_batch=32",  "--long2short.samples=6",   "--long2short.max_answer_tokens=8",
-          "--long2short.temperature=1.0", "--train.micro_batch_tokens=200"};
+  return {"--model.dim=32",
+          "--model.layers=1",
+          "--model.heads=2",
+          "--model.kv_heads=1",
+          "--model.ffn_dim=64",
+          "--model.max_seq=48",
+          "--optim.lr=3e-3",
+          "--optim.warmup_steps=5",
+          "--optim.schedule=constant",
+          "--train.sft_batch=32",
+          "--long2short.samples=6",
+          "--long2short.max_answer_tokens=8",
+          "--long2short.temperature=1.0",
+          "--train.micro_batch_tokens=200"};
 }
 
 Config make_config(std::vector<std::string> extra = {}) {
@@ -67,8 +76,8 @@ const std::string& warm_checkpoint() {
 
 std::vector<long2short::PromptSamples> sample(train::Trainer& tr, const Config& cfg) {
   Scorer scorer(reward_options_from_config(cfg), tasks());
-  return long2short::sample_scored(tr.model(), tr.tokenizer(), tr.prompt_format(), tasks(),
-                                   scorer, long2short::SampleConfig::from(cfg));
+  return long2short::sample_scored(tr.model(), tr.tokenizer(), tr.prompt_format(), tasks(), scorer,
+                                   long2short::SampleConfig::from(cfg));
 }
 
 }  // namespace
@@ -86,7 +95,7 @@ TEST(ShortestRejection, KeepsTheShortestCorrectAnswer) {
   };
   std::vector<long2short::PromptSamples> s(3);
   s[0] = {0, {}, {enc("3 ok"), enc("3"), enc("2"), enc("so 3")}, {true, true, false, true}};
-  s[1] = {1, {}, {enc("5"), enc("3")}, {false, false}};  // none correct: dropped
+  s[1] = {1, {}, {enc("5"), enc("3")}, {false, false}};                     // none correct: dropped
   s[2] = {2, {}, {enc("six"), enc("6!"), enc("66")}, {false, true, true}};  // tie: the first
   auto out = long2short::shortest_rejection(s, t, *tok);
   ASSERT_EQ(out.size(), 2u);
@@ -153,8 +162,7 @@ TEST(Long2short, DpoPairsFollowTheRuleAndCarryReferenceSums) {
       b.cu = {0, static_cast<int32_t>(seq.size())};
       const auto& out = tr.model().forward(b);
       double sum = 0;
-      for (size_t t = static_cast<size_t>(p.prompt_len); t < seq.size(); ++t)
-        sum += out.logprob[t];
+      for (size_t t = static_cast<size_t>(p.prompt_len); t < seq.size(); ++t) sum += out.logprob[t];
       worst = std::max(worst, std::fabs(sum - (k == 0 ? p.ref_chosen : p.ref_rejected)));
     }
   }
@@ -199,8 +207,7 @@ TEST(Long2short, TrainModesPublishDataAndACheckpoint) {
     save_tasks(train_file, tasks());
     Config cfg = make_config({"--train.mode=" + mode, "--train.init_checkpoint=" + warm,
                               "--run.dir=" + dir + "/run", "--tasks.train_file=" + train_file,
-                              "--train.sft_steps=3", "--train.dpo_steps=3",
-                              "--train.dpo_batch=4"});
+                              "--train.sft_steps=3", "--train.dpo_steps=3", "--train.dpo_batch=4"});
     long2short::run_train_mode(cfg, MPI_COMM_NULL);
     const std::string ckpt = dir + "/run/ckpt/it_000000.h5";
     ASSERT_TRUE(io::file_exists(ckpt)) << mode;
