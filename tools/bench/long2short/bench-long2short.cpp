@@ -94,8 +94,8 @@ int main(int argc, char** argv) {
     // 2. merge
     {
       merge::MergeSpec ms;
-      auto w = merge::parse_inputs("a:" + weights.substr(0, weights.find(',')) + ",b:" +
-                                   weights.substr(weights.find(',') + 1));
+      auto w = merge::parse_inputs("a:" + weights.substr(0, weights.find(',')) +
+                                   ",b:" + weights.substr(weights.find(',') + 1));
       ms.inputs = {{long_ckpt, w[0].weight, true}, {latest(sc), w[1].weight, true}};
       double m = timed([&] { merge::merge_checkpoints(ms, out + "/merge.h5"); });
       rows.push_back({"merge", evaluate(lc, out + "/merge.h5"), m});
