@@ -61,9 +61,8 @@ def measured_parts(p, x, alpha, beta):
     """The model's parts from collect.py's time split; communication that was not timed on its
     own (no item-3 timers) is taken out of the part that contains it with its alpha-beta cost."""
     ar = p["part_allreduce"] if np.isfinite(p["part_allreduce"]) else sl.comm_time("allreduce", x, alpha, beta)
-    bc = p["part_bcast"] if np.isfinite(p["part_bcast"]) else sl.comm_time("bcast", x, alpha, beta)
     tc = p["part_train_compute"] - (0.0 if np.isfinite(p["part_allreduce"]) else ar)
-    ot = p["part_other"] - (0.0 if np.isfinite(p["part_bcast"]) else bc)
+    ot = p["part_other"]  # the broadcast precedes iteration_s: never inside it
     return {"gen": p["part_gen"],
             "rollout_other": p["part_rollout_other"] + nz(p["part_reward_wait"]),
             "train_compute": max(0.0, tc),
@@ -85,7 +84,9 @@ def scaled(x, R, T, mode, R0, T0):
 
 def fit_section(pts, args, out_dir):
     alpha, beta = args.local_alpha, args.local_beta
-    fit_pts = [p for p in pts if p["oversubscribed"] == 0 and np.isfinite(p["iteration_s"])]
+    for p in pts:  # measured seconds per iteration, the weight broadcast included (cycle_s)
+        p["t"] = p["cycle_s"] if np.isfinite(p.get("cycle_s", np.nan)) else p["iteration_s"]
+    fit_pts = [p for p in pts if p["oversubscribed"] == 0 and np.isfinite(p["t"])]
     over = [p["point"] for p in pts if p["oversubscribed"] != 0]
     print(f"{ME}: {len(pts)} measured point(s); {len(fit_pts)} in the fit"
           + (f"; left out (oversubscribed or placement unknown): {' '.join(over)}" if over else ""))
@@ -101,12 +102,12 @@ def fit_section(pts, args, out_dir):
         if k.startswith("s_per_flop") and v > 0:
             extra = f"   = {1 / v / 1e9:.2f} GFLOP/s per rank"
         print(f"  {k:<20} {v:.4g}{extra}")
-    totals = [p["iteration_s"] for p in fit_pts]
+    totals = [p["t"] for p in fit_pts]
     errs = sl.leave_one_out(data, alpha, beta, totals)
     print(f"{ME}: leave-one-out (fit without the point, predict its iteration seconds):")
     for p, e, (x, _) in zip(fit_pts, errs, data):
         c = sl.fit([d for d in data if d[0] is not x], alpha, beta)
-        print(f"  {p['point']:<24} measured {p['iteration_s']:.4f} s  predicted {sl.predict(c, x, alpha, beta):.4f} s"
+        print(f"  {p['point']:<24} measured {p['t']:.4f} s  predicted {sl.predict(c, x, alpha, beta):.4f} s"
               f"  error {100 * e:+6.1f}%")
     worst = max(abs(e) for e in errs)
     verdict = "within" if worst <= LOO_TARGET else "OUTSIDE"
@@ -138,7 +139,7 @@ def plot_fit(pts, coef, alpha, beta, out_dir, errs, fit_pts):
             for p in mp:
                 if p["train"] == T:
                     over = p["oversubscribed"] != 0
-                    ax.errorbar(p["rollout"], p["iteration_s"],
+                    ax.errorbar(p["rollout"], p["t"],
                                 yerr=[[p["iteration_s"] - p["iteration_s_min"]], [p["iteration_s_max"] - p["iteration_s"]]],
                                 fmt="o", ms=7, color=colors[ci], mfc="none" if over else colors[ci], capsize=3)
         ax.set_title(f"{mode} scaling: iteration time", fontsize=10)
@@ -156,7 +157,7 @@ def plot_fit(pts, coef, alpha, beta, out_dir, errs, fit_pts):
         ax.plot(ss, [sl.predict(coef, dict(xb, **{k: xb[k] * s / b["scale"] for k in ("f_prefill", "f_decode", "f_train", "answers", "steps")}),
                                 alpha, beta) for s in ss], "-", color=colors[0], label="model")
         for p in sp:
-            ax.errorbar(p["scale"], p["iteration_s"],
+            ax.errorbar(p["scale"], p["t"],
                         yerr=[[p["iteration_s"] - p["iteration_s_min"]], [p["iteration_s_max"] - p["iteration_s"]]],
                         fmt="o", color=colors[0], mfc="none" if p["oversubscribed"] else colors[0], capsize=3)
     ax.set_title("1 + 1 ranks: iteration time against work", fontsize=10)
@@ -167,8 +168,8 @@ def plot_fit(pts, coef, alpha, beta, out_dir, errs, fit_pts):
     ax.legend(fontsize=7)
     ax = axes[-1]
     for p, e in zip(fit_pts, errs):
-        ax.plot(p["iteration_s"], p["iteration_s"] * (1 + e), "o", color=colors[1])
-    hi = max(p["iteration_s"] for p in pts) * 1.2
+        ax.plot(p["t"], p["t"] * (1 + e), "o", color=colors[1])
+    hi = max(p["t"] for p in pts) * 1.2
     ax.plot([0, hi], [0, hi], "k-", lw=0.8)
     ax.fill_between([0, hi], [0, hi * 0.8], [0, hi * 1.2], color="grey", alpha=0.2, label="±20%")
     ax.set_xlim(0, hi)

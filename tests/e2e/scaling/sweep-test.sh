@@ -50,8 +50,11 @@ with h5py.File(os.path.join(d, "scaling.h5"), "r") as f:
         # rank-threads of rollout + train on this host against its cores
         assert over == int(R[i] + 1 > cores), (R[i], cores, over)
         parts = sum(np.nan_to_num(g[k][i]) for k in g if k.startswith("part_") and k != "part_wait")
-        it = g["iteration_s"][i]
+        it = g["cycle_s"][i]  # iteration + the weight broadcast before it
         assert it > 0 and abs(parts - it) <= 0.02 * it + 1e-3, f"time split {parts} != iteration {it}"
+        for k in ("part_gen", "part_reward_wait", "part_bcast", "part_train_compute", "part_publish"):
+            assert np.isfinite(g[k][i]) and g[k][i] >= 0, (k, g[k][i])
+        assert g["bcast_bytes"][i] == 4 * g["params"][i], (g["bcast_bytes"][i], g["params"][i])
         assert g["gen_tokens"][i] > 0 and g["f_decode"][i] > 0 and g["f_train"][i] > 0
     base = int(np.argmin(R))
     assert g["speedup_rollout"][base] == 1.0 and g["efficiency_rollout"][base] == 1.0
