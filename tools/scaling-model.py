@@ -102,6 +102,12 @@ def fit_section(pts, args, out_dir):
         if k.startswith("s_per_flop") and v > 0:
             extra = f"   = {1 / v / 1e9:.2f} GFLOP/s per rank"
         print(f"  {k:<20} {v:.4g}{extra}")
+    for part, col in (("bcast", "part_bcast"), ("allreduce", "part_allreduce")):
+        meas = [(p, p[col]) for p in pts if np.isfinite(p[col]) and (part == "bcast" or p["train"] > 1)]
+        if meas:
+            print(f"{ME}: {part}, measured against alpha-beta: " + ", ".join(
+                f"{p['point']} {v * 1e3:.2f} ms / {sl.comm_time(part, features(p), alpha, beta) * 1e3:.2f} ms"
+                for p, v in meas))
     totals = [p["t"] for p in fit_pts]
     errs = sl.leave_one_out(data, alpha, beta, totals)
     print(f"{ME}: leave-one-out (fit without the point, predict its iteration seconds):")
