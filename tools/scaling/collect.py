@@ -328,6 +328,8 @@ def plots(d, points):
     bottom = np.zeros(len(points))
     colors = plt.cm.tab10.colors
     for i, part in enumerate(PARTS):
+        if part == "wait":  # train idle while rollout works: overlaps the rollout parts
+            continue
         v = np.array([p[f"part_{part}"] for p in points], dtype=float)
         if not np.any(np.isfinite(v) & (v > 0)):
             continue
@@ -336,6 +338,9 @@ def plots(d, points):
         bottom += v
     ax.plot(range(len(points)), [p["cycle_s"] for p in points], "k_", ms=14, mew=2,
             label="iteration + broadcast (measured)")
+    w = np.array([p["part_wait"] for p in points], dtype=float)
+    if np.any(np.isfinite(w)):
+        ax.plot(range(len(points)), w, "v", color="0.3", ms=6, label="train idle (overlaps rollout)")
     ax.set_xticks(range(len(points)))
     ax.set_xticklabels([f"{p['point']}{' *' if p['oversubscribed'] == 1 else ''}" for p in points],
                        rotation=60, ha="right", fontsize=7)
