@@ -161,7 +161,7 @@ def main():
         run = os.path.join(d, m["point"])
         place = read_kv(os.path.join(run, "placement.txt"))
         meta = {k: int(m[k]) for k in NUM}
-        meta.update(mode=m["mode"], repeat=int(m["repeat"]),
+        meta.update(point=m["point"].rsplit("-", 1)[0], mode=m["mode"], repeat=int(m["repeat"]),
                     oversubscribed=int(place.get("oversubscribed", -1)),
                     cores=float(place.get("busiest_host_cores", "nan")),
                     rank_threads=float(place.get("busiest_host_ranks_x_threads", "nan")),
