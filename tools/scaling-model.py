@@ -29,6 +29,8 @@ def die(msg):
 
 def load_points(path):
     import h5py
+    if not os.path.isfile(path):
+        die(f"{path}: no such file; give the scaling.h5 that slurm/scaling/collect.sh wrote")
     try:
         f = h5py.File(path, "r")
     except OSError as e:

@@ -19,7 +19,8 @@ PARTS = ["gen", "reward_wait", "rollout_other", "bcast", "train_read", "train_co
 
 
 def die(msg):
-    sys.exit(f"{ME}: error: {msg}")
+    print(f"{ME}: error: {msg}", file=sys.stderr)
+    sys.exit(2)
 
 
 def read_ini(path):
