@@ -296,7 +296,8 @@ def plots(d, points):
                         continue
                     xs = [x(q) for q in ps]
                     ys = [q[thr] if what == "thr" else q[f"efficiency_{role}"] for q in ps]
-                    line, = ax.plot(xs, ys, ls="-" if role != "iteration" else "none", lw=1, label=lab)
+                    line, = ax.plot(xs, ys, ls="-" if role != "iteration" else "none", lw=1,
+                                    label=lab if role != "iteration" else None)
                     for q, xv, yv in zip(ps, xs, ys):
                         over = q["oversubscribed"] == 1
                         ax.plot(xv, yv, "o", ms=7, color=line.get_color(), mfc="none" if over else line.get_color())
