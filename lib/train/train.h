@@ -57,6 +57,11 @@ class Trainer {
   std::vector<io::Row> rl_iteration(const std::vector<buffer::Trajectory>& trajs,
                                     int64_t iteration);
 
+  // Seconds in the gradient allreduce and its payload bytes (4 per parameter per step), summed
+  // since construction; 0 on one rank.
+  double allreduce_s() const { return allreduce_s_; }
+  double allreduce_bytes() const { return allreduce_bytes_; }
+
   void save(int64_t iteration);                // ckpt/it_<iteration>.h5 and latest (rank 0 writes)
   void load(const std::string& path);          // parameters, optimizer state, step, RNG
   void load_weights(const std::string& path);  // parameters only (a fresh run's starting point)
@@ -75,6 +80,7 @@ class Trainer {
   policy::PromptFormat format_;
   Rng rng_;
   int64_t step_ = 0;
+  mutable double allreduce_s_ = 0, allreduce_bytes_ = 0;
 };
 
 }  // namespace k1rl::train
