@@ -70,6 +70,11 @@ class Trainer {
   // `pairs` (every rank passes the same list); one metrics row per step.
   std::vector<io::Row> dpo(const std::vector<DpoPairRef>& pairs, int64_t steps, int64_t batch);
 
+  // Seconds in the gradient allreduce and its payload bytes (4 per parameter per step), summed
+  // since construction; 0 on one rank.
+  double allreduce_s() const { return allreduce_s_; }
+  double allreduce_bytes() const { return allreduce_bytes_; }
+
   void save(int64_t iteration);                // ckpt/it_<iteration>.h5 and latest (rank 0 writes)
   void load(const std::string& path);          // parameters, optimizer state, step, RNG
   void load_weights(const std::string& path);  // parameters only (a fresh run's starting point)
@@ -88,6 +93,7 @@ class Trainer {
   policy::PromptFormat format_;
   Rng rng_;
   int64_t step_ = 0;
+  mutable double allreduce_s_ = 0, allreduce_bytes_ = 0;
 };
 
 }  // namespace k1rl::train
