@@ -3,6 +3,7 @@
 #include "lib/app/app.h"
 #include "lib/comm/comm.h"
 #include "lib/eval/eval.h"
+#include "lib/long2short/long2short.h"
 #include "lib/loop/loop.h"
 #include "lib/model/model.h"
 #include "lib/optim/optim.h"
@@ -39,6 +40,7 @@ void declare_all_options(ConfigSpec& spec) {
   loop::declare_loop_options(spec);
   loop::declare_loop_role_options(spec);
   eval::declare_eval_options(spec);
+  long2short::declare_long2short_options(spec);
 }
 
 }  // namespace k1rl

@@ -19,6 +19,7 @@ void declare_rl_options(ConfigSpec& s) {
       .add_double("rollout.priority_floor", 0.05, "prioritized: p ∝ (1 − success) + floor")
       .add_int("rollout.curriculum_iterations", 20,
                "curriculum: iterations from the easiest to the hardest difficulty");
+  declare_dpo_options(s);
 }
 
 LossConfig LossConfig::from(const Config& cfg, int64_t iteration) {

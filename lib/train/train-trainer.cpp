@@ -7,8 +7,9 @@
 namespace k1rl::train {
 
 void declare_train_options(ConfigSpec& s) {
-  s.add_choice("train.mode", "rl", {"sft", "rl"},
-               "sft: warm-up only; rl: warm-up (if no checkpoint) then RL")
+  s.add_choice("train.mode", "rl", {"sft", "rl", "dpo", "shortest_rejection"},
+               "sft: warm-up only; rl: warm-up (if no checkpoint) then RL; dpo, "
+               "shortest_rejection: long2short from train.init_checkpoint (docs/long2short.md)")
       .add_int("train.groups_per_step", 8, "rl: prompt groups (k answers each) per optimizer step")
       .add_int("train.micro_batch_tokens", 4096, "tokens per forward/backward pass on one rank")
       .add_int("train.epochs", 1, "rl: passes over one iteration's groups")

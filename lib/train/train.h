@@ -25,7 +25,7 @@ namespace k1rl::train {
 void declare_train_options(ConfigSpec& spec);  // [train] (the loss keys are lib/rl's)
 
 struct TrainConfig {
-  std::string mode = "rl";            // sft | rl
+  std::string mode = "rl";            // sft | rl | dpo | shortest_rejection
   int64_t groups_per_step = 8;        // rl: prompt groups per optimizer step (all ranks)
   int64_t micro_batch_tokens = 4096;  // tokens per forward/backward pass on one rank
   int64_t epochs = 1;                 // rl: passes over one iteration's groups
@@ -39,6 +39,15 @@ struct TrainConfig {
 
 // The iteration named by <run>/ckpt/latest, or -1 when there is none (names: lib/rundir).
 int64_t latest_checkpoint(const RunDir& run);
+
+// One DPO pair as the trainer sees it (lib/long2short owns the data): prompt + answer sequences
+// and Σ log π_ref over each answer's tokens.
+struct DpoPairRef {
+  const std::vector<int32_t>* chosen = nullptr;
+  const std::vector<int32_t>* rejected = nullptr;
+  int32_t prompt_len = 0;
+  double ref_chosen = 0, ref_rejected = 0;
+};
 
 class Trainer {
  public:
@@ -56,6 +65,10 @@ class Trainer {
   // each takes its share of the groups). One metrics row per optimizer step.
   std::vector<io::Row> rl_iteration(const std::vector<buffer::Trajectory>& trajs,
                                     int64_t iteration);
+
+  // DPO (train.mode = dpo; lib/rl/rl-dpo.cpp): `steps` updates of `batch` pairs drawn from
+  // `pairs` (every rank passes the same list); one metrics row per step.
+  std::vector<io::Row> dpo(const std::vector<DpoPairRef>& pairs, int64_t steps, int64_t batch);
 
   // Seconds in the gradient allreduce and its payload bytes (4 per parameter per step), summed
   // since construction; 0 on one rank.
