@@ -24,8 +24,8 @@ const uint16_t* weight_bf16(const float* w, int64_t n, std::vector<uint16_t>& tm
 
 void matmul_forward_bf16(float* out, const float* in, const float* w, const float* bias, int64_t N,
                          int64_t K, int64_t M, bool accumulate);
-void matmul_backward_bf16(float* din, float* dw, const float* dout, const float* in,
-                          const float* w, int64_t N, int64_t K, int64_t M, bool accumulate_din);
+void matmul_backward_bf16(float* din, float* dw, const float* dout, const float* in, const float* w,
+                          int64_t N, int64_t K, int64_t M, bool accumulate_din);
 // Packed decode product under bf16 (panels of 32 outputs, k in pairs).
 void pack_weights_bf16(uint16_t* packed, const float* w, int64_t M, int64_t K);
 void matmul_packed_bf16(float* out, const float* in, const uint16_t* packed, const float* bias,

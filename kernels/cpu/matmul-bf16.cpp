@@ -42,7 +42,8 @@ dnnl::engine& dnnl_engine() {
   return eng;
 }
 
-using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool>;
+using Key =
+    std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool>;
 struct Prim {
   dnnl::matmul::primitive_desc pd;
   dnnl::matmul prim;
@@ -86,7 +87,8 @@ void gemm_bf16_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const uint
   dnnl::memory mc(p->pd.dst_desc(), eng, C);
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-  if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->pd.bias_desc(), eng, const_cast<float*>(bias)));
+  if (bias)
+    args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->pd.bias_desc(), eng, const_cast<float*>(bias)));
   p->prim.execute(stream, args);
   stream.wait();
 }
@@ -186,8 +188,8 @@ void matmul_forward_bf16(float* out, const float* in, const float* w, const floa
   gemm_bf16(false, true, N, M, K, xb.data(), K, wb, K, accumulate, out, M, bias);
 }
 
-void matmul_backward_bf16(float* din, float* dw, const float* dout, const float* in,
-                          const float* w, int64_t N, int64_t K, int64_t M, bool accumulate_din) {
+void matmul_backward_bf16(float* din, float* dw, const float* dout, const float* in, const float* w,
+                          int64_t N, int64_t K, int64_t M, bool accumulate_din) {
   thread_local std::vector<uint16_t> wtmp, db, xb;
   db.resize(static_cast<size_t>(N * M));
   convert_to_bf16(db.data(), dout, N * M);
@@ -262,9 +264,8 @@ void matmul_packed_bf16(float* out, const float* in, const uint16_t* packed, con
         for (int64_t k = 0; k < K; ++k) xb[r * ldx + k] = bf16_from_float(in[(r0 + r) * K + k]);
       if (ldx > K) xb[r * ldx + K] = 0;
     }
-    (vec ? gemm_packed_bf16_avx512 : gemm_packed_bf16_scalar)(out + r0 * M, M, xb.data(), ldx, rows,
-                                                              K2, packed, M, p0, p1, bias,
-                                                              accumulate);
+    (vec ? gemm_packed_bf16_avx512 : gemm_packed_bf16_scalar)(
+        out + r0 * M, M, xb.data(), ldx, rows, K2, packed, M, p0, p1, bias, accumulate);
   });
 }
 

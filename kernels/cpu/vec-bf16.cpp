@@ -55,10 +55,12 @@ inline void panel_tile(float* C, int64_t ldc, const uint16_t* X, int64_t ldx, in
   }
   const int64_t left = M - m0;
   const __mmask16 k0 = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
-  const __mmask16 k1 =
-      left >= 32 ? 0xffff : left > 16 ? static_cast<__mmask16>((1u << (left - 16)) - 1) : 0;
+  const __mmask16 k1 = left >= 32  ? 0xffff
+                       : left > 16 ? static_cast<__mmask16>((1u << (left - 16)) - 1)
+                                   : 0;
   __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
-  if (bias) b0 = _mm512_maskz_loadu_ps(k0, bias + m0), b1 = _mm512_maskz_loadu_ps(k1, bias + m0 + 16);
+  if (bias)
+    b0 = _mm512_maskz_loadu_ps(k0, bias + m0), b1 = _mm512_maskz_loadu_ps(k1, bias + m0 + 16);
   for (int r = 0; r < R; ++r) {
     float* o = C + r * ldc + m0;
     __m512 v0 = _mm512_add_ps(c0[r], b0), v1 = _mm512_add_ps(c1[r], b1);
@@ -83,14 +85,29 @@ void gemm_packed_bf16_avx512(float* C, int64_t ldc, const uint16_t* X, int64_t l
     for (; n + 8 <= N; n += 8)
       panel_tile<8>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc);
     switch (N - n) {
-      case 7: panel_tile<7>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc); break;
-      case 6: panel_tile<6>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc); break;
-      case 5: panel_tile<5>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc); break;
-      case 4: panel_tile<4>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc); break;
-      case 3: panel_tile<3>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc); break;
-      case 2: panel_tile<2>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc); break;
-      case 1: panel_tile<1>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc); break;
-      default: break;
+      case 7:
+        panel_tile<7>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc);
+        break;
+      case 6:
+        panel_tile<6>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc);
+        break;
+      case 5:
+        panel_tile<5>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc);
+        break;
+      case 4:
+        panel_tile<4>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc);
+        break;
+      case 3:
+        panel_tile<3>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc);
+        break;
+      case 2:
+        panel_tile<2>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc);
+        break;
+      case 1:
+        panel_tile<1>(C + n * ldc, ldc, X + n * ldx, ldx, K2, Pp, m0, M, bias, acc);
+        break;
+      default:
+        break;
     }
   }
 }

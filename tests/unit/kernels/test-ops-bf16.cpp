@@ -17,8 +17,8 @@
 namespace k1rl::test {
 namespace {
 
-#define SKIP_WITHOUT_BF16()                                                                   \
-  if (!ops::bf16_supported())                                                                 \
+#define SKIP_WITHOUT_BF16()                                                                    \
+  if (!ops::bf16_supported())                                                                  \
   GTEST_SKIP() << "this CPU has neither AMX-BF16 nor AVX512-BF16 (or K1RL_ISA caps AVX-512): " \
                   "the bf16 path cannot run here"
 
@@ -88,8 +88,8 @@ TEST(Bf16, ForwardMatchesRoundedProductAndFp32) {
         ops::matmul_forward(o32.data(), x.data(), w.data(), bias ? b.data() : nullptr, s.N, s.K,
                             s.M, acc);
         with_precision(ops::Precision::bf16, [&] {
-          ops::matmul_forward(o16.data(), x.data(), w.data(), bias ? b.data() : nullptr, s.N,
-                              s.K, s.M, acc);
+          ops::matmul_forward(o16.data(), x.data(), w.data(), bias ? b.data() : nullptr, s.N, s.K,
+                              s.M, acc);
         });
         auto ref = ref_nt(rounded(x), rounded(w), s.N, s.K, s.M);
         for (int64_t i = 0; i < s.N * s.M; ++i)
@@ -113,8 +113,8 @@ TEST(Bf16, BackwardMatchesRoundedProductsAndFp32) {
       ops::matmul_backward(din32.data(), dw32.data(), nullptr, d.data(), x.data(), w.data(), s.N,
                            s.K, s.M, acc);
       with_precision(ops::Precision::bf16, [&] {
-        ops::matmul_backward(din16.data(), dw16.data(), nullptr, d.data(), x.data(), w.data(),
-                             s.N, s.K, s.M, acc);
+        ops::matmul_backward(din16.data(), dw16.data(), nullptr, d.data(), x.data(), w.data(), s.N,
+                             s.K, s.M, acc);
       });
       const auto xr = rounded(x), wr = rounded(w), dr = rounded(d);
       std::vector<double> rdin(s.N * s.K), rdw(s.M * s.K);
