@@ -38,7 +38,7 @@ struct Outs {
 };
 
 Outs run_model(model::Model& m, const model::Batch& batch, const std::vector<float>& wlp,
-        const std::vector<float>& went) {
+               const std::vector<float>& went) {
   model::ForwardOptions opt;
   opt.all_logits = true;
   const model::TokenOutputs& out = m.forward(batch, opt);
@@ -85,9 +85,10 @@ TEST_P(Bf16Model, MatchesFp32AndAutocast) {
   const Outs b16 = run_model(m, batch, wlp, went);
   ops::set_precision(ops::Precision::fp32);
 
-  std::printf("%s (%lld parameters)    ours bf16 vs ours fp32 | autocast vs torch fp32 | ours "
-              "bf16 vs autocast\n",
-              GetParam().c_str(), (long long)m.num_params());
+  std::printf(
+      "%s (%lld parameters)    ours bf16 vs ours fp32 | autocast vs torch fp32 | ours "
+      "bf16 vs autocast\n",
+      GetParam().c_str(), (long long)m.num_params());
   std::vector<double> ratios;
   auto check = [&](const std::string& what, const float* ours16, const float* ours32,
                    const std::string& key, size_t n, double tol) {
