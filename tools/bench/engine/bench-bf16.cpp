@@ -6,6 +6,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -59,7 +60,8 @@ double bf16_gemm_peak(int64_t n) {
     const double dt_s = now() - t0;
     if (r > 0) best = std::max(best, 2.0 * n * n * n / dt_s / 1e9);
   }
-  if (std::fabs(C[12345] - 0.125f * n) > 1e-3f * n) std::fprintf(stderr, "bf16 gemm check failed\n");
+  if (std::fabs(C[12345] - 0.125f * n) > 1e-3f * n)
+    std::fprintf(stderr, "bf16 gemm check failed\n");
   return best;
 }
 
@@ -168,7 +170,7 @@ std::string bench_bf16_rows(const Bf16Options& o) {
   }
   ops::set_precision(ops::Precision::bf16);
   const std::string isa = ops::engine().bf16_isa;
-  const double peak = bf16_gemm_peak(2048);
+  double peak = bf16_gemm_peak(2048);
   const Torch tpeak = o.torch ? torch_run("peak 2048") : Torch{};
   std::printf("\nbf16 (oneDNN %s): GEMM peak 2048^3 %.0f GFLOP/s (torch.matmul bf16: %.0f)\n",
               isa.c_str(), peak, tpeak.gflops);
@@ -190,7 +192,14 @@ std::string bench_bf16_rows(const Bf16Options& o) {
     ratio[b == 64 ? 2 : 3] = t.tokens_per_s > 0 ? ours / t.tokens_per_s : 0;
     row(strfmt("generate S b%lld bf16", (long long)b), ours, cpu_us, t, 0, peak);
   }
-  std::printf("(bf16 rows: torch = the same model under torch.autocast(\"cpu\", bfloat16))\n");
+  // The cores are shared: the peak is the best of a measurement before and one after the rows.
+  const double peak2 = bf16_gemm_peak(2048);
+  if (peak2 > peak) frac_m *= peak / peak2;
+  std::printf(
+      "(bf16 rows: torch = the same model under torch.autocast(\"cpu\", bfloat16); "
+      "bf16 GEMM peak again: %.0f GFLOP/s, the best of both is the yardstick)\n",
+      peak2);
+  peak = std::max(peak, peak2);
   ops::set_precision(ops::Precision::fp32);
   return strfmt(
       ", \"train_ratio_S_bf16\": %.3f, \"train_ratio_M_bf16\": %.3f, \"bf16_peak_frac_M\": %.3f, "
