@@ -118,6 +118,41 @@ TEST_P(Bf16Model, MatchesFp32AndAutocast) {
   EXPECT_LE(median, 1.2);
 }
 
+// The bf16 weight copy follows every write through params(): after an AdamW step the next bf16
+// forward uses the new weights, bit for bit as a fresh model holding them.
+TEST(Bf16Weights, FollowTheOptimizerStep) {
+  if (!ops::bf16_supported()) GTEST_SKIP() << "this CPU has neither AMX-BF16 nor AVX512-BF16";
+  model::ModelConfig cfg;
+  cfg.vocab = 97, cfg.dim = 64, cfg.layers = 2, cfg.heads = 4, cfg.kv_heads = 2, cfg.ffn_dim = 96;
+  cfg.max_seq = 64;
+  model::Model m(cfg);
+  m.init_params(3);
+  model::Batch batch;
+  for (int i = 0; i < 40; ++i) batch.tokens.push_back((i * 37 + 5) % 97);
+  batch.cu = {0, 25, 40};
+  model::ForwardOptions opt;
+  opt.all_logits = true;
+  ops::set_precision(ops::Precision::bf16);
+  const size_t n = 40 * 97;
+  m.forward(batch, opt);
+  const std::vector<float> before(m.logits(), m.logits() + n);
+  m.zero_grads();
+  m.cross_entropy_step(batch, 1.f / 38);
+  optim::OptimConfig oc;
+  oc.lr = 1e-2, oc.schedule = "constant";
+  optim::AdamW adam(oc, m.num_params(), m.param_ranges());
+  adam.step(m.params(), m.grads());
+  m.forward(batch, opt);
+  const std::vector<float> after(m.logits(), m.logits() + n);
+  model::Model fresh(cfg);
+  std::copy(m.params(), m.params() + m.num_params(), fresh.params());
+  fresh.forward(batch, opt);
+  const std::vector<float> ref(fresh.logits(), fresh.logits() + n);
+  ops::set_precision(ops::Precision::fp32);
+  EXPECT_GT(rel_err(after.data(), before.data(), n), 1e-3) << "the step changed nothing";
+  EXPECT_EQ(after, ref) << "the bf16 forward after the step used stale weights";
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, Bf16Model,
                          ::testing::Values("small_gqa_bias_untied", "wide_mha_tied"));
 
