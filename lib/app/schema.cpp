@@ -30,6 +30,7 @@ void declare_all_options(ConfigSpec& spec) {
   rl::declare_rl_options(spec);
   declare_comm_options(spec);
   model::declare_model_options(spec);
+  model::declare_engine_options(spec);
   optim::declare_optim_options(spec);
   declare_tokenizer_options(spec);
   declare_tasks_options(spec);
