@@ -76,7 +76,8 @@ def read_tables(path, kind):
 
 
 def answer_lengths(run):
-    """{iteration: np.array of answer lengths in tokens} over the published shards."""
+    """{iteration: np.array of the lengths in tokens of the ended answers (finished, truncated or
+    repeated; parked open ones are partial)} over the published shards."""
     out = {}
     for path in sorted(glob.glob(os.path.join(run, "buffer", "it_*.r*.h5"))):
         if ".tmp-" in os.path.basename(path):
@@ -85,12 +86,13 @@ def answer_lengths(run):
             with h5py.File(path, "r") as f:
                 check_format(f, path, "buffer")
                 off = np.asarray(f["answer_offsets"][:])
+                ended = np.asarray(f["status"][:]) != 0  # buffer/1: 0 = open
                 it = int(f.attrs["iteration"])
         except FileNotFoundError:
             continue  # deleted meanwhile (retention on a live run)
         except OSError as e:
             die(f"cannot read '{path}'", f"corrupt or truncated HDF5 file ({e})", "delete the shard of the iteration in flight")
-        out.setdefault(it, []).append(np.diff(off))
+        out.setdefault(it, []).append(np.diff(off)[ended])
     return {it: np.concatenate(v) for it, v in out.items()}
 
 
@@ -252,7 +254,7 @@ def make_plots(run, out, m, ev):
     if lengths:
         its = sorted(lengths)
         top = max(int(v.max()) if len(v) else 0 for v in lengths.values()) + 1
-        fig, ax = new_axes("Answer length distribution per iteration (buffer shards present)",
+        fig, ax = new_axes("Length of the answers ended in each iteration (buffer shards present)",
                            "answer length (tokens)")
         if len(its) == 1:
             v = lengths[its[0]]

@@ -8,6 +8,7 @@ namespace k1rl::loop {
 
 void declare_loop_options(ConfigSpec& s) {
   s.add_int("run.iterations", 1, "RL iterations per job (k1rl-train; a later job resumes)");
+  declare_retention_options(s);
 }
 
 std::string buffer_dir(const Config& cfg) {
@@ -147,6 +148,7 @@ io::Row TrainDriver::iteration(int64_t it) {
   std::vector<io::Row> rows = trainer_.rl_iteration(trajs, it);
   if (rank_ == 0 && !rows.empty()) io::append_rows(metrics_path(cfg_), "metrics/1", "train", rows);
   trainer_.save(it + 1);
+  if (rank_ == 0) prune_run(cfg_);  // after ckpt/latest names θ_{it+1}
   double reward = 0, correct = 0, len = 0, loss = 0, kl = 0;
   for (const auto& t : trajs) {
     reward += t.reward;
