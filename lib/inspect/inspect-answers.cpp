@@ -4,6 +4,7 @@
 #include <set>
 
 #include "lib/inspect/inspect-impl.h"
+#include "lib/json/json.h"
 
 namespace fs = std::filesystem;
 
@@ -27,9 +28,9 @@ std::vector<int64_t> segment_iterations(const buffer::Trajectory& t) {
 }
 
 std::string default_config(const std::string& path) {
-  if (is_dir(path)) return path + "/config.ini";
+  if (is_dir(path)) return RunDir(path).config_ini();
   // <run>/buffer/it_000012.r0000.h5 -> <run>/config.ini
-  return (fs::path(path).parent_path().parent_path() / "config.ini").string();
+  return RunDir(fs::path(path).parent_path().parent_path().string()).config_ini();
 }
 
 // Text for a terminal: control bytes as \xNN (a model's raw output can hold any byte), lines
@@ -48,6 +49,13 @@ std::string indented(const std::string& text) {
   return out;
 }
 
+// "3:1:7": the prompt draw of a group (iteration, rollout rank, index; buffer::GroupKey).
+std::string group_text(int64_t group_id) {
+  const buffer::GroupKey k = buffer::GroupKey::unpack(group_id);
+  return strfmt("%lld:%d:%lld", static_cast<long long>(k.iteration), k.rank,
+                static_cast<long long>(k.index));
+}
+
 void write_text(std::ostream& out, const buffer::Shard& s, const buffer::Trajectory& t,
                 const std::string& prompt, const std::string& answer) {
   std::string comps;
@@ -59,10 +67,10 @@ void write_text(std::ostream& out, const buffer::Shard& s, const buffer::Traject
     its += std::to_string(i);
   }
   out << strfmt(
-      "it %lld r%d | prompt %lld group %lld sample %d/%d | %s | %s%s | reward %.3f (%s) | %lld "
+      "it %lld r%d | prompt %lld group %s sample %d/%d | %s | %s%s | reward %.3f (%s) | %lld "
       "answer tokens, %d segment(s)%s\n",
       static_cast<long long>(s.iteration), s.rank, static_cast<long long>(t.prompt_id),
-      static_cast<long long>(t.group_id), t.sample, t.group_size, t.task.c_str(),
+      group_text(t.group_id).c_str(), t.sample, t.group_size, t.task.c_str(),
       buffer::status_name(t.status), t.ready ? ", ready" : "", t.reward, comps.c_str(),
       static_cast<long long>(t.answer_len()), t.n_segments,
       its.empty() ? "" : (" from it " + its).c_str());
@@ -81,6 +89,7 @@ void write_json(std::ostream& out, const buffer::Shard& s, const buffer::Traject
       .add("rank", s.rank)
       .add("prompt_id", t.prompt_id)
       .add("group_id", t.group_id)
+      .add("group", group_text(t.group_id))
       .add("sample", t.sample)
       .add("group_size", t.group_size)
       .add("task", t.task)
@@ -105,11 +114,12 @@ void answers(const std::string& path, const AnswerFilter& f, bool json,
   std::vector<buffer::Shard> shards = read_shards(path, f.iteration);
   if (shards.empty() && is_dir(path)) {
     if (f.iteration >= 0)
-      throw InputError(strfmt("no shard of iteration %lld in %s/buffer",
-                              static_cast<long long>(f.iteration), path.c_str()),
-                       "it was not generated yet, or retention deleted it",
-                       "see k1rl-inspect buffer " + path + " for the iterations present");
-    if (!json) out << "no published shards in " << path << "/buffer\n";
+      throw InputError(
+          strfmt("no shard of iteration %lld in %s", static_cast<long long>(f.iteration),
+                 RunDir(path).buffer_dir().c_str()),
+          "it was not generated yet, or retention deleted it",
+          "see k1rl-inspect buffer " + path + " for the iterations present");
+    if (!json) out << "no published shards in " << RunDir(path).buffer_dir() << "\n";
     return;
   }
   auto tok = run_tokenizer(config_path.empty() ? default_config(path) : config_path);

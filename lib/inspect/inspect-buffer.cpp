@@ -41,13 +41,14 @@ void buffer_report(const std::string& run_dir, std::ostream& out) {
     }
   }
   if (by_it.empty()) {
-    out << "no published shards in " << run_dir << "/buffer\n";
+    out << "no published shards in " << RunDir(run_dir).buffer_dir() << "\n";
     return;
   }
   constexpr int kBins = 8;
   const int64_t width = std::max<int64_t>(1, (longest + kBins) / kBins);  // bins cover 0..longest
-  out << strfmt("buffer %s/buffer: %zu iteration(s) %lld..%lld; answer lengths in tokens\n",
-                run_dir.c_str(), by_it.size(), static_cast<long long>(by_it.begin()->first),
+  out << strfmt("buffer %s: %zu iteration(s) %lld..%lld; answer lengths in tokens\n",
+                RunDir(run_dir).buffer_dir().c_str(), by_it.size(),
+                static_cast<long long>(by_it.begin()->first),
                 static_cast<long long>(by_it.rbegin()->first));
   out << strfmt("%9s %5s %6s %6s %8s %9s %8s %6s | %4s %4s %4s | histogram", "iteration", "ranks",
                 "rows", "open", "finished", "truncated", "repeated", "ready", "p50", "p90", "max");

@@ -53,7 +53,8 @@ const char* const kAnswers =
 Prompts and answers of the replay buffer as text, decoded with the run's own tokenizer (the
 [tokenizer] section of RUN/config.ini; for a SHARD, the config.ini of the run it lies in).
 RUN reads every published shard of RUN/buffer (or those of one iteration); SHARD reads one file.
-Per answer: shard iteration and rank, prompt id, group and sample (k), task, status (open:
+Per answer: shard iteration and rank, prompt id, group (the prompt draw it belongs to, as
+iteration:rank:index) and sample (of k), task, status (open:
 parked for the next iteration | finished | truncated: hit rollout.max_answer_tokens | repeated:
 stopped by repeat detection), ready (scored and its whole group ended: trainable), reward and
 its components, answer tokens, segments and the iterations that generated them.
@@ -64,7 +65,8 @@ options:
                   open) or ready
   --limit K       at most K answers per iteration, spread evenly over its rows (0: all)
   --json          JSON Lines: one object per answer with the keys iteration, rank, prompt_id,
-                  group_id, sample, group_size, task, status, ready, reward, components
+                  group_id, group ("iteration:rank:index"), sample, group_size, task,
+                  status, ready, reward, components
                   (name -> value), iteration_started, n_segments, segment_iterations (list),
                   prompt_tokens, answer_tokens, prompt, answer (text, invalid UTF-8 as U+FFFD)
   --config FILE   the run's config.ini (default: RUN/config.ini, or ../../config.ini of SHARD)

@@ -48,7 +48,7 @@ std::vector<buffer::Shard> read_shards(const std::string& path, int64_t iteratio
     return out;
   }
   require_run_dir(path);
-  for (const auto& ref : buffer::list_shards(path + "/buffer")) {
+  for (const auto& ref : buffer::list_shards(RunDir(path).buffer_dir())) {
     if (iteration >= 0 && ref.iteration != iteration) continue;
     try {
       out.push_back(buffer::read_shard(ref.path));

@@ -19,8 +19,8 @@ namespace {
 using Table = std::map<std::string, std::vector<double>>;
 
 // The job holding <run>/.lock (lib/loop's RunLock), or "" when none does.
-std::string lock_holder(const std::string& run_dir) {
-  const std::string path = run_dir + "/.lock";
+std::string lock_holder(const RunDir& run) {
+  const std::string path = run.lock();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "";
   struct flock fl {};
@@ -42,12 +42,8 @@ std::vector<int64_t> checkpoints(const std::string& dir) {
   std::vector<int64_t> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string n = e.path().filename().string();
-    long long it = 0;
-    int used = 0;
-    if (!io::is_temp_name(n) && std::sscanf(n.c_str(), "it_%lld.h5%n", &it, &used) == 1 &&
-        static_cast<size_t>(used) == n.size())
-      out.push_back(it);
+    int64_t it = 0;
+    if (RunDir::parse_ckpt_name(e.path().filename().string(), it)) out.push_back(it);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -116,8 +112,8 @@ void time_line(std::ostream& out, const std::string& label, const Table& t, cons
                   sum / static_cast<double>(n), sum, static_cast<long long>(n));
 }
 
-void config_lines(const std::string& run_dir, std::ostream& out) {
-  const std::string ini = run_dir + "/config.ini";
+void config_lines(const RunDir& run, std::ostream& out) {
+  const std::string ini = run.config_ini();
   if (!io::file_exists(ini)) {
     out << "config: no config.ini yet\n";
     return;
@@ -131,25 +127,22 @@ void config_lines(const std::string& run_dir, std::ostream& out) {
       << " | tasks " << c.get_string("tasks.train_file") << "\n";
 }
 
-void files_lines(const std::string& run_dir, std::ostream& out) {
-  const std::string holder = lock_holder(run_dir);
+void files_lines(const RunDir& run, std::ostream& out) {
+  const std::string holder = lock_holder(run);
   out << "state: "
-      << (holder.empty() ? "no job holds " + run_dir + "/.lock (not running)"
-                         : "running: " + holder + " holds " + run_dir + "/.lock")
+      << (holder.empty() ? "no job holds " + run.lock() + " (not running)"
+                         : "running: " + holder + " holds " + run.lock())
       << "\n";
-  const std::vector<int64_t> cks = checkpoints(run_dir + "/ckpt");
-  int64_t latest = -1;
-  if (io::file_exists(run_dir + "/ckpt/latest")) {
-    std::string name = io::read_text(run_dir + "/ckpt/latest");
-    long long it = -1;
-    if (std::sscanf(name.c_str(), "it_%lld.h5", &it) == 1) latest = it;
-  }
-  out << strfmt(
-      "checkpoints: %zu in ckpt/ (iterations %s); latest %s\n", cks.size(),
-      cks.empty() ? "-" : list_text(cks).c_str(),
-      latest < 0 ? "none yet" : strfmt("it_%06lld.h5", static_cast<long long>(latest)).c_str());
+  const std::vector<int64_t> cks = checkpoints(run.ckpt_dir());
+  int64_t latest = -1;  // shown as it stands; a bad pointer is "none yet" here, resume says why
+  if (io::file_exists(run.ckpt_latest()) &&
+      !RunDir::parse_ckpt_name(io::read_text(run.ckpt_latest()), latest))
+    latest = -1;
+  out << strfmt("checkpoints: %zu in ckpt/ (iterations %s); latest %s\n", cks.size(),
+                cks.empty() ? "-" : list_text(cks).c_str(),
+                latest < 0 ? "none yet" : RunDir::ckpt_name(latest).c_str());
   std::map<int64_t, int> shards;
-  for (const auto& ref : buffer::list_shards(run_dir + "/buffer")) ++shards[ref.iteration];
+  for (const auto& ref : buffer::list_shards(run.buffer_dir())) ++shards[ref.iteration];
   std::vector<int64_t> its;
   for (const auto& [i, n] : shards) its.push_back(i);
   size_t n_shards = 0;
@@ -157,8 +150,9 @@ void files_lines(const std::string& run_dir, std::ostream& out) {
   out << strfmt("buffer: %zu shard(s) of %zu iteration(s) (%s)\n", n_shards, its.size(),
                 its.empty() ? "-" : list_text(its).c_str());
   std::vector<std::string> temps;
-  for (const std::string& d : {run_dir, run_dir + "/ckpt", run_dir + "/buffer"})
-    for (const auto& t : temporaries(d)) temps.push_back(fs::path(t).lexically_relative(run_dir));
+  for (const std::string& d : {run.root(), run.ckpt_dir(), run.buffer_dir()})
+    for (const auto& t : temporaries(d))
+      temps.push_back(fs::path(t).lexically_relative(run.root()));
   if (!temps.empty()) {
     out << strfmt("being written (temporary names%s):",
                   holder.empty() ? ", left by a killed writer" : "");
@@ -177,8 +171,8 @@ void files_lines(const std::string& run_dir, std::ostream& out) {
   }
 }
 
-void metrics_lines(const std::string& run_dir, std::ostream& out) {
-  const std::string path = run_dir + "/metrics.h5";
+void metrics_lines(const RunDir& run, std::ostream& out) {
+  const std::string path = run.metrics();
   if (!io::file_exists(path)) {
     out << "\nmetrics: no metrics.h5 yet\n";
     return;
@@ -223,7 +217,7 @@ void metrics_lines(const std::string& run_dir, std::ostream& out) {
     metric_line(out, "entropy (/train)", rl, "entropy");
     metric_line(out, "grad_norm (/train)", rl, "grad_norm");
   }
-  const std::string eval = run_dir + "/eval.h5";
+  const std::string eval = run.eval();
   if (io::file_exists(eval)) {
     io::H5Reader r(eval, "eval", 1);
     if (io::has_link(r.root(), "eval")) {
@@ -245,9 +239,10 @@ void metrics_lines(const std::string& run_dir, std::ostream& out) {
 void summary(const std::string& run_dir, std::ostream& out) {
   require_run_dir(run_dir);
   out << "run " << run_dir << "\n";
-  config_lines(run_dir, out);
-  files_lines(run_dir, out);
-  metrics_lines(run_dir, out);
+  const RunDir run(run_dir);
+  config_lines(run, out);
+  files_lines(run, out);
+  metrics_lines(run, out);
 }
 
 }  // namespace k1rl::inspect

@@ -12,6 +12,7 @@
 
 #include "lib/buffer/buffer.h"
 #include "lib/core/core.h"
+#include "lib/rundir/rundir.h"
 #include "lib/tokenizer/tokenizer.h"
 
 namespace k1rl::inspect {

@@ -6,10 +6,9 @@
 // Weights reach a running rollout by broadcast, never from a file, so no older checkpoint is
 // needed by anyone. Deciding from the names on disk after `latest` is published means a kill at
 // any moment of the pruning leaves a run that resumes: nothing it reads is ever a candidate.
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -64,8 +63,7 @@ std::vector<int64_t> shard_iterations_to_delete(const std::vector<int64_t>& pres
   std::set<int64_t> out;
   if (latest < 0 || r.keep_shards_every == 1) return {};
   for (int64_t i : present)
-    if (i < latest - 1 && !(r.keep_shards_every > 0 && i % r.keep_shards_every == 0))
-      out.insert(i);
+    if (i < latest - 1 && !(r.keep_shards_every > 0 && i % r.keep_shards_every == 0)) out.insert(i);
   return {out.begin(), out.end()};
 }
 
@@ -80,32 +78,27 @@ bool remove_quietly(const std::string& path) {
 }
 }  // namespace
 
-int prune_run(const Config& cfg) {
-  const Retention r = Retention::from(cfg);
-  const int64_t latest = train::latest_checkpoint(cfg);  // as a resume would read it
+int prune_run(const RunDir& run, const Retention& r) {
+  const int64_t latest = train::latest_checkpoint(run);  // as a resume would read it
   if (latest < 0) return 0;
   std::vector<int64_t> ckpts;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(train::ckpt_dir(cfg), ec)) {
-    const std::string n = e.path().filename().string();
-    long long it = 0;
-    int used = 0;
-    if (!io::is_temp_name(n) && std::sscanf(n.c_str(), "it_%lld.h5%n", &it, &used) == 1 &&
-        static_cast<size_t>(used) == n.size())
-      ckpts.push_back(it);
+  for (const auto& e : fs::directory_iterator(run.ckpt_dir(), ec)) {
+    int64_t it = 0;
+    if (RunDir::parse_ckpt_name(e.path().filename().string(), it)) ckpts.push_back(it);
   }
-  const std::vector<buffer::ShardRef> shards = buffer::list_shards(buffer_dir(cfg));
+  const std::vector<buffer::ShardRef> shards = buffer::list_shards(run.buffer_dir());
   std::vector<int64_t> shard_its;
   for (const auto& s : shards) shard_its.push_back(s.iteration);
   int n = 0;
-  for (int64_t i : checkpoints_to_delete(ckpts, latest, r)) n += remove_quietly(train::ckpt_path(cfg, i));
+  for (int64_t i : checkpoints_to_delete(ckpts, latest, r)) n += remove_quietly(run.ckpt(i));
   const std::vector<int64_t> drop = shard_iterations_to_delete(shard_its, latest, r);
   const std::set<int64_t> drop_set(drop.begin(), drop.end());
   for (const auto& s : shards)
     if (drop_set.count(s.iteration)) n += remove_quietly(s.path);
   if (n > 0)
-    K1RL_LOG_DEBUG("retention: deleted %d file(s) no resume from it_%06lld.h5 needs", n,
-                   static_cast<long long>(latest));
+    K1RL_LOG_DEBUG("retention: deleted %d file(s) no resume from %s needs", n,
+                   RunDir::ckpt_name(latest).c_str());
   return n;
 }
 

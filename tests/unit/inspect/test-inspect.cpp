@@ -17,6 +17,7 @@
 #include "lib/eval/eval.h"
 #include "lib/inspect/inspect.h"
 #include "lib/io/io.h"
+#include "lib/json/json.h"
 #include "lib/loop/loop.h"
 
 using namespace k1rl;
@@ -84,7 +85,7 @@ buffer::Trajectory traj(const Tokenizer& tok, const std::string& prompt, const s
                         double correct) {
   buffer::Trajectory t;
   t.prompt_id = 17;
-  t.group_id = 900;
+  t.group_id = buffer::GroupKey{3, 1, 7}.pack();
   t.group_size = 2;
   t.task = "addition";
   t.status = st;
@@ -119,7 +120,7 @@ void write_hand_run(const std::string& dir, const Tokenizer& tok, std::vector<st
   s.rows.push_back(
       traj(tok, "3+4=", "line one\nline\x01two", buffer::Status::open, 2, {2, 3, 4}, 0));
   s.rows.push_back(traj(tok, "3+4=", "7", buffer::Status::open, 4, {4}, 0));
-  buffer::write_shard(dir + "/buffer", s);
+  buffer::write_shard(RunDir(dir).buffer_dir(), s);
 }
 
 }  // namespace
@@ -135,7 +136,7 @@ TEST(InspectSummary, RealTinyRunFirstLastMinMaxAndEval) {
   er.passk = 0.55;
   er.k = 4;
   er.answer_len_mean = 5.5;
-  eval::append_eval(dir + "/eval.h5", er, train::ckpt_path(cfg, 3), 3);
+  eval::append_eval(RunDir(dir).eval(), er, RunDir(dir).ckpt(3), 3);
 
   const std::string s = capture([&](std::ostream& o) { inspect::summary(dir, o); });
   EXPECT_NE(s.find("iterations: 3 trained (0..2)"), std::string::npos) << s;
@@ -174,7 +175,7 @@ TEST(InspectSummary, LiveRunNamesTheLockHolderAndTheIterationInFlight) {
   buffer::Shard sh;
   sh.iteration = 2;
   sh.component_names = {"correct"};
-  buffer::write_shard(dir + "/buffer", sh);
+  buffer::write_shard(RunDir(dir).buffer_dir(), sh);
   std::ofstream(dir + "/ckpt/it_000003.h5.tmp-host-123") << "partial";
   int to_child[2], from_child[2];
   ASSERT_EQ(pipe(to_child), 0);
@@ -184,7 +185,7 @@ TEST(InspectSummary, LiveRunNamesTheLockHolderAndTheIterationInFlight) {
   if (pid == 0) {
     close(to_child[1]);
     close(from_child[0]);
-    loop::RunLock lock(dir);
+    loop::RunLock lock{RunDir(dir)};
     char c = 1;
     (void)!write(from_child[1], &c, 1);
     (void)!read(to_child[0], &c, 1);  // hold the lock until the parent is done
@@ -215,7 +216,7 @@ TEST(InspectAnswers, TextWithStatusSegmentsAndComponents) {
   auto tok = make_byte_tokenizer();
   write_hand_run(dir, *tok, {});
   const std::string s = capture([&](std::ostream& o) { inspect::answers(dir, {}, false, "", o); });
-  EXPECT_NE(s.find("it 4 r1 | prompt 17 group 900 sample 0/2 | addition | finished, ready | "
+  EXPECT_NE(s.find("it 4 r1 | prompt 17 group 3:1:7 sample 0/2 | addition | finished, ready | "
                    "reward 0.750 (correct 1, length -0.25, repetition 0) | 2 answer tokens, "
                    "2 segment(s) from it 3,4"),
             std::string::npos)
@@ -255,7 +256,7 @@ TEST(InspectAnswers, JsonLinesOfOneShard) {
   const std::string dir = fresh("json");
   auto tok = make_byte_tokenizer();
   write_hand_run(dir, *tok, {});
-  const std::string shard = buffer::shard_path(dir + "/buffer", 4, 1);
+  const std::string shard = RunDir(dir).shard(4, 1);
   const std::string s = capture([&](std::ostream& o) { inspect::answers(shard, {}, true, "", o); });
   std::istringstream in(s);
   std::vector<Json> rows;
@@ -264,6 +265,7 @@ TEST(InspectAnswers, JsonLinesOfOneShard) {
   const Json& a = rows[0];
   EXPECT_EQ(a["iteration"].as_int(), 4);
   EXPECT_EQ(a["rank"].as_int(), 1);
+  EXPECT_EQ(a["group"].as_string(), "3:1:7");
   EXPECT_EQ(a["status"].as_string(), "finished");
   EXPECT_TRUE(a["ready"].as_bool());
   EXPECT_DOUBLE_EQ(a["reward"].as_number(), 0.75);
@@ -377,7 +379,7 @@ TEST(InspectBadFiles, OneLineNamingTheFileAndWhyWithExitCode2) {
   const std::string dir = fresh("bad");
   auto tok = make_byte_tokenizer();
   write_hand_run(dir, *tok, {});
-  const std::string shard = buffer::shard_path(dir + "/buffer", 4, 1);
+  const std::string shard = RunDir(dir).shard(4, 1);
   // Truncated.
   const std::string cut = dir + "/cut.h5";
   fs::copy_file(shard, cut);

@@ -45,20 +45,16 @@ Config tiny(const std::string& dir, int64_t iterations, std::vector<std::string>
 
 std::set<int64_t> ckpts_on_disk(const Config& cfg) {
   std::set<int64_t> out;
-  for (const auto& e : fs::directory_iterator(train::ckpt_dir(cfg))) {
-    long long it = 0;
-    int used = 0;
-    const std::string n = e.path().filename().string();
-    if (std::sscanf(n.c_str(), "it_%lld.h5%n", &it, &used) == 1 &&
-        static_cast<size_t>(used) == n.size())
-      out.insert(it);
+  for (const auto& e : fs::directory_iterator(RunDir::from(cfg).ckpt_dir())) {
+    int64_t it = 0;
+    if (RunDir::parse_ckpt_name(e.path().filename().string(), it)) out.insert(it);
   }
   return out;
 }
 
 std::set<int64_t> shards_on_disk(const Config& cfg) {
   std::set<int64_t> out;
-  for (const auto& s : buffer::list_shards(loop::buffer_dir(cfg))) out.insert(s.iteration);
+  for (const auto& s : buffer::list_shards(RunDir::from(cfg).buffer_dir())) out.insert(s.iteration);
   return out;
 }
 
@@ -101,7 +97,7 @@ TEST(RetentionRun, ATinyRunKeepsWhatTheOptionsSay) {
                                          "--run.keep_shards_every=4"};
   Config cfg = tiny(dir, 8, keep);
   loop::run_local(cfg);
-  EXPECT_EQ(train::latest_checkpoint(cfg), 8);
+  EXPECT_EQ(train::latest_checkpoint(RunDir::from(cfg)), 8);
   EXPECT_EQ(ckpts_on_disk(cfg), (std::set<int64_t>{0, 3, 6, 7, 8}));
   EXPECT_EQ(shards_on_disk(cfg), (std::set<int64_t>{0, 4, 7}));
   // A second job resumes from what is left and prunes the same way.
@@ -229,17 +225,17 @@ TEST(RetentionKill, EveryKillLeavesARunThatResumesAndTrainsEachTrajectoryOnce) {
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the job ended by itself (exit "
-                                     << (WIFEXITED(status) ? WEXITSTATUS(status) : -1)
-                                     << "): it could not resume after round " << round - 1;
+    ASSERT_TRUE(WIFSIGNALED(status))
+        << "the job ended by itself (exit " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1)
+        << "): it could not resume after round " << round - 1;
     ++kills;
     // What a resume needs is there: latest names a whole checkpoint, and the shards of latest−1.
-    const int64_t L = train::latest_checkpoint(cfg);
+    const int64_t L = train::latest_checkpoint(RunDir::from(cfg));
     if (L < 0) continue;  // killed during the SFT warm-up
     EXPECT_GE(L, prev_latest);
     prev_latest = L;
-    model::Model m(model::read_checkpoint_config(train::ckpt_path(cfg, L)));
-    EXPECT_NO_THROW(model::load_checkpoint(train::ckpt_path(cfg, L), m, nullptr));
+    model::Model m(model::read_checkpoint_config(RunDir::from(cfg).ckpt(L)));
+    EXPECT_NO_THROW(model::load_checkpoint(RunDir::from(cfg).ckpt(L), m, nullptr));
     const std::set<int64_t> shards = shards_on_disk(cfg);
     if (L >= 1) {
       EXPECT_TRUE(shards.count(L - 1)) << "round " << round << ": no shard of " << L - 1;
@@ -255,7 +251,7 @@ TEST(RetentionKill, EveryKillLeavesARunThatResumesAndTrainsEachTrajectoryOnce) {
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the final resume failed";
-  const int64_t final_latest = train::latest_checkpoint(cfg);
+  const int64_t final_latest = train::latest_checkpoint(RunDir::from(cfg));
   EXPECT_GT(final_latest, 8) << "the run made little progress between kills";
   EXPECT_EQ(archive.missed(), 0) << "shards deleted before the test could link them";
 
@@ -292,7 +288,7 @@ TEST(RetentionKill, EveryKillLeavesARunThatResumesAndTrainsEachTrajectoryOnce) {
   }
   // Train consumed exactly those answers: /iteration's row of each iteration (at most one: the
   // row is appended after the checkpoint, and a committed iteration never runs again).
-  auto rows = io::read_table(loop::metrics_path(cfg), "iteration");
+  auto rows = io::read_table(RunDir::from(cfg).metrics(), "iteration");
   std::map<int64_t, int> row_count;
   for (size_t i = 0; i < rows.at("iteration").size(); ++i) {
     const auto it = static_cast<int64_t>(rows["iteration"][i]);
@@ -305,8 +301,9 @@ TEST(RetentionKill, EveryKillLeavesARunThatResumesAndTrainsEachTrajectoryOnce) {
   // The run directory ends pruned: checkpoint 0 and latest; shards of latest−1 (and beyond).
   EXPECT_EQ(ckpts_on_disk(cfg), (std::set<int64_t>{0, final_latest}));
   for (int64_t s : shards_on_disk(cfg)) EXPECT_GE(s, final_latest - 1);
-  std::printf("retention kill: %d kills, final latest it %lld, %zu trajectories trained once, %d "
-              "kill(s) found a pruning pending\n",
-              kills, static_cast<long long>(final_latest), ready_in.size(), mid_prune_states);
+  std::printf(
+      "retention kill: %d kills, final latest it %lld, %zu trajectories trained once, %d "
+      "kill(s) found a pruning pending\n",
+      kills, static_cast<long long>(final_latest), ready_in.size(), mid_prune_states);
   fs::remove_all(dir);
 }
