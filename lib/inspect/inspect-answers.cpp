@@ -126,8 +126,9 @@ void answers(const std::string& path, const AnswerFilter& f, bool json,
   // Group the rows of every rank by iteration, so --limit spreads over a whole iteration.
   std::map<int64_t, std::vector<std::pair<const buffer::Shard*, const buffer::Trajectory*>>> by_it;
   for (const auto& s : shards)
-    for (const auto& t : s.rows)
-      if (keep(t, f.status)) by_it[s.iteration].push_back({&s, &t});
+    if (f.iteration < 0 || s.iteration == f.iteration)  // (a SHARD given with --iteration)
+      for (const auto& t : s.rows)
+        if (keep(t, f.status)) by_it[s.iteration].push_back({&s, &t});
   size_t shown = 0;
   for (const auto& [it, rows] : by_it) {
     const size_t n = rows.size();
