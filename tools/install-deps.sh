@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages k1rl needs to build, test and run on one machine.
 # Idempotent and quiet when everything is present. Usage: tools/install-deps.sh [--no-slurm] [--no-python]
+# (--no-python: without PyTorch, which only the reference tests need; h5py and matplotlib for
+# tools/plot.py are always installed).
 set -euo pipefail
 
 want_slurm=1 want_python=1
@@ -8,7 +10,7 @@ for a in "$@"; do
   case "$a" in
     --no-slurm) want_slurm=0 ;;
     --no-python) want_python=0 ;;
-    -h|--help) sed -n '2,3p' "$0" | sed 's/^# //'; exit 0 ;;
+    -h|--help) sed -n '2,5p' "$0" | sed 's/^# //'; exit 0 ;;
     *) echo "install-deps: error: unknown option '$a'; see --help" >&2; exit 2 ;;
   esac
 done
@@ -16,9 +18,10 @@ done
 pkgs=(build-essential cmake pkg-config git
       mpich libmpich-dev libhdf5-mpich-dev hdf5-tools
       libboost-program-options-dev libgtest-dev libgmock-dev googletest
-      libopenblas-dev libdnnl-dev bubblewrap util-linux procps clang-format)
+      libopenblas-dev libdnnl-dev bubblewrap util-linux procps clang-format
+      python3 python3-h5py python3-numpy python3-matplotlib)
 ((want_slurm)) && pkgs+=(slurmctld slurmd slurm-client munge)
-((want_python)) && pkgs+=(python3 python3-torch python3-h5py python3-numpy python3-matplotlib)
+((want_python)) && pkgs+=(python3-torch)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,7 +2,8 @@
 # The main job on the built-in default: installs what is missing, builds (preset release), brings
 # up a local Slurm when none is reachable, submits `slurm/rl_iter.sh` through `slurm/rl_loop.sh`,
 # waits with a progress line, and ends with the held-out accuracy of the first and the last
-# checkpoint and where the outputs are. --no-slurm runs the same apps under one MPMD mpiexec.
+# checkpoint, an offline report (tools/plot.py: report/report.html) and where the outputs are.
+# --no-slurm runs the same apps under one MPMD mpiexec.
 # Usage: tools/run.sh [--no-slurm] [--config FILE] [--run-dir DIR] [--jobs N] [--keep-slurm]
 #                     [--bin DIR (built apps: skip the install and the build)] [-- --section.key=value ...]
 set -euo pipefail
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     --keep-slurm) keep_slurm=1 ;;
     --bin) bin=$(cd "$2" && pwd); shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: error: unknown option '$1'; see tools/run.sh --help" >&2; exit 64 ;;
   esac
   shift
@@ -36,7 +37,7 @@ if [ -z "$bin" ]; then
   if ((no_slurm)); then bash tools/install-deps.sh --no-python --no-slurm; else bash tools/install-deps.sh --no-python; fi
   echo "run.sh: building (preset release)"
   mkdir -p build
-  apps=(k1rl-train k1rl-rollout k1rl-reward k1rl-eval)
+  apps=(k1rl-train k1rl-rollout k1rl-reward k1rl-eval k1rl-inspect)
   if ! { cmake --preset release && cmake --build --preset release -j "$(nproc)" --target "${apps[@]}"; } \
       >build/run-build.log 2>&1; then
     grep -E -B2 -A8 'error|Error' build/run-build.log | head -80
@@ -139,6 +140,15 @@ done
 echo
 echo "held-out accuracy ($(awk '$0 == "[tasks]" {f = 1; next} /^\[/ {f = 0} f && $1 == "heldout_file" {print $3}' <<<"$resolved")):"
 printf '%s\n' "${table[@]}"
+
+# 5. The offline report: PNGs and one self-contained report.html (tools/plot.py, h5py + matplotlib).
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+report=""
+if "$py" tools/plot.py "$run_dir" --inspect "$bin/k1rl-inspect" >"$run_dir/logs/report.log" 2>&1; then
+  report=$run_dir/report/report.html
+else
+  echo "run.sh: warning: no report: $(tail -n 1 "$run_dir/logs/report.log"); rerun tools/plot.py $run_dir" >&2
+fi
 echo
 echo "outputs in $run_dir:"
 echo "  config.ini             the resolved config of the run"
@@ -146,5 +156,7 @@ echo "  ckpt/                  $(ls "$run_dir/ckpt" | grep -c '^it_') checkpoint
 echo "  buffer/                $(ls "$run_dir/buffer" | grep -c '^it_') replay shards (buffer/1)"
 echo "  metrics.h5             tables /train /rollout /reward /iteration (docs/metrics.md; h5dump or h5py)"
 echo "  eval.h5                the rows of the table above"
+if [ -n "$report" ]; then echo "  report/                report.html (plots, config, eval, sample answers) and its PNGs"; fi
 echo "  logs/                  job logs"
 if ((started_slurm && keep_slurm)); then echo "the local Slurm keeps running: tools/slurm-local.sh down stops it"; fi
+if [ -n "$report" ]; then echo "report: $report"; fi

@@ -9,6 +9,7 @@ namespace k1rl::loop {
 
 void declare_loop_options(ConfigSpec& s) {
   s.add_int("run.iterations", 1, "RL iterations per job (k1rl-train; a later job resumes)");
+  declare_retention_options(s);
 }
 
 void write_run_config(const Config& cfg) {
@@ -169,6 +170,7 @@ io::Row TrainDriver::iteration(int64_t it) {
   const double t_save = seconds_since_start();
   trainer_.save(it + 1);
   const double t_end = seconds_since_start();
+  if (rank_ == 0) prune_run(run_, Retention::from(cfg_));  // after ckpt/latest names θ_{it+1}
   const buffer::AnswerStats a = buffer::answer_stats(trajs, components);
   double loss = 0, kl = 0;
   for (const auto& r : rows) loss += r.at("loss"), kl += r.at("kl");

@@ -177,6 +177,24 @@ class RunLock {
 // stopped or died); train rank 0 calls it before the first iteration of a job. Returns how many.
 int discard_untrained_shards(const RunDir& run, int64_t from);
 
+// Retention of ckpt/ and buffer/ (lib/loop/loop-retention.cpp, docs/post-processing.md): the
+// newest run.keep_checkpoints checkpoints (0: all), every run.keep_every-th and it_000000.h5 for
+// good; buffer shards of iterations below latest − 1 are deleted except every
+// run.keep_shards_every-th (1: all kept). Train rank 0 prunes after publishing ckpt/latest.
+void declare_retention_options(ConfigSpec& spec);
+struct Retention {
+  int64_t keep_checkpoints = 3, keep_every = 0, keep_shards_every = 10;
+  static Retention from(const Config& cfg);
+};
+// Of the checkpoint / shard iterations present, those to delete once `latest` is published.
+std::vector<int64_t> checkpoints_to_delete(std::vector<int64_t> present, int64_t latest,
+                                           const Retention& r);
+std::vector<int64_t> shard_iterations_to_delete(const std::vector<int64_t>& present, int64_t latest,
+                                                const Retention& r);
+// Deletes what the two above name, reading ckpt/latest from disk as a resume would. Returns the
+// number of files deleted; a failed delete only warns.
+int prune_run(const RunDir& run, const Retention& r);
+
 // Everything in this process: run.iterations iterations from where the run directory stands.
 // Returns the summary row of each iteration.
 std::vector<io::Row> run_local(const Config& cfg);
