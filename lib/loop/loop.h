@@ -41,7 +41,8 @@ class RolloutDriver {
  private:
   std::vector<int64_t> my_prompts(int64_t iteration);  // drawn by the master
   std::vector<buffer::Trajectory> pending_trajectories(int64_t iteration) const;
-  void update_sampler(const std::vector<std::pair<int64_t, double>>& success);
+  void update_sampler(const std::vector<std::pair<int64_t, double>>& success, int64_t it);
+  void exclude_long_prompts();  // master: prompts too long for model.max_seq are never drawn
   const Config& cfg_;
   RunDir run_;
   MPI_Comm comm_;
@@ -50,6 +51,7 @@ class RolloutDriver {
   std::vector<Task> tasks_;
   std::unique_ptr<rollout::RolloutWorker> worker_;
   std::unique_ptr<rl::PromptSampler> sampler_;  // master only
+  bool sampler_loaded_ = false;  // sampler.h5 is read at the first iteration (its resume point)
 };
 
 class TrainDriver {
