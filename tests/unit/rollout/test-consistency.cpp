@@ -3,6 +3,10 @@
 // (with the f32 KV cache; the bf24 and f16 caches stay within their rounding of it).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include "lib/app/app.h"
 #include "lib/rollout/rollout.h"
 
@@ -12,7 +16,13 @@ class RolloutConsistency : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(RolloutConsistency, StoredLogprobsEqualTrainingForward) {
   const std::string kv = GetParam();
-  const double tol = kv == "f16" ? 2e-2 : kv == "bf24" ? 5e-4 : 2e-4;
+  // Per token |trainer log-prob - stored behaviour log-prob|. docs/engine.md measured on
+  // SmolLM2-135M: mean f32 9.0e-6, bf24 2.1e-5, f16 6.5e-4 (max 6.8e-5, 2.1e-4, 8.1e-3). This
+  // seeded 2-layer model's logits are small, so its errors are ~50x smaller (measured: mean
+  // 3.6e-8, 2.6e-7, 6.7e-6; max 4.8e-7, 1.4e-6, 2.3e-5): the bounds are 4x those, so a cache
+  // that rounds one step coarser than its format fails (f32: 8x, its error is the kernels').
+  const double mean_tol = kv == "f16" ? 2.7e-5 : kv == "bf24" ? 1.0e-6 : 3.0e-7;
+  const double max_tol = kv == "f16" ? 1.0e-4 : kv == "bf24" ? 6.0e-6 : 4.0e-6;
   ConfigSpec spec;
   declare_all_options(spec);
   Config cfg =
@@ -40,14 +50,21 @@ TEST_P(RolloutConsistency, StoredLogprobsEqualTrainingForward) {
   }
   const model::TokenOutputs& out = m.forward(b);
   size_t seq = 0, checked = 0;
+  double sum = 0, worst = 0;
   for (const auto& t : res.shard.rows) {
     size_t start = static_cast<size_t>(b.cu[seq++]) + static_cast<size_t>(t.prompt_len);
-    for (int64_t i = 0; i < t.answer_len(); ++i, ++checked)
-      EXPECT_NEAR(out.logprob[start + static_cast<size_t>(i)], t.logprobs[static_cast<size_t>(i)],
-                  tol)
-          << "sequence " << seq - 1 << " token " << i;
+    for (int64_t i = 0; i < t.answer_len(); ++i, ++checked) {
+      const double e = std::abs(static_cast<double>(out.logprob[start + static_cast<size_t>(i)]) -
+                                t.logprobs[static_cast<size_t>(i)]);
+      EXPECT_LE(e, max_tol) << "sequence " << seq - 1 << " token " << i;
+      sum += e, worst = std::max(worst, e);
+    }
   }
-  EXPECT_GT(checked, 20u);
+  ASSERT_GT(checked, 20u);
+  const double mean = sum / static_cast<double>(checked);
+  std::printf("kv %s: %zu tokens, error per token mean %.2e max %.2e\n", kv.c_str(), checked, mean,
+              worst);
+  EXPECT_LE(mean, mean_tol);
 }
 
 INSTANTIATE_TEST_SUITE_P(KvCache, RolloutConsistency, ::testing::Values("f32", "bf24", "f16"));
