@@ -12,6 +12,10 @@ void declare_loop_role_options(ConfigSpec& s) {
       "run.staleness", 0,
       "0: rollout of iteration N uses θ_N; 1: rollout of N+1 overlaps training of N and uses θ_N "
       "(MPMD roles; --local ignores it)");
+  s.add_double("run.peer_timeout_s", 3600,
+               "MPMD roles: seconds train rank 0 waits for rollout (its done, the weight "
+               "broadcast) and rollout for train's next header, before it ends the job naming the "
+               "silent side (0: wait for ever)");
 }
 
 namespace {
@@ -38,7 +42,11 @@ Comm join(Role role, std::vector<Role> required) {
 // The train side of the job: announces iterations, waits for rollout, trains, records.
 class TrainRole {
  public:
-  TrainRole(const Config& cfg, Comm& comm) : cfg_(cfg), run_(RunDir::from(cfg)), comm_(comm) {}
+  TrainRole(const Config& cfg, Comm& comm)
+      : cfg_(cfg),
+        run_(RunDir::from(cfg)),
+        comm_(comm),
+        watchdog_(comm.app_rank() == 0 ? cfg.get_double("run.peer_timeout_s") : 0) {}
 
   int run() {
     if (comm_.app_rank() == 0) {
@@ -90,12 +98,15 @@ class TrainRole {
   // The header, then θ_policy unless rollout holds it.
   void announce(const StalenessSchedule::Announce& a) {
     Header h{a.iteration, 0, a.send_weights ? a.policy : -1};
+    watchdog_.expect(rollout_ranks(), "the rollout ranks to take iteration " +
+                                          std::to_string(a.iteration) + "'s header and weights");
     bcast_header(comm_, h);
     if (a.send_weights) {
       model::Model& model = driver_->trainer().model();
       broadcast_weights(comm_, model.params(), static_cast<size_t>(model.num_params()),
                         bcast_chunk_floats(cfg_));
     }
+    watchdog_.done();
     announced_at_ = seconds_since_start();
   }
 
@@ -107,9 +118,14 @@ class TrainRole {
   // Rollout's "done" of an iteration {iteration, rollout seconds, tokens/s}, on every train rank.
   RolloutTimes wait_rollout() {
     double done[3] = {0, 0, 0};
-    if (comm_.app_rank() == 0)
+    if (comm_.app_rank() == 0) {
+      watchdog_.expect(rollout_ranks() + ", or the reward rank (world rank " +
+                           std::to_string(comm_.leader_of(Role::reward)) + ") they wait for",
+                       "rollout's done of the iteration announced");
       K1RL_MPI_CHECK(MPI_Recv(done, 3, MPI_DOUBLE, 0, kTagRolloutDone, comm_.train_rollout(),
                               MPI_STATUS_IGNORE));
+      watchdog_.done();
+    }
     K1RL_MPI_CHECK(MPI_Bcast(done, 3, MPI_DOUBLE, 0, comm_.app()));
     return {done[1], done[2]};
   }
@@ -136,9 +152,15 @@ class TrainRole {
     return kExitStoppedEarly;
   }
 
+  std::string rollout_ranks() const {
+    return strfmt("the rollout ranks (rollout rank 0 is world rank %d)",
+                  comm_.leader_of(Role::rollout));
+  }
+
   const Config& cfg_;
   const RunDir run_;
   Comm& comm_;
+  PeerWatchdog watchdog_;  // train rank 0's waits on rollout
   std::unique_ptr<RunLock> lock_;
   TrainDriver* driver_ = nullptr;
   double announced_at_ = 0;  // when the last announcement went out
@@ -165,14 +187,19 @@ int run_rollout_role(const Config& cfg) {
   rollout::ScoreFn score = [&](const std::vector<Answer>& a, int64_t it) {
     return client.score(a, it);
   };
+  PeerWatchdog watchdog(cfg.get_double("run.peer_timeout_s"));
   while (true) {
     Header h;
+    if (rd)  // not before the first header: train may first run a long SFT warm-up
+      watchdog.expect(strfmt("train rank 0 (world rank %d)", comm.leader_of(Role::train)),
+                      "the next iteration's header and weights");
     bcast_header(comm, h);
     if (h.stop) break;
     if (!rd) rd = std::make_unique<RolloutDriver>(cfg, comm.app());
     if (h.policy >= 0)
       broadcast_weights(comm, model.params(), static_cast<size_t>(model.num_params()),
                         bcast_chunk_floats(cfg));
+    watchdog.done();
     const double t0 = seconds_since_start();
     io::Row row = rd->iteration(model, h.iteration, score);
     // Every shard of the iteration is published before train reads them.
