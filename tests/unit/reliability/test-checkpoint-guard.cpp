@@ -23,10 +23,10 @@ struct TmpRun {
     std::filesystem::remove_all(dir);
     ConfigSpec spec;
     declare_all_options(spec);
-    cfg = Config::parse(spec, "", "test",
-                        {"--model.dim=16", "--model.layers=1", "--model.heads=2",
-                         "--model.kv_heads=1", "--model.ffn_dim=32", "--model.max_seq=32",
-                         "--run.dir=" + dir});
+    cfg = Config::parse(
+        spec, "", "test",
+        {"--model.dim=16", "--model.layers=1", "--model.heads=2", "--model.kv_heads=1",
+         "--model.ffn_dim=32", "--model.max_seq=32", "--run.dir=" + dir});
   }
   ~TmpRun() { std::filesystem::remove_all(dir); }
   RunDir run() const { return RunDir::from(cfg); }

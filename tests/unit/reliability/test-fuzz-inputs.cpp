@@ -5,9 +5,9 @@
 // repeated); every mutant must load or fail with a typed k1rl::Error whose message is one line
 // (what an app prints), never crash or throw anything else. Deterministic and bounded
 // (K1RL_FUZZ_CASES mutants per kind, default 150; 1200 for checkpoints, where case 1132 crashed
-// libhdf5 on the 1.6 file format before io wrote the checksummed 1.8 one); runs in the release suite and under the asan
-// preset (`cmake --build --preset asan --target test_fuzz_inputs`). K1RL_FUZZ_VERBOSE=1 prints
-// each case before it runs, to find the one that crashed.
+// libhdf5 on the 1.6 file format before io wrote the checksummed 1.8 one); runs in the release
+// suite and under the asan preset (`cmake --build --preset asan --target test_fuzz_inputs`).
+// K1RL_FUZZ_VERBOSE=1 prints each case before it runs, to find the one that crashed.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -74,7 +74,8 @@ std::string mutate(std::string& s, Rng& rng, bool text) {
       return "deep nesting";
     }
     case 7: {  // text: a value of the wrong type
-      static const char* repl[] = {"[]", "{}", "null", "true", "-1", "1e999", "\"x\"", "9223372036854775808"};
+      static const char* repl[] = {"[]", "{}",    "null",  "true",
+                                   "-1", "1e999", "\"x\"", "9223372036854775808"};
       const size_t p = s.find(':', at(s.size()));
       if (p == std::string::npos) return "wrong type (no value)";
       size_t e = s.find_first_of(",}\n", p + 1);
@@ -92,9 +93,9 @@ std::string mutate(std::string& s, Rng& rng, bool text) {
 
 struct Kind {
   std::string name;
-  std::string file;                                    // the mutant's name (kDir/<file>)
-  bool text;                                           // JSON/INI-shaped mutations too
-  std::function<void(const std::string&)> load;       // what the suite does with such a file
+  std::string file;                              // the mutant's name (kDir/<file>)
+  bool text;                                     // JSON/INI-shaped mutations too
+  std::function<void(const std::string&)> load;  // what the suite does with such a file
 };
 
 // Loads `cases` mutants of `valid` with `k.load`; fails on anything but a one-line k1rl::Error.
@@ -133,7 +134,7 @@ void fuzz(const Kind& k, const std::string& valid, uint64_t seed, int default_ca
 Config tiny_config(const std::vector<std::string>& extra = {}) {
   ConfigSpec spec;
   declare_all_options(spec);
-  std::vector<std::string> a = {"--model.dim=16",     "--model.layers=1",  "--model.heads=2",
+  std::vector<std::string> a = {"--model.dim=16",     "--model.layers=1",   "--model.heads=2",
                                 "--model.kv_heads=1", "--model.ffn_dim=32", "--model.max_seq=32"};
   a.insert(a.end(), extra.begin(), extra.end());
   return Config::parse(spec, "", "test", a);
@@ -153,7 +154,6 @@ std::string byte_char(int b) {
   utf8_append(s, static_cast<uint32_t>(cp));
   return s;
 }
-
 
 // A minimal GGUF v3 file: a few metadata keys (string, u32, f32, string array) and one F32
 // tensor.
@@ -277,8 +277,7 @@ TEST_F(Fuzz, BufferShard) {
   }
   buffer::write_shard(kDir, sh);
   const std::string valid = slurp(buffer::shard_path(kDir, 2, 0));
-  fuzz({"shard", "it_000002.r0000.h5", false,
-        [](const std::string& p) { buffer::read_shard(p); }},
+  fuzz({"shard", "it_000002.r0000.h5", false, [](const std::string& p) { buffer::read_shard(p); }},
        valid, 5);
 }
 
@@ -316,8 +315,7 @@ TEST_F(Fuzz, Safetensors) {
   b.shape = {3};
   b.data = {1, 2, 3};
   write_safetensors(kDir + "/valid.safetensors", {&a, &b});
-  fuzz({"safetensors", "m.safetensors", false,
-        [](const std::string& p) { read_safetensors(p); }},
+  fuzz({"safetensors", "m.safetensors", false, [](const std::string& p) { read_safetensors(p); }},
        slurp(kDir + "/valid.safetensors"), 8);
 }
 
@@ -335,8 +333,8 @@ TEST_F(Fuzz, TokenizerJson) {
   const auto files = make_bpe_tokenizer(spec)->to_hf_files();
   fuzz({"tokenizer", "tokenizer.json", true,
         [&](const std::string& p) {
-          auto tok = make_bpe_tokenizer(
-              bpe_spec_from_hf(slurp(p), files.at("tokenizer_config.json"), p));
+          auto tok =
+              make_bpe_tokenizer(bpe_spec_from_hf(slurp(p), files.at("tokenizer_config.json"), p));
           tok->encode("12 the héllo", true);
         }},
        files.at("tokenizer.json"), 9);

@@ -15,13 +15,17 @@ namespace {
 Config make(const std::vector<std::string>& extra = {}) {
   ConfigSpec spec;
   declare_all_options(spec);
-  std::vector<std::string> args = {
-      "--model.dim=32",        "--model.layers=1",
-      "--model.heads=2",       "--model.kv_heads=1",
-      "--model.ffn_dim=64",    "--model.max_seq=64",
-      "--model.vocab=259",     "--rollout.samples_per_prompt=4",
-      "--rollout.max_answer_tokens=8", "--rollout.partial=false",
-      "--train.groups_per_step=2"};
+  std::vector<std::string> args = {"--model.dim=32",
+                                   "--model.layers=1",
+                                   "--model.heads=2",
+                                   "--model.kv_heads=1",
+                                   "--model.ffn_dim=64",
+                                   "--model.max_seq=64",
+                                   "--model.vocab=259",
+                                   "--rollout.samples_per_prompt=4",
+                                   "--rollout.max_answer_tokens=8",
+                                   "--rollout.partial=false",
+                                   "--train.groups_per_step=2"};
   args.insert(args.end(), extra.begin(), extra.end());
   return Config::parse(spec, "", "test", args);
 }
@@ -67,8 +71,9 @@ TEST(LongPrompt, ThePrioritizedSamplerNeverDrawsIt) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   save_tasks(dir + "/tasks.jsonl", tasks_with_long());
-  const Config cfg = make({"--run.dir=" + dir + "/run", "--tasks.train_file=" + dir + "/tasks.jsonl",
-                           "--rollout.sampler=prioritized", "--rollout.prompts_per_iteration=4"});
+  const Config cfg =
+      make({"--run.dir=" + dir + "/run", "--tasks.train_file=" + dir + "/tasks.jsonl",
+            "--rollout.sampler=prioritized", "--rollout.prompts_per_iteration=4"});
   model::Model m(model::ModelConfig::from_config(cfg));
   m.init_params(1);
   for (int64_t it = 0; it < 3; ++it) {

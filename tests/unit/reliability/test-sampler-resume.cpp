@@ -38,9 +38,9 @@ TEST(SamplerResume, ARepeatedIterationDoesNotCountTwice) {
   a.save(f, 1);
 
   PromptSampler resumed(prioritized(), std::vector<int>(4, 1), 99);
-  resumed.load(f, 1);  // iteration 1 runs again
-  EXPECT_DOUBLE_EQ(resumed.success(0), 1.0);    // iteration 0's success only
-  EXPECT_EQ(resumed.sample(2, 1), draw1);       // and the RNG of that moment
+  resumed.load(f, 1);                         // iteration 1 runs again
+  EXPECT_DOUBLE_EQ(resumed.success(0), 1.0);  // iteration 0's success only
+  EXPECT_EQ(resumed.sample(2, 1), draw1);     // and the RNG of that moment
   resumed.observe(0, 0.0);
   resumed.save(f, 1);  // the rerun of 1 replaces it; the state before stays iteration 0's
   PromptSampler again(prioritized(), std::vector<int>(4, 1), 99);

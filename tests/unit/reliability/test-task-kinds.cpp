@@ -13,8 +13,10 @@ using namespace k1rl;
 
 TEST(TaskKinds, AnUnknownKindIsRefusedAtLoad) {
   const std::string f = "/tmp/k1rl-kinds-" + std::to_string(getpid()) + ".jsonl";
-  std::ofstream(f) << R"({"id":"a","task":"addition","prompt":"1+1=","answer":"2"})" << "\n"
-                   << R"({"id":"b","task":"additon","prompt":"1+2=","answer":"3"})" << "\n";
+  std::ofstream(f) << R"({"id":"a","task":"addition","prompt":"1+1=","answer":"2"})"
+                   << "\n"
+                   << R"({"id":"b","task":"additon","prompt":"1+2=","answer":"3"})"
+                   << "\n";
   try {
     load_tasks(f);
     FAIL() << "a typo'd task kind was accepted";
