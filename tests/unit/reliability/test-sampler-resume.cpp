@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
+#include "lib/app/app.h"
+#include "lib/loop/loop.h"
 #include "lib/rl/rl.h"
 #include "lib/tasks/tasks.h"
 
@@ -89,4 +92,41 @@ TEST(SamplerResume, AnotherTaskFileOfTheSameSizeIsRefused) {
   PromptSampler c({}, std::vector<int>(3, 1), 7);
   c.set_tasks_digest(tasks_digest(mine));
   EXPECT_NO_THROW(c.load(f, 1));
+}
+
+// The same through the loop: a job whose iteration 1 was not trained (latest rolled back to
+// it_1, as a kill before the checkpoint leaves it) reruns iteration 1; afterwards sampler.h5 has
+// observed exactly the groups of the shards on disk, once each.
+TEST(SamplerResume, TheLoopCountsEveryTrainedGroupOnce) {
+  const std::string dir = "/tmp/k1rl-sampler-loop-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  ConfigSpec spec;
+  declare_all_options(spec);
+  auto cfg = [&](int iterations) {
+    return Config::load(
+        spec, K1RL_SOURCE_DIR "/tests/integration/loop/tiny-test.ini",
+        {"--run.dir=" + dir, "--run.iterations=" + std::to_string(iterations),
+         "--rollout.sampler=prioritized",
+         "--tasks.train_file=" K1RL_SOURCE_DIR "/inputs/tasks/add-easy.train.jsonl",
+         "--tasks.heldout_file=" K1RL_SOURCE_DIR "/inputs/tasks/add-easy.heldout.jsonl"});
+  };
+  loop::run_local(cfg(2));
+  const RunDir run(dir);
+  std::filesystem::remove(run.ckpt(2));  // the job died after rollout 1, before training it
+  io::publish_text(run.ckpt_latest(), RunDir::ckpt_name(1) + "\n");
+  loop::run_local(cfg(1));
+  int64_t groups = 0;
+  for (const auto& ref : buffer::list_shards(run.buffer_dir())) {
+    std::set<int64_t> ready;
+    for (const auto& t : buffer::read_shard(ref.path).rows)
+      if (t.ready) ready.insert(t.group_id);
+    groups += static_cast<int64_t>(ready.size());
+  }
+  io::H5Reader r(run.sampler(), "sampler", 1);
+  const std::vector<int64_t> seen = io::read_dataset<int64_t>(r.root(), "seen");
+  int64_t observed = 0;
+  for (int64_t s : seen) observed += s;
+  EXPECT_GT(groups, 0);
+  EXPECT_EQ(observed, groups) << "main: the discarded attempt's groups counted as well";
+  std::filesystem::remove_all(dir);
 }
