@@ -39,12 +39,13 @@ void PeerWatchdog::watch() {
   while (!quit_) {
     cv_.wait_for(lock, std::chrono::milliseconds(200));
     if (!armed_ || seconds_since_start() - since_ <= timeout_s_) continue;
-    std::fprintf(stderr,
-                 "k1rl-%s: error: no word from %s: waited %.0f s for %s (run.peer_timeout_s = %g); that "
-                 "rank is stopped, hung or lost: check it and its node, then resubmit to resume "
-                 "from ckpt/latest (or raise run.peer_timeout_s if an iteration takes longer)\n",
-                 process_app().c_str(), silent_.c_str(), seconds_since_start() - since_,
-                 what_.c_str(), timeout_s_);
+    std::fprintf(
+        stderr,
+        "k1rl-%s: error: no word from %s: waited %.0f s for %s (run.peer_timeout_s = %g); that "
+        "rank is stopped, hung or lost: check it and its node, then resubmit to resume "
+        "from ckpt/latest (or raise run.peer_timeout_s if an iteration takes longer)\n",
+        process_app().c_str(), silent_.c_str(), seconds_since_start() - since_, what_.c_str(),
+        timeout_s_);
     std::fflush(stderr);
     std::_Exit(kExitBadInput);  // mpiexec sees a lost rank and ends the job
   }
