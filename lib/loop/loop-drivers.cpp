@@ -41,8 +41,24 @@ RolloutDriver::RolloutDriver(const Config& cfg, MPI_Comm comm)
     for (const auto& t : tasks_) difficulty.push_back(t.difficulty);
     sampler_ = std::make_unique<rl::PromptSampler>(rl::SamplerConfig::from(cfg), difficulty,
                                                    static_cast<uint64_t>(cfg.get_int("run.seed")));
-    if (io::file_exists(run_.sampler())) sampler_->load(run_.sampler());
+    sampler_->set_tasks_digest(tasks_digest(tasks_));
+    exclude_long_prompts();
   }
+}
+
+void RolloutDriver::exclude_long_prompts() {
+  const int64_t max_seq = cfg_.get_int("model.max_seq");
+  std::vector<int64_t> bad;
+  for (size_t p = 0; p < tasks_.size(); ++p)
+    if (!worker_->prompt_fits(static_cast<int64_t>(p), max_seq))
+      bad.push_back(static_cast<int64_t>(p));
+  if (bad.empty()) return;
+  K1RL_LOG_WARN(
+      "%zu of %zu prompts (the first: %s) leave no room for rollout.max_answer_tokens = %lld "
+      "within model.max_seq = %lld: they are never drawn",
+      bad.size(), tasks_.size(), tasks_[static_cast<size_t>(bad[0])].id.c_str(),
+      static_cast<long long>(worker_->config().max_answer_tokens), static_cast<long long>(max_seq));
+  for (int64_t p : bad) sampler_->exclude(p);
 }
 
 io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
@@ -60,7 +76,7 @@ io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
       worker_->run(model, it, rank_, pending_trajectories(it), prompts, timed);
   const double p0 = seconds_since_start();
   buffer::write_shard(run_.buffer_dir(), res.shard);
-  update_sampler(res.prompt_success);
+  update_sampler(res.prompt_success, it);
   res.metrics["reward_wait_s"] = reward_wait;
   res.metrics["publish_s"] = seconds_since_start() - p0;  // shard, success-rate gather, sampler
   for (const auto& [k, v] : extra) res.metrics[k] = v;
@@ -71,6 +87,11 @@ io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
 // The master draws the prompts; every rank takes every size_-th one.
 std::vector<int64_t> RolloutDriver::my_prompts(int64_t it) {
   std::vector<int64_t> prompts;
+  if (rank_ == 0 &&
+      !sampler_loaded_) {  // the state after iteration it - 1 (rolled back if need be)
+    if (io::file_exists(run_.sampler())) sampler_->load(run_.sampler(), it);
+    sampler_loaded_ = true;
+  }
   if (rank_ == 0) prompts = sampler_->sample(worker_->config().prompts_per_iteration, it);
   if (size_ > 1) {
     int64_t n = static_cast<int64_t>(prompts.size());
@@ -95,7 +116,8 @@ std::vector<buffer::Trajectory> RolloutDriver::pending_trajectories(int64_t it) 
 }
 
 // Success rates back to the master's sampler, which publishes sampler.h5.
-void RolloutDriver::update_sampler(const std::vector<std::pair<int64_t, double>>& success) {
+void RolloutDriver::update_sampler(const std::vector<std::pair<int64_t, double>>& success,
+                                   int64_t it) {
   std::vector<double> flat;
   for (const auto& [p, s] : success) flat.insert(flat.end(), {static_cast<double>(p), s});
   std::vector<double> all = flat;
@@ -113,7 +135,7 @@ void RolloutDriver::update_sampler(const std::vector<std::pair<int64_t, double>>
   if (rank_ == 0) {
     for (size_t i = 0; i + 1 < all.size(); i += 2)
       sampler_->observe(static_cast<int64_t>(all[i]), all[i + 1]);
-    sampler_->save(run_.sampler());
+    sampler_->save(run_.sampler(), it);
   }
 }
 
@@ -134,9 +156,8 @@ int64_t TrainDriver::start() {
                         dir.c_str());
       }
   }
-  int64_t latest = train::latest_checkpoint(run_);
+  const int64_t latest = trainer_.resume(run_);  // falls back past a corrupt checkpoint
   if (latest >= 0) {
-    trainer_.load(run_.ckpt(latest));
     K1RL_LOG_INFO("resuming from %s", run_.ckpt(latest).c_str());
     return latest;
   }

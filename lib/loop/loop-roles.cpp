@@ -14,6 +14,10 @@ void declare_loop_role_options(ConfigSpec& s) {
       "run.staleness", 0,
       "0: rollout of iteration N uses θ_N; 1: rollout of N+1 overlaps training of N and uses θ_N "
       "(MPMD roles; --local ignores it)");
+  s.add_double("run.peer_timeout_s", 3600,
+               "MPMD roles: seconds train rank 0 waits for rollout (its done, the weight "
+               "broadcast) and rollout for train's next header, before it ends the job naming the "
+               "silent side (0: wait for ever)");
 }
 
 namespace {
@@ -44,7 +48,11 @@ Comm join(Role role, std::vector<Role> required) {
 // The train side of the job: announces iterations, waits for rollout, trains, records.
 class TrainRole {
  public:
-  TrainRole(const Config& cfg, Comm& comm) : cfg_(cfg), run_(RunDir::from(cfg)), comm_(comm) {}
+  TrainRole(const Config& cfg, Comm& comm)
+      : cfg_(cfg),
+        run_(RunDir::from(cfg)),
+        comm_(comm),
+        watchdog_(comm.app_rank() == 0 ? cfg.get_double("run.peer_timeout_s") : 0) {}
 
   int run() {
     if (comm_.app_rank() == 0) {
@@ -103,6 +111,8 @@ class TrainRole {
   void announce(const StalenessSchedule::Announce& a) {
     const double t = seconds_since_start();
     Header h{a.iteration, 0, a.send_weights ? a.policy : -1};
+    watchdog_.expect(rollout_ranks(), "the rollout ranks to take iteration " +
+                                          std::to_string(a.iteration) + "'s header and weights");
     bcast_header(comm_, h);
     CommTimes& c = bcast_of_[a.iteration];
     if (a.send_weights) {
@@ -110,6 +120,7 @@ class TrainRole {
       broadcast_weights(comm_, model.params(), static_cast<size_t>(model.num_params()),
                         bcast_chunk_floats(cfg_), &c);
     }
+    watchdog_.done();
     announced_at_ = seconds_since_start();
     c.seconds = announced_at_ - t;  // the header and the weights
   }
@@ -123,9 +134,14 @@ class TrainRole {
   // rank's gen, reward wait, publish and wait seconds}, on every train rank.
   RolloutTimes wait_rollout() {
     double done[kDone] = {};
-    if (comm_.app_rank() == 0)
+    if (comm_.app_rank() == 0) {
+      watchdog_.expect(rollout_ranks() + ", or the reward rank (world rank " +
+                           std::to_string(comm_.leader_of(Role::reward)) + ") they wait for",
+                       "rollout's done of the iteration announced");
       K1RL_MPI_CHECK(MPI_Recv(done, kDone, MPI_DOUBLE, 0, kTagRolloutDone, comm_.train_rollout(),
                               MPI_STATUS_IGNORE));
+      watchdog_.done();
+    }
     K1RL_MPI_CHECK(MPI_Bcast(done, kDone, MPI_DOUBLE, 0, comm_.app()));
     RolloutTimes t{done[1], done[2]};
     t.gen_s = done[3], t.reward_wait_s = done[4], t.publish_s = done[5], t.wait_s = done[6];
@@ -154,9 +170,15 @@ class TrainRole {
     return kExitStoppedEarly;
   }
 
+  std::string rollout_ranks() const {
+    return strfmt("the rollout ranks (rollout rank 0 is world rank %d)",
+                  comm_.leader_of(Role::rollout));
+  }
+
   const Config& cfg_;
   const RunDir run_;
   Comm& comm_;
+  PeerWatchdog watchdog_;  // train rank 0's waits on rollout
   std::unique_ptr<RunLock> lock_;
   TrainDriver* driver_ = nullptr;
   double announced_at_ = 0;                // when the last announcement went out
@@ -184,9 +206,13 @@ int run_rollout_role(const Config& cfg) {
   rollout::ScoreFn score = [&](const std::vector<Answer>& a, int64_t it) {
     return client.score(a, it);
   };
+  PeerWatchdog watchdog(cfg.get_double("run.peer_timeout_s"));
   while (true) {
     Header h;
     const double w0 = seconds_since_start();  // idle until train announces the next iteration
+    if (rd)  // not before the first header: train may first run a long SFT warm-up
+      watchdog.expect(strfmt("train rank 0 (world rank %d)", comm.leader_of(Role::train)),
+                      "the next iteration's header and weights");
     bcast_header(comm, h);
     const double wait = seconds_since_start() - w0;
     if (h.stop) break;
@@ -195,6 +221,7 @@ int run_rollout_role(const Config& cfg) {
     if (h.policy >= 0)
       broadcast_weights(comm, model.params(), static_cast<size_t>(model.num_params()),
                         bcast_chunk_floats(cfg), &bc);
+    watchdog.done();
     const double t0 = seconds_since_start();
     io::Row row =
         rd->iteration(model, h.iteration, score, {{"wait_s", wait}, {"bcast_s", bc.seconds}});

@@ -10,11 +10,14 @@
 
 #include <mpi.h>
 
+#include <condition_variable>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lib/comm/comm.h"
@@ -44,7 +47,8 @@ class RolloutDriver {
  private:
   std::vector<int64_t> my_prompts(int64_t iteration);  // drawn by the master
   std::vector<buffer::Trajectory> pending_trajectories(int64_t iteration) const;
-  void update_sampler(const std::vector<std::pair<int64_t, double>>& success);
+  void update_sampler(const std::vector<std::pair<int64_t, double>>& success, int64_t it);
+  void exclude_long_prompts();  // master: prompts too long for model.max_seq are never drawn
   const Config& cfg_;
   RunDir run_;
   MPI_Comm comm_;
@@ -53,6 +57,7 @@ class RolloutDriver {
   std::vector<Task> tasks_;
   std::unique_ptr<rollout::RolloutWorker> worker_;
   std::unique_ptr<rl::PromptSampler> sampler_;  // master only
+  bool sampler_loaded_ = false;  // sampler.h5 is read at the first iteration (its resume point)
 };
 
 class TrainDriver {
@@ -158,6 +163,27 @@ int run_reward_role(const Config& cfg, const RewardRoleOptions& opt);
 void install_stop_handler();  // SIGUSR1 sets the flag instead of ending the process
 std::string stop_requested();
 void clear_stop_request();
+
+// Bounds a role's waits on its peers (run.peer_timeout_s, docs/running.md): between expect() and
+// done() a watchdog thread ends the process after timeout_s seconds with the one-line error
+// "no word from <silent>: waited N s for <what>" and exit 2, so that mpiexec ends the job instead
+// of every rank waiting for ever on a stopped (SIGSTOP), hung or lost peer. timeout_s <= 0: off.
+class PeerWatchdog {
+ public:
+  explicit PeerWatchdog(double timeout_s);
+  ~PeerWatchdog();
+  void expect(std::string silent, std::string what);
+  void done();
+
+ private:
+  void watch();
+  double timeout_s_, since_ = 0;
+  bool armed_ = false, quit_ = false;
+  std::string silent_, what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+};
 
 // One job per run directory: holds an fcntl lock on <run>/.lock (with the owner's host, pid and
 // Slurm job written in it) while it lives; a second holder gets a ConfigError naming the first.

@@ -57,6 +57,19 @@ int64_t Scorer::sandbox_runs() const {
   return sandbox_runs_;
 }
 
+// A batch none of whose answers names a loaded task means reward.tasks is not the rollout's
+// task file: an error, not a run of `unknown_task` zeros.
+void Scorer::check_some_task_known(const Batch& b) const {
+  if (b.answers.empty() ||
+      std::any_of(b.tasks.begin(), b.tasks.end(), [](const Task* t) { return t != nullptr; }))
+    return;
+  throw InputError("no answer matches a task of the reward service",
+                   strfmt("none of %zu answers' task ids (e.g. '%s') is among the %zu tasks loaded",
+                          b.answers.size(), b.answers.front().task_id.c_str(), tasks_.size()),
+                   "set reward.tasks to the run's task files, or leave it empty to load "
+                   "tasks.train_file and tasks.heldout_file");
+}
+
 uint64_t Scorer::submit(std::vector<Answer> answers, int64_t iteration) {
   auto b = std::make_unique<Batch>();
   b->answers = std::move(answers);
@@ -77,6 +90,7 @@ uint64_t Scorer::submit(std::vector<Answer> answers, int64_t iteration) {
       b->checks[i] = check_answer(*t, a.text, nullptr, 0, opt_);
     }
   }
+  check_some_task_known(*b);
   b->pending = queued.size();
   uint64_t ticket;
   {

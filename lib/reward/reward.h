@@ -113,6 +113,7 @@ class Scorer {
   struct Batch;
   void worker_loop(int slot);
   void finish(Batch& b);  // penalties and totals (called with mu_ held, when all are checked)
+  void check_some_task_known(const Batch& b) const;  // InputError when no answer's task is known
 
   RewardOptions opt_;
   std::unordered_map<std::string, Task> tasks_;

@@ -119,9 +119,19 @@ class PromptSampler {
   void observe(int64_t prompt, double success);
   double success(int64_t prompt) const { return success_.at(static_cast<size_t>(prompt)); }
   double probability(int64_t prompt, int64_t iteration) const;  // current sampling probability
-  // sampler.h5 (format sampler/1): success rates, counts, RNG state. Load checks the prompt count.
-  void save(const std::string& path) const;
-  void load(const std::string& path);
+  // Never draw `prompt` again (it cannot be generated: e.g. longer than the model's context).
+  // Not saved: the caller decides it again from the task file on every start.
+  void exclude(int64_t prompt);
+  bool excluded(int64_t prompt) const { return excluded_.at(static_cast<size_t>(prompt)) != 0; }
+  // sampler.h5 (format sampler/1): success rates, counts and RNG state after `iteration`, the
+  // state it replaced (the one before that iteration's observations), and the task set's digest.
+  // load(path, resume) takes the state after iteration resume - 1: when the file already holds
+  // iteration `resume` (its shard was discarded as untrained) it rolls back to the earlier state,
+  // so that iteration's successes never count twice. Load refuses another prompt count or
+  // another task set's digest (IoError); resume < 0 takes the newest state as it is.
+  void set_tasks_digest(std::string digest) { digest_ = std::move(digest); }
+  void save(const std::string& path, int64_t iteration = -1);
+  void load(const std::string& path, int64_t resume = -1);
 
  private:
   std::vector<double> weights(int64_t iteration) const;
@@ -129,7 +139,18 @@ class PromptSampler {
   std::vector<int> difficulty_;
   std::vector<double> success_;
   std::vector<int64_t> seen_;
+  std::vector<char> excluded_;
   Rng rng_;
+  struct State {
+    std::vector<double> success;
+    std::vector<int64_t> seen;
+    std::vector<uint64_t> rng;
+    int64_t iteration = -1;  // the last iteration observed; -1: none (or unknown)
+  };
+  State state() const { return {success_, seen_, rng_.state(), -1}; }
+  State saved_;  // what sampler.h5 holds now (the `prev` state of the next save)
+  State prev_;   // what it holds as the state before
+  std::string digest_;
 };
 
 }  // namespace k1rl::rl

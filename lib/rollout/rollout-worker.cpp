@@ -31,7 +31,7 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
                                    const ScoreFn& score) const {
   const double t0 = seconds_since_start();
   std::vector<buffer::Trajectory> rows = std::move(pending);  // parked ones first
-  start_groups(new_prompts, iteration, rank, rows);
+  const int64_t too_long = start_groups(new_prompts, iteration, rank, model.config().max_seq, rows);
   const GenerateStats gen = generate(model, iteration, rows);
   ScoreStats scored = score_groups(rows, iteration, score);
 
@@ -46,7 +46,8 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
   out.metrics = {
       {"iteration", static_cast<double>(iteration)},
       {"rank", static_cast<double>(rank)},
-      {"prompts_new", static_cast<double>(new_prompts.size())},
+      {"prompts_new", static_cast<double>(new_prompts.size()) - static_cast<double>(too_long)},
+      {"prompts_too_long", static_cast<double>(too_long)},
       {"answers_ended", static_cast<double>(gen.ended)},
       {"answers_ready", a.answers},
       {"answers_open", static_cast<double>(open)},
@@ -69,9 +70,15 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
   return out;
 }
 
-void RolloutWorker::start_groups(const std::vector<int64_t>& new_prompts, int64_t iteration,
-                                 int32_t rank, std::vector<buffer::Trajectory>& rows) const {
+bool RolloutWorker::prompt_fits(int64_t prompt, int64_t max_seq) const {
+  return static_cast<int64_t>(prompt_tokens(prompt).size()) + rc_.max_answer_tokens <= max_seq;
+}
+
+int64_t RolloutWorker::start_groups(const std::vector<int64_t>& new_prompts, int64_t iteration,
+                                    int32_t rank, int64_t max_seq,
+                                    std::vector<buffer::Trajectory>& rows) const {
   const int64_t k = rc_.samples_per_prompt;
+  int64_t too_long = 0;
   for (size_t i = 0; i < new_prompts.size(); ++i) {
     const int64_t p = new_prompts[i];
     if (p < 0 || p >= static_cast<int64_t>(tasks_.size()))
@@ -80,6 +87,15 @@ void RolloutWorker::start_groups(const std::vector<int64_t>& new_prompts, int64_
                        "the task file changed during the run");
     const int64_t group_id = buffer::GroupKey{iteration, rank, static_cast<int64_t>(i)}.pack();
     std::vector<int32_t> pt = prompt_tokens(p);
+    if (static_cast<int64_t>(pt.size()) + rc_.max_answer_tokens > max_seq) {
+      K1RL_LOG_WARN(
+          "skipping prompt %lld (%s): %zu prompt tokens + rollout.max_answer_tokens = %lld exceed "
+          "model.max_seq = %lld; it is not generated or trained",
+          static_cast<long long>(p), tasks_[static_cast<size_t>(p)].id.c_str(), pt.size(),
+          static_cast<long long>(rc_.max_answer_tokens), static_cast<long long>(max_seq));
+      ++too_long;
+      continue;
+    }
     for (int64_t j = 0; j < k; ++j) {
       buffer::Trajectory t;
       t.prompt_id = p;
@@ -94,6 +110,7 @@ void RolloutWorker::start_groups(const std::vector<int64_t>& new_prompts, int64_
       rows.push_back(std::move(t));
     }
   }
+  return too_long;
 }
 
 model::SamplingParams RolloutWorker::sampling_params() const {

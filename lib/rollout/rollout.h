@@ -79,11 +79,16 @@ class RolloutWorker {
                       std::vector<buffer::Trajectory> pending,
                       const std::vector<int64_t>& new_prompts, const ScoreFn& score) const;
   std::vector<int32_t> prompt_tokens(int64_t prompt) const;
+  // A prompt fits when it leaves room for a whole answer (rollout.max_answer_tokens) in
+  // model.max_seq; run() skips one that does not (counted in `prompts_too_long`, logged), and the
+  // rollout driver excludes such prompts from the sampler before the first draw.
+  bool prompt_fits(int64_t prompt, int64_t max_seq) const;
 
  private:
   // Appends k fresh trajectories per new prompt to `rows`.
-  void start_groups(const std::vector<int64_t>& new_prompts, int64_t iteration, int32_t rank,
-                    std::vector<buffer::Trajectory>& rows) const;
+  // Returns how many prompts it skipped as too long for max_seq.
+  int64_t start_groups(const std::vector<int64_t>& new_prompts, int64_t iteration, int32_t rank,
+                       int64_t max_seq, std::vector<buffer::Trajectory>& rows) const;
   // Continues every open trajectory of `rows` by one segment (or to its end), in place.
   GenerateStats generate(const model::Model& model, int64_t iteration,
                          std::vector<buffer::Trajectory>& rows) const;

@@ -1,5 +1,6 @@
 // Task sets: the JSON form of a task, loading and saving JSON Lines task files, deterministic
 // generation with train/held-out splits that share no prompt, and the [tasks] config section.
+#include <algorithm>
 #include <set>
 
 #include "lib/tasks/tasks-impl.h"
@@ -33,6 +34,9 @@ Task task_from_json(const Json& j) {
   const Json& id = json_at(j, "id");
   t.id = id.is_string() ? id.as_string() : std::to_string(id.as_int());
   t.task = json_at(j, "task").as_string();
+  if (std::find(task_kinds().begin(), task_kinds().end(), t.task) == task_kinds().end())
+    throw InputError("task '" + t.id + "'", "unknown task kind '" + t.task + "'",
+                     "use one of addition, multiplication, linear, countdown, code");
   t.prompt = json_string(j, "prompt");
   t.answer = json_string(j, "answer");
   t.difficulty = static_cast<int>(json_int(j, "difficulty", 1));

@@ -54,6 +54,8 @@ std::vector<Task> load_tasks(const std::string& path);
 // Every task of several files, in order (logs how many each held).
 std::vector<Task> load_task_files(const std::vector<std::string>& paths);
 void save_tasks(const std::string& path, const std::vector<Task>& tasks);
+// "fnv1a64:<16 hex>" over every task's id, kind, prompt and answer, in order.
+std::string tasks_digest(const std::vector<Task>& tasks);
 
 // The task kinds that generate_tasks knows.
 const std::vector<std::string>& task_kinds();

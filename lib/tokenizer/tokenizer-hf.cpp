@@ -100,6 +100,18 @@ ChatTemplate chat_template_from_jinja(const std::string& jinja) {
   return c;
 }
 
+namespace {
+// A token id of tokenizer.json: an integer in [0, 2^24) (the largest real vocabularies hold a few
+// hundred thousand), so that a corrupt id can neither index out of the table nor size it.
+int64_t token_id(const Json& v, const std::string& name) {
+  const int64_t id = v.as_int();
+  if (id < 0 || id >= (int64_t{1} << 24))
+    throw InputError(name, strfmt("has a token id %lld outside 0..2^24", (long long)id),
+                     "the file is corrupt: download it again");
+  return id;
+}
+}  // namespace
+
 BpeSpec bpe_spec_from_hf(const std::string& tokenizer_json, const std::string& tokenizer_config,
                          const std::string& name) {
   Json j = Json::parse(tokenizer_json, name);
@@ -116,10 +128,10 @@ BpeSpec bpe_spec_from_hf(const std::string& tokenizer_json, const std::string& t
   BpeSpec s;
   s.pre = pre_from_hf(j["pre_tokenizer"], name);
   int64_t n = 0;
-  for (const auto& [tok, id] : model["vocab"].members()) n = std::max(n, id.as_int() + 1);
+  for (const auto& [tok, id] : model["vocab"].members()) n = std::max(n, token_id(id, name) + 1);
   for (const auto& a :
        j["added_tokens"].is_array() ? j["added_tokens"].items() : std::vector<Json>{})
-    n = std::max(n, a["id"].as_int() + 1);
+    n = std::max(n, token_id(a["id"], name) + 1);
   s.tokens.assign(n, std::string());
   std::vector<bool> seen(n, false);
   s.types.assign(n, 1);

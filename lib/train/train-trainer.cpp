@@ -93,6 +93,7 @@ void Trainer::allreduce(double* data, int n) const {
 }
 
 void Trainer::save(int64_t iteration) {
+  check_finite(*model_, opt_.get(), "checkpoint it_" + std::to_string(iteration));
   if (rank_ == 0) {
     const RunDir run = RunDir::from(cfg_);
     io::make_dirs(run.ckpt_dir());

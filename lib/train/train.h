@@ -49,6 +49,10 @@ struct DpoPairRef {
   double ref_chosen = 0, ref_rejected = 0;
 };
 
+// Throws NumericError naming the first tensor of `model` (and of `opt`'s moments, when given)
+// that holds a NaN or an infinity: nothing non-finite is ever published as a checkpoint.
+void check_finite(const model::Model& model, const optim::AdamW* opt, const std::string& what);
+
 class Trainer {
  public:
   // Builds the model of [model] and the tokenizer of [tokenizer]; parameters are seeded from
@@ -75,7 +79,14 @@ class Trainer {
   double allreduce_s() const { return allreduce_s_; }
   double allreduce_bytes() const { return allreduce_bytes_; }
 
-  void save(int64_t iteration);                // ckpt/it_<iteration>.h5 and latest (rank 0 writes)
+  // ckpt/it_<iteration>.h5 and latest (rank 0 writes). Every rank first checks its weights and
+  // optimizer state finite (NumericError, nothing published otherwise), so `latest` only ever
+  // names a finite checkpoint.
+  void save(int64_t iteration);
+  // Loads the checkpoint `latest` names; when that one is corrupt, truncated or not finite, the
+  // newest older intact one (a warning names the bad file; rank 0 points latest at the one
+  // loaded). Returns its iteration, -1 when ckpt/ holds no checkpoint; IoError when none loads.
+  int64_t resume(const RunDir& run);
   void load(const std::string& path);          // parameters, optimizer state, step, RNG
   void load_weights(const std::string& path);  // parameters only (a fresh run's starting point)
   int64_t step() const { return step_; }

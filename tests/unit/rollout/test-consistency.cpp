@@ -25,7 +25,16 @@ TEST_P(RolloutConsistency, StoredLogprobsEqualTrainingForward) {
     kv = kv.substr(5);
     ops::set_precision(ops::Precision::bf16);
   }
-  const double tol = kv == "f16" ? 2e-2 : kv == "bf24" ? 5e-4 : 2e-4;
+  // Per token |trainer log-prob - stored behaviour log-prob|. docs/engine.md measured on
+  // SmolLM2-135M: mean f32 9.0e-6, bf24 2.1e-5, f16 6.5e-4 (max 6.8e-5, 2.1e-4, 8.1e-3). This
+  // seeded 2-layer model's logits are small, so its errors are ~50x smaller (measured: mean
+  // 3.6e-8, 2.6e-7, 6.7e-6; max 4.8e-7, 1.4e-6, 2.3e-5): the bounds are 4x those, so a cache
+  // that rounds one step coarser than its format fails (f32: 8x, its error is the kernels').
+  // bf16 products measured: with the f32 cache mean 4.2e-8, max 9.5e-7 (the fp32 path's level);
+  // with bf24 mean 2.5e-5, max 2.4e-4 (a bf24 difference can flip a bf16 rounding): 4x those.
+  double mean_tol = kv == "f16" ? 2.7e-5 : kv == "bf24" ? 1.0e-6 : 3.0e-7;
+  double max_tol = kv == "f16" ? 1.0e-4 : kv == "bf24" ? 6.0e-6 : 4.0e-6;
+  if (bf16 && kv == "bf24") mean_tol = 1.0e-4, max_tol = 1.0e-3;
   ConfigSpec spec;
   declare_all_options(spec);
   Config cfg = Config::parse(
@@ -53,21 +62,21 @@ TEST_P(RolloutConsistency, StoredLogprobsEqualTrainingForward) {
   const model::TokenOutputs& out = m.forward(b);
   ops::set_precision(ops::Precision::fp32);
   size_t seq = 0, checked = 0;
-  double worst = 0, sum = 0;
+  double sum = 0, worst = 0;
   for (const auto& t : res.shard.rows) {
     size_t start = static_cast<size_t>(b.cu[seq++]) + static_cast<size_t>(t.prompt_len);
     for (int64_t i = 0; i < t.answer_len(); ++i, ++checked) {
-      const double d = std::fabs(out.logprob[start + static_cast<size_t>(i)] -
-                                 t.logprobs[static_cast<size_t>(i)]);
-      worst = std::max(worst, d), sum += d;
-      EXPECT_NEAR(out.logprob[start + static_cast<size_t>(i)], t.logprobs[static_cast<size_t>(i)],
-                  tol)
-          << "sequence " << seq - 1 << " token " << i;
+      const double e = std::abs(static_cast<double>(out.logprob[start + static_cast<size_t>(i)]) -
+                                t.logprobs[static_cast<size_t>(i)]);
+      EXPECT_LE(e, max_tol) << "sequence " << seq - 1 << " token " << i;
+      sum += e, worst = std::max(worst, e);
     }
   }
-  std::printf("%s: |stored - recomputed log-prob| over %zu tokens: max %.2e, mean %.2e\n",
-              GetParam(), checked, worst, sum / std::max<size_t>(checked, 1));
-  EXPECT_GT(checked, 20u);
+  ASSERT_GT(checked, 20u);
+  const double mean = sum / static_cast<double>(checked);
+  std::printf("kv %s: %zu tokens, error per token mean %.2e max %.2e\n", GetParam(), checked, mean,
+              worst);
+  EXPECT_LE(mean, mean_tol);
 }
 
 INSTANTIATE_TEST_SUITE_P(KvCache, RolloutConsistency,

@@ -121,3 +121,45 @@ TEST(PartialRollout, TokenBudgetParksEverythingLeftOpen) {
   EXPECT_EQ(res.metrics.at("tokens"), 10.0);
   EXPECT_GE(open, 5);  // 6 answers, 10 tokens: at most one can have ended
 }
+
+// The policy changes between the iterations of one answer: each segment's stored log-probs are
+// those of the policy that generated it (θ_0 for the first, θ_1 for the second, re-prefilled with
+// prompt + answer so far), and the tags say which iteration that was.
+TEST(PartialRollout, EachSegmentCarriesTheLogprobsOfItsOwnPolicy) {
+  const Config cfg = make_config(true);
+  const std::vector<Task> tasks = make_tasks();
+  auto tok = make_byte_tokenizer();
+  model::Model m0(model::ModelConfig::from_config(cfg)), m1(model::ModelConfig::from_config(cfg));
+  m0.init_params(7);
+  m1.init_params(7);
+  Rng noise(9);
+  for (int64_t i = 0; i < m1.num_params(); ++i)  // θ_1: θ_0 after a sizeable update
+    m1.params()[i] += 0.05f * static_cast<float>(noise.normal());
+  rollout::RolloutWorker w(cfg, *tok, tasks);
+  auto first = w.run(m0, 0, 0, {}, {1}, fake_score()).shard.rows;
+  auto second = w.run(m1, 1, 0, first, {}, fake_score()).shard.rows;
+  ASSERT_EQ(second.size(), 3u);
+  auto forward = [](model::Model& m, const buffer::Trajectory& t) {
+    model::Batch b;
+    b.tokens = t.tokens;
+    b.cu = {0, static_cast<int32_t>(t.tokens.size())};
+    for (size_t i = 0; i < t.tokens.size(); ++i)
+      b.mask.push_back(static_cast<int32_t>(i) >= t.prompt_len);
+    const model::TokenOutputs& out = m.forward(b);
+    return std::vector<float>(out.logprob.begin() + t.prompt_len, out.logprob.end());
+  };
+  double other_policy_diff = 0;
+  int64_t n_second = 0;
+  for (const auto& t : second) {
+    ASSERT_GT(t.answer_len(), 4);  // a second segment exists
+    const std::vector<float> lp0 = forward(m0, t), lp1 = forward(m1, t);
+    for (int64_t i = 0; i < t.answer_len(); ++i) {
+      const size_t u = static_cast<size_t>(i);
+      EXPECT_EQ(t.segment_iter[u], i < 4 ? 0 : 1);
+      EXPECT_NEAR(t.logprobs[u], (i < 4 ? lp0 : lp1)[u], 2e-4) << "token " << i;
+      if (i >= 4) other_policy_diff += std::abs(t.logprobs[u] - lp0[u]), ++n_second;
+    }
+  }
+  // θ_0 would have given the second segment clearly different log-probs: the check above can fail.
+  EXPECT_GT(other_policy_diff / static_cast<double>(n_second), 1e-2);
+}
