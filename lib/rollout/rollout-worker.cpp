@@ -21,7 +21,7 @@ RolloutWorker::RolloutWorker(const Config& cfg, const Tokenizer& tok,
       seed_(static_cast<uint64_t>(cfg.get_int("run.seed"))) {}
 
 std::vector<int32_t> RolloutWorker::prompt_tokens(int64_t prompt) const {
-  return policy::prompt_tokens(tok_, tasks_.at(static_cast<size_t>(prompt)).prompt, format_);
+  return policy::prompt_tokens(tok_, tasks_.at(static_cast<size_t>(prompt)), format_);
 }
 
 IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration, int32_t rank,
@@ -126,7 +126,8 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
       Answer a;
       a.task_id = tasks_[static_cast<size_t>(t.prompt_id)].id;
       a.text = policy::answer_text(
-          tok_, std::vector<int32_t>(t.tokens.begin() + t.prompt_len, t.tokens.end()));
+          tok_, tasks_[static_cast<size_t>(t.prompt_id)],
+          std::vector<int32_t>(t.tokens.begin() + t.prompt_len, t.tokens.end()), format_);
       a.length = t.answer_len();
       a.group = std::to_string(gid);
       a.repeated = t.status == buffer::Status::repeated;
