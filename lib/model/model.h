@@ -80,6 +80,10 @@ struct Batch {
 struct ForwardOptions {
   bool all_logits = false;  // also keep logits at positions without a target (tests, eval)
   bool entropy = true;      // compute per-token entropies
+  // The log-probs (and entropies) are those of softmax(logits / temperature): the RL trainer
+  // passes the rollout's sampling temperature (docs/rl.md "Sampling and the loss"); backward
+  // differentiates the same. logits() then returns the scaled logits.
+  double temperature = 1.0;
 };
 
 // What the training forward returns, indexed by token i of the batch ([N] each); entries of
@@ -229,7 +233,8 @@ struct GenResult {
   std::vector<int32_t> tokens;        // new answer tokens of this call
   std::vector<float> logprobs;        // behaviour log-prob of each: the distribution actually
                                       // sampled (temperature, top-k, top-p); 0 when greedy
-  std::vector<float> model_logprobs;  // log softmax of the raw logits (what training computes)
+  std::vector<float> model_logprobs;  // log softmax(logits/T) untruncated (T = 1 when greedy):
+                                      // what training recomputes at the same temperature
   Finish finish = Finish::budget;
   std::vector<uint64_t> rng_state;  // the stream's state after the last draw
   bool open() const { return finish == Finish::segment || finish == Finish::budget; }

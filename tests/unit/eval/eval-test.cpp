@@ -13,10 +13,10 @@ using namespace k1rl;
 TEST(Eval, DumpHoldsEveryAnswerAsScored) {
   ConfigSpec spec;
   declare_all_options(spec);
-  Config cfg = Config::parse(spec, "", "test",
-                             {"--model.dim=32", "--model.layers=1", "--model.heads=2",
-                              "--model.kv_heads=1", "--model.ffn_dim=48", "--model.max_seq=48",
-                              "--policy.instructions=on"});
+  Config cfg =
+      Config::parse(spec, "", "test",
+                    {"--model.dim=32", "--model.layers=1", "--model.heads=2", "--model.kv_heads=1",
+                     "--model.ffn_dim=48", "--model.max_seq=48", "--policy.instructions=on"});
   auto tok = make_byte_tokenizer();
   model::Model m(model::ModelConfig::from_config(cfg));
   m.init_params(3);

@@ -24,7 +24,9 @@ Task task(const std::string& kind, const std::string& prompt) {
 
 // GPT-2's byte-to-unicode alphabet: the vocabulary string of byte b.
 std::string byte_char(int b) {
-  auto printable = [](int x) { return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174; };
+  auto printable = [](int x) {
+    return (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174;
+  };
   int cp = b;
   if (!printable(b)) {
     cp = 256;
@@ -94,7 +96,8 @@ TEST(Policy, ChatModelsGetTheTemplateAsTheUserTurn) {
   EXPECT_EQ(policy::answer_text(*tok, t, tok->encode(" 5"), f), "Answer: 5");
   int32_t plen = 0;
   std::vector<int32_t> sft = policy::sft_tokens(*tok, t, " 5", f, &plen);
-  EXPECT_EQ(std::vector<int32_t>(sft.begin(), sft.begin() + plen), policy::prompt_tokens(*tok, t, f));
+  EXPECT_EQ(std::vector<int32_t>(sft.begin(), sft.begin() + plen),
+            policy::prompt_tokens(*tok, t, f));
   EXPECT_EQ(sft.back(), tok->token_id("<|im_end|>"));
   // Code prompts already say how to answer: no template text, no prefix.
   Task c = task("code", "Write a program.");
@@ -105,7 +108,8 @@ TEST(Policy, ChatModelsGetTheTemplateAsTheUserTurn) {
 TEST(Policy, OverridesSystemTurnAndOff) {
   auto tok = chat_tokenizer();
   Task t = task("linear", "Solve for x: x + 1 = 3");
-  Config cfg = config({"--policy.system=Be brief.", "--policy.template_linear={prompt}?{answer}x="});
+  Config cfg =
+      config({"--policy.system=Be brief.", "--policy.template_linear={prompt}?{answer}x="});
   policy::PromptFormat f = policy::prompt_format(cfg, *tok);
   EXPECT_EQ(policy::prompt_text(*tok, t, f),
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nSolve for x: x + 1 = "
@@ -121,8 +125,9 @@ TEST(Policy, TemplateWithoutPromptIsAConfigError) {
   EXPECT_THROW(policy::prompt_format(config({"--policy.template_addition=Add."}), *tok),
                ConfigError);
   // {prompt} only after {answer} does not count: the question would never be asked.
-  EXPECT_THROW(policy::prompt_format(config({"--policy.template_addition=Q{answer}{prompt}"}), *tok),
-               ConfigError);
+  EXPECT_THROW(
+      policy::prompt_format(config({"--policy.template_addition=Q{answer}{prompt}"}), *tok),
+      ConfigError);
 }
 
 TEST(Policy, DefaultsReadBackFromPrintedConfig) {
