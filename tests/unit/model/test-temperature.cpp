@@ -97,8 +97,8 @@ TEST_P(StoredEqualsRecomputed, AtTemperature07TopP09) {
         const double d = std::fabs(out.logprob[start + j] - res[i].model_logprobs[j]);
         worst = std::max(worst, d);
         sum += d;
-        behaviour_gap = std::max(
-            behaviour_gap, std::fabs(double(res[i].logprobs[j]) - res[i].model_logprobs[j]));
+        behaviour_gap = std::max(behaviour_gap,
+                                 std::fabs(double(res[i].logprobs[j]) - res[i].model_logprobs[j]));
       }
     }
     ASSERT_GT(n, 60);
