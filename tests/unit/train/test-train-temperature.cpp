@@ -16,13 +16,13 @@ namespace {
 Config make(const std::string& train_temperature, const std::string& algorithm = "k15") {
   ConfigSpec spec;
   declare_all_options(spec);
-  return Config::parse(spec, "", "test",
-                       {"--model.dim=32", "--model.layers=2", "--model.heads=4",
-                        "--model.kv_heads=2", "--model.ffn_dim=64", "--model.max_seq=64",
-                        "--rollout.samples_per_prompt=4", "--rollout.max_answer_tokens=16",
-                        "--rollout.partial=false", "--rollout.kv_cache=bf24",
-                        "--rollout.temperature=" + train_temperature, "--rollout.top_p=0.9",
-                        "--train.groups_per_step=3", "--train.algorithm=" + algorithm});
+  return Config::parse(
+      spec, "", "test",
+      {"--model.dim=32", "--model.layers=2", "--model.heads=4", "--model.kv_heads=2",
+       "--model.ffn_dim=64", "--model.max_seq=64", "--rollout.samples_per_prompt=4",
+       "--rollout.max_answer_tokens=16", "--rollout.partial=false", "--rollout.kv_cache=bf24",
+       "--rollout.temperature=" + train_temperature, "--rollout.top_p=0.9",
+       "--train.groups_per_step=3", "--train.algorithm=" + algorithm});
 }
 
 std::vector<Task> tasks3() {
