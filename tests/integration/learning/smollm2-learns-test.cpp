@@ -115,9 +115,10 @@ TEST(Smollm2Learns, OneIterationRaisesTheRewardedAnswers) {
       diff += d, worst = std::max(worst, d);
     }
   diff /= static_cast<double>(k);
-  std::printf("stored vs recomputed log-probs (T=0.7, top-p 0.9, bf24): mean %.2e max %.2e over "
-              "%zu tokens\n",
-              diff, worst, k);
+  std::printf(
+      "stored vs recomputed log-probs (T=0.7, top-p 0.9, bf24): mean %.2e max %.2e over "
+      "%zu tokens\n",
+      diff, worst, k);
   EXPECT_LT(diff, 1e-4);  // docs/engine.md: bf24 ~2.1e-5 per token on SmolLM2
 
   // One RL iteration (k1.5, two optimizer steps over the groups).
