@@ -37,7 +37,7 @@ if [ -z "$bin" ]; then
   if ((no_slurm)); then bash tools/install-deps.sh --no-python --no-slurm; else bash tools/install-deps.sh --no-python; fi
   echo "run.sh: building (preset release)"
   mkdir -p build
-  apps=(k1rl-train k1rl-rollout k1rl-reward k1rl-eval k1rl-inspect)
+  apps=(k1rl-train k1rl-rollout k1rl-reward k1rl-eval k1rl-convert k1rl-inspect)
   if ! { cmake --preset release && cmake --build --preset release -j "$(nproc)" --target "${apps[@]}"; } \
       >build/run-build.log 2>&1; then
     grep -E -B2 -A8 'error|Error' build/run-build.log | head -80
@@ -48,6 +48,15 @@ if [ -z "$bin" ]; then
 fi
 app_args=(--config "$config" --run.dir="$run_dir" "${extra[@]}")
 resolved=$("$bin/k1rl-train" "${app_args[@]}" --print-config) || exit 2
+# A config that starts from the imported SmolLM2 (train.init_checkpoint) fetches and converts it
+# when it is missing (tools/fetch-test-models.sh --convert).
+ini_get() { awk -v s="[$1]" -v k="$2" '$0 == s {f = 1; next} /^\[/ {f = 0} f && $1 == k {print $3; exit}' <<<"$resolved"; }
+init=$(ini_get train init_checkpoint)
+if [ -n "$init" ] && [ ! -f "$init" ] && [[ "$(basename "$init")" == smollm2-135m*.h5 ]]; then
+  echo "run.sh: $init is missing: fetching SmolLM2-135M-Instruct and converting it"
+  tools/fetch-test-models.sh --convert "$init" --max-seq "$(ini_get model max_seq)" --bin "$bin" >/dev/null ||
+    { echo "run.sh: error: cannot fetch or convert $init; see above" >&2; exit 2; }
+fi
 per_job=$(awk '$0 == "[run]" {f = 1; next} /^\[/ {f = 0} f && $1 == "iterations" {print $3; exit}' <<<"$resolved")
 latest_it() { local n; n=$(cat "$run_dir/ckpt/latest" 2>/dev/null) || { echo -1; return; }; n=${n#it_}; echo $((10#${n%.h5})); }
 start=$(latest_it)

@@ -1,5 +1,6 @@
 // k1rl-eval: greedy and sampled accuracy (pass@1, pass@k) and mean answer length of a checkpoint
-// on the held-out task file; appends a row to <run>/eval.h5 and prints a table.
+// on the held-out task file; appends a row to <run>/eval.h5 and prints a table. --dump FILE.jsonl
+// also writes every answer (prompt as the model saw it, answer, extracted answer, reason, reward).
 #include <cstdio>
 
 #include "lib/app/app.h"
@@ -36,6 +37,10 @@ int run(k1rl::AppContext& ctx) {
   const std::string out = run.eval();
   k1rl::io::make_dirs(run.root());
   k1rl::eval::append_eval(out, r, ckpt, it);
+  if (!ctx.flag("dump").empty()) {
+    k1rl::eval::write_dump(ctx.flag("dump"), r.records);
+    K1RL_LOG_INFO("wrote %zu answers to %s", r.records.size(), ctx.flag("dump").c_str());
+  }
   K1RL_LOG_INFO("evaluated %s on %s in %.1f s -> %s", ckpt.c_str(), tasks_file.c_str(), r.seconds,
                 out.c_str());
   return k1rl::kExitOk;
@@ -46,7 +51,9 @@ int main(int argc, char** argv) {
   k1rl::AppInfo info;
   info.name = "eval";
   info.summary = "held-out accuracy (greedy, pass@1, pass@k) and answer length of a checkpoint";
-  info.flags = {{"checkpoint", "checkpoint to evaluate (default: <run.dir>/ckpt/latest)", ""},
-                {"tasks", "task file (default: tasks.heldout_file)", ""}};
+  info.flags = {
+      {"checkpoint", "checkpoint to evaluate (default: <run.dir>/ckpt/latest)", ""},
+      {"tasks", "task file (default: tasks.heldout_file)", ""},
+      {"dump", "also write every answer to this JSON Lines file (one object per answer)", ""}};
   return k1rl::app_main(argc, argv, info, run);
 }

@@ -33,20 +33,24 @@ double pass_at_k(int64_t n, int64_t c, int64_t k) {
 }
 
 namespace {
-// Generates `samples` answers per prompt and scores them; returns correctness per answer.
+// Generates `samples` answers per prompt (sample index -1: greedy) and scores them; appends one
+// record per answer and returns its correctness.
 std::vector<double> run(const model::Model& model, const Tokenizer& tok,
-                        policy::PromptFormat format, const std::vector<Task>& tasks, int64_t n,
-                        int64_t samples, double temperature, const EvalConfig& ec, Scorer& scorer,
-                        uint64_t seed, std::vector<int64_t>* lengths, int64_t* truncated) {
+                        const policy::PromptFormat& format, const std::vector<Task>& tasks,
+                        int64_t n, int64_t samples, double temperature, const EvalConfig& ec,
+                        Scorer& scorer, uint64_t seed, std::vector<EvalRecord>* records) {
   std::vector<model::GenRequest> reqs;
-  for (int64_t p = 0; p < n; ++p)
+  std::vector<std::vector<int32_t>> prompts;
+  for (int64_t p = 0; p < n; ++p) {
+    prompts.push_back(policy::prompt_tokens(tok, tasks[static_cast<size_t>(p)], format));
     for (int64_t s = 0; s < samples; ++s) {
       model::GenRequest r;
       r.id = p * samples + s;
-      r.prompt = policy::prompt_tokens(tok, tasks[static_cast<size_t>(p)].prompt, format);
+      r.prompt = prompts.back();
       r.seed = Rng(seed, static_cast<uint64_t>(r.id)).next_u64();
       reqs.push_back(std::move(r));
     }
+  }
   model::SamplingParams sp;
   sp.temperature = temperature;
   sp.stop_tokens = tok.stop_ids();
@@ -58,23 +62,37 @@ std::vector<double> run(const model::Model& model, const Tokenizer& tok,
   for (size_t i = 0; i < res.size(); ++i) {
     Answer a;
     a.task = std::make_shared<Task>(tasks[i / static_cast<size_t>(samples)]);
-    a.text = policy::answer_text(tok, res[i].tokens);
+    a.text = policy::answer_text(tok, *a.task, res[i].tokens, format);
     a.length = static_cast<int64_t>(res[i].tokens.size());
     a.group = std::to_string(i / static_cast<size_t>(samples));
-    if (lengths) lengths->push_back(a.length);
     answers.push_back(std::move(a));
-    if (truncated) *truncated += res[i].finish == model::Finish::length;
   }
-  std::vector<Score> scores = scorer.score_batch(std::move(answers), 0);
+  std::vector<Score> scores = scorer.score_batch(answers, 0);
   std::vector<double> correct;
-  for (const auto& s : scores) correct.push_back(s.correct);
+  for (size_t i = 0; i < scores.size(); ++i) {
+    correct.push_back(scores[i].correct);
+    const size_t p = i / static_cast<size_t>(samples);
+    EvalRecord e;
+    e.prompt = static_cast<int64_t>(p);
+    e.sample = temperature == 0 ? -1 : static_cast<int64_t>(i % static_cast<size_t>(samples));
+    e.task_id = tasks[p].id;
+    e.prompt_text = tok.decode(prompts[p], /*skip_special=*/false);
+    e.answer_text = answers[i].text;
+    e.extracted = scores[i].extracted;
+    e.reason = scores[i].reason;
+    e.reward = scores[i].total;
+    e.correct = scores[i].correct;
+    e.tokens = answers[i].length;
+    e.finish = model::finish_name(res[i].finish);
+    records->push_back(std::move(e));
+  }
   return correct;
 }
 }  // namespace
 
-EvalResult evaluate(const model::Model& model, const Tokenizer& tok, policy::PromptFormat format,
-                    const std::vector<Task>& tasks, Scorer& scorer, const EvalConfig& ec,
-                    uint64_t seed) {
+EvalResult evaluate(const model::Model& model, const Tokenizer& tok,
+                    const policy::PromptFormat& format, const std::vector<Task>& tasks,
+                    Scorer& scorer, const EvalConfig& ec, uint64_t seed) {
   double t0 = seconds_since_start();
   EvalResult r;
   r.prompts = ec.max_prompts > 0
@@ -83,21 +101,22 @@ EvalResult evaluate(const model::Model& model, const Tokenizer& tok, policy::Pro
   if (r.prompts == 0)
     throw InputError("nothing to evaluate", "the held-out task file is empty",
                      "check tasks.heldout_file");
-  std::vector<int64_t> lengths;
-  int64_t truncated = 0;
   std::vector<double> g =
-      run(model, tok, format, tasks, r.prompts, 1, 0.0, ec, scorer, seed, &lengths, &truncated);
-  double sum = 0, len = 0;
+      run(model, tok, format, tasks, r.prompts, 1, 0.0, ec, scorer, seed, &r.records);
+  double sum = 0, len = 0, truncated = 0;
   for (double c : g) sum += c >= 1.0;
-  for (int64_t l : lengths) len += static_cast<double>(l);
+  for (const EvalRecord& e : r.records) {
+    len += static_cast<double>(e.tokens);
+    truncated += e.finish == model::finish_name(model::Finish::length);
+  }
   r.greedy_accuracy = sum / static_cast<double>(r.prompts);
   r.answer_len_mean = len / static_cast<double>(r.prompts);
-  r.truncated_frac = static_cast<double>(truncated) / static_cast<double>(r.prompts);
+  r.truncated_frac = truncated / static_cast<double>(r.prompts);
   r.k = ec.samples;
   r.pass1 = r.passk = std::nan("");
   if (ec.samples > 0) {
     std::vector<double> s = run(model, tok, format, tasks, r.prompts, ec.samples, ec.temperature,
-                                ec, scorer, seed ^ 0xe7a1, nullptr, nullptr);
+                                ec, scorer, seed ^ 0xe7a1, &r.records);
     double p1 = 0, pk = 0;
     for (int64_t p = 0; p < r.prompts; ++p) {
       int64_t c = 0;
@@ -126,6 +145,26 @@ void append_eval(const std::string& path, const EvalResult& r, const std::string
                     {"answer_len_mean", r.answer_len_mean},
                     {"truncated_frac", r.truncated_frac},
                     {"seconds", r.seconds}}});
+}
+
+void write_dump(const std::string& path, const std::vector<EvalRecord>& records) {
+  std::string text;
+  for (const EvalRecord& e : records) {
+    Json j = Json::make_object();
+    j.add("prompt", e.prompt)
+        .add("sample", e.sample)
+        .add("task_id", e.task_id)
+        .add("prompt_text", e.prompt_text)
+        .add("answer_text", e.answer_text)
+        .add("extracted", e.extracted)
+        .add("reason", e.reason)
+        .add("reward", e.reward)
+        .add("correct", e.correct)
+        .add("tokens", e.tokens)
+        .add("finish", e.finish);
+    text += j.dump() + "\n";
+  }
+  io::publish_text(path, text);
 }
 
 std::string format_table(const std::vector<std::pair<std::string, EvalResult>>& rows) {

@@ -1,6 +1,7 @@
 // k1rl eval: accuracy of a policy on a held-out task file. Greedy accuracy (temperature 0),
 // sampled pass@1 and pass@k (k samples per prompt, the unbiased estimator of the Codex paper),
-// mean answer length; written to HDF5 (eval/1) and printed as a table by k1rl-eval.
+// mean answer length; written to HDF5 (eval/1) and printed as a table by k1rl-eval. Every answer
+// can also be kept (EvalRecord) and written as JSON Lines (k1rl-eval --dump) to be read.
 #pragma once
 
 #include <string>
@@ -26,6 +27,20 @@ struct EvalConfig {
   static EvalConfig from(const Config& cfg);
 };
 
+// One generated answer: what the model saw, what it wrote, and how the checker read it.
+struct EvalRecord {
+  int64_t prompt = 0;   // index in the task file
+  int64_t sample = -1;  // -1: the greedy answer; 0..k-1: the sampled ones
+  std::string task_id;
+  std::string prompt_text;  // the prompt exactly as the model saw it (special tokens included)
+  std::string answer_text;  // the answer decoded without special tokens
+  std::string extracted;    // the answer the checker read ("" when none)
+  std::string reason;       // correct | wrong | no_answer | ...
+  double reward = 0, correct = 0;
+  int64_t tokens = 0;  // answer tokens
+  std::string finish;  // stop | length
+};
+
 struct EvalResult {
   int64_t prompts = 0;
   double greedy_accuracy = 0;   // fraction of prompts answered correctly at temperature 0
@@ -34,18 +49,22 @@ struct EvalResult {
   double answer_len_mean = 0;  // greedy answers, tokens
   double truncated_frac = 0;   // greedy answers that hit max_answer_tokens
   double seconds = 0;
+  std::vector<EvalRecord> records;  // every answer, greedy ones first
 };
 
 // pass@k for one prompt with n samples of which c are correct: 1 − C(n−c, k)/C(n, k).
 double pass_at_k(int64_t n, int64_t c, int64_t k);
 
-EvalResult evaluate(const model::Model& model, const Tokenizer& tok, policy::PromptFormat format,
-                    const std::vector<Task>& tasks, Scorer& scorer, const EvalConfig& ec,
-                    uint64_t seed);
+EvalResult evaluate(const model::Model& model, const Tokenizer& tok,
+                    const policy::PromptFormat& format, const std::vector<Task>& tasks,
+                    Scorer& scorer, const EvalConfig& ec, uint64_t seed);
 
 // eval/1 file: one row per evaluation in table /eval (appended).
 void append_eval(const std::string& path, const EvalResult& r, const std::string& checkpoint,
                  int64_t iteration);
+// The records as JSON Lines (one object per answer, keys as in EvalRecord), published
+// atomically (a temporary name, then a rename).
+void write_dump(const std::string& path, const std::vector<EvalRecord>& records);
 std::string format_table(const std::vector<std::pair<std::string, EvalResult>>& rows);
 
 }  // namespace k1rl::eval

@@ -16,6 +16,8 @@ const char* finish_name(Finish f) {
       return "length";
     case Finish::segment:
       return "segment";
+    case Finish::repeated:
+      return "repeated";
     default:
       return "budget";
   }
@@ -63,6 +65,13 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
 
   auto answer_len = [&](size_t r) {
     return static_cast<int64_t>(requests[r].answer.size() + res[r].tokens.size());
+  };
+  // Repeat detection over the answer so far (a parked answer's earlier tokens, then this call's).
+  auto loops = [&](const GenRequest& q, const GenResult& r) {
+    const int64_t A = static_cast<int64_t>(q.answer.size());
+    auto at = [&](int64_t i) { return i < A ? q.answer[i] : r.tokens[i - A]; };
+    return ends_in_loop(at, A + static_cast<int64_t>(r.tokens.size()), params.repeat_max_period,
+                        params.repeat_min_tokens);
   };
   auto retire = [&](Running& s, Finish f) {
     res[s.req].finish = f;
@@ -141,6 +150,8 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       if (std::find(params.stop_tokens.begin(), params.stop_tokens.end(), tok) !=
           params.stop_tokens.end())
         retire(s, Finish::stop);
+      else if (params.repeat_min_tokens > 0 && loops(q, r))
+        retire(s, Finish::repeated);
       else if (answer_len(s.req) >= params.max_answer_tokens || s.cached + 1 >= capacity_)
         retire(s, Finish::length);
       else if (q.max_new_tokens >= 0 && static_cast<int64_t>(r.tokens.size()) >= q.max_new_tokens)

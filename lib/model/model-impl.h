@@ -42,6 +42,7 @@ struct Model::Impl {
   // Training activations of the last forward.
   int64_t N = 0, B = 0;
   bool have_forward = false, have_entropy = false;
+  float inv_temp = 1.f;  // 1/temperature of the last forward (its logits were scaled by it)
   std::vector<int32_t> tokens, cu, pos;
   std::vector<LayerActs> acts;
   std::vector<float> xlast;         // [N, C] output of the last block

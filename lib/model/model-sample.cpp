@@ -1,6 +1,9 @@
 // Sampling one token from a row of logits: temperature, top-k, top-p (nucleus), greedy at
 // temperature 0. Ties break towards the lower token id so that results never depend on sort
 // stability; the only randomness is one uniform draw from the sequence's own stream.
+// Two log-probabilities come back (docs/rl.md "Sampling and the loss"): the behaviour one of the
+// distribution actually drawn from (truncated by top-k/top-p), and the policy one the trainer
+// recomputes, log softmax(z/T) over the whole vocabulary (T = 1 when greedy).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -17,40 +20,41 @@ int32_t sample_token(const float* z, int64_t V, const SamplingParams& p, Rng& rn
         "bad sampling parameters",
         strfmt("temperature %g, top_p %g, top_k %lld", p.temperature, p.top_p, (long long)p.top_k),
         "need temperature >= 0, 0 < top_p <= 1, top_k >= 0");
-  // Model log-probability: log softmax of the raw logits (temperature 1, nothing filtered).
   int32_t best = 0;
   for (int64_t k = 1; k < V; ++k)
     if (z[k] > z[best]) best = static_cast<int32_t>(k);
   const double zmax = z[best];
-  float lse_f;
-  ops::softmax_stats(&lse_f, nullptr, nullptr, z, nullptr, 1, V);
-  const double lse = lse_f;
+  // Policy log-probability, log softmax(z/T) untruncated (the trainer's convention): lse of z/T
+  // from the vectorised exponential, in double.
+  const double inv_pt = p.temperature > 0 ? 1.0 / p.temperature : 1.0;
+  static thread_local std::vector<float> pw;
+  pw.resize(static_cast<size_t>(V));
+  ops::exp_weights(pw.data(), z, V, static_cast<float>(inv_pt), static_cast<float>(zmax * inv_pt));
+  double ptotal = 0;
+  for (float x : pw) ptotal += x;
+  const double plse = zmax * inv_pt + std::log(ptotal);
+  auto policy_lp = [&](int64_t k) { return static_cast<float>(z[k] * inv_pt - plse); };
   if (p.temperature == 0) {
     *behaviour_logprob = 0.f;
-    *model_logprob = static_cast<float>(z[best] - lse);
+    *model_logprob = policy_lp(best);
     return best;
   }
   const double inv_t = 1.0 / p.temperature;
   const bool filter_k = p.top_k > 0 && p.top_k < V;
   if (!filter_k && p.top_p >= 1) {
-    // Plain sampling: weights exp((z - zmax)/T) from the vectorised exponential.
-    static thread_local std::vector<float> w;
-    w.resize(static_cast<size_t>(V));
-    ops::exp_weights(w.data(), z, V, static_cast<float>(inv_t), static_cast<float>(zmax * inv_t));
-    double total = 0;
-    for (float x : w) total += x;
-    const double u = rng.uniform() * total;
+    // Plain sampling: the policy distribution itself (weights exp((z - zmax)/T)).
+    const double u = rng.uniform() * ptotal;
     double cum = 0;
     int64_t pick = V - 1;
     for (int64_t k = 0; k < V; ++k) {
-      cum += w[k];
+      cum += pw[k];
       if (u < cum) {
         pick = k;
         break;
       }
     }
-    *behaviour_logprob = static_cast<float>(std::log(double(w[pick]) / total));
-    *model_logprob = static_cast<float>(z[pick] - lse);
+    *behaviour_logprob = static_cast<float>(std::log(double(pw[pick]) / ptotal));
+    *model_logprob = policy_lp(pick);
     return static_cast<int32_t>(pick);
   }
   // Candidates: all tokens, or the top_k largest (ties: lower id first).
@@ -104,7 +108,7 @@ int32_t sample_token(const float* z, int64_t V, const SamplingParams& p, Rng& rn
     }
   }
   *behaviour_logprob = static_cast<float>(std::log(w[pick] / total));
-  *model_logprob = static_cast<float>(z[cand[pick]] - lse);
+  *model_logprob = policy_lp(cand[pick]);
   return cand[pick];
 }
 

@@ -89,6 +89,10 @@ const TokenOutputs& Model::forward(const Batch& batch, const ForwardOptions& opt
   }
   resize(I.logits, R * V), resize(I.row_lse, R), resize(I.row_lp, R), resize(I.row_ent, R);
   ops::matmul_forward(I.logits.data(), xs, P + I.lay.head, nullptr, R, C, V);
+  if (!(opt.temperature > 0))
+    throw InputError("bad forward temperature", strfmt("%g", opt.temperature), "it must be > 0");
+  I.inv_temp = static_cast<float>(1.0 / opt.temperature);
+  if (I.inv_temp != 1.f) ops::scale_inplace(I.logits.data(), I.inv_temp, R * V);
   ops::softmax_stats(I.row_lse.data(), I.row_lp.data(), opt.entropy ? I.row_ent.data() : nullptr,
                      I.logits.data(), I.row_token.data(), R, V);
 
@@ -134,6 +138,8 @@ void Model::backward(const float* dlogprob, const float* dentropy) {
   ops::softmax_backward_inplace(I.logits.data(), I.row_lse.data(), I.row_ent.data(),
                                 I.row_token.data(), I.wlp.data(),
                                 dentropy ? I.went.data() : nullptr, R, V);
+  if (I.inv_temp != 1.f)
+    ops::scale_inplace(I.logits.data(), I.inv_temp, R * V);  // d/dz = d/d(z/T)/T
   resize(I.dxf, N * C);
   if (I.rows_all) {
     ops::matmul_backward(I.dxf.data(), G + I.lay.head, nullptr, I.logits.data(), I.xf.data(),

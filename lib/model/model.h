@@ -91,6 +91,10 @@ struct Batch {
 struct ForwardOptions {
   bool all_logits = false;  // also keep logits at positions without a target (tests, eval)
   bool entropy = true;      // compute per-token entropies
+  // The log-probs (and entropies) are those of softmax(logits / temperature): the RL trainer
+  // passes the rollout's sampling temperature (docs/rl.md "Sampling and the loss"); backward
+  // differentiates the same. logits() then returns the scaled logits.
+  double temperature = 1.0;
 };
 
 // What the training forward returns, indexed by token i of the batch ([N] each); entries of
@@ -216,6 +220,11 @@ struct SamplingParams {
   int64_t top_k = 0;                 // keep the k most likely tokens; 0 = all
   std::vector<int32_t> stop_tokens;  // a sampled stop token ends the answer (and is kept)
   int64_t max_answer_tokens = 256;   // answer length limit (answer so far + new)
+  // Repeat detection, checked after every token: an answer whose last tokens are one block of at
+  // most repeat_max_period tokens repeated over at least repeat_min_tokens tokens ends there
+  // (Finish::repeated). repeat_min_tokens = 0: off.
+  int64_t repeat_max_period = 16;
+  int64_t repeat_min_tokens = 0;
 };
 
 // One sequence to continue: prompt, the answer so far (empty for a fresh one; a parked partial
@@ -230,10 +239,11 @@ struct GenRequest {
 };
 
 enum class Finish {
-  stop,     // sampled a stop token
-  length,   // reached max_answer_tokens or the model's max_seq
-  segment,  // reached this call's max_new_tokens: still open, park it
-  budget,   // the call's token budget ran out: still open (maybe with no new tokens)
+  stop,      // sampled a stop token
+  length,    // reached max_answer_tokens or the model's max_seq
+  segment,   // reached this call's max_new_tokens: still open, park it
+  budget,    // the call's token budget ran out: still open (maybe with no new tokens)
+  repeated,  // repeat detection saw the answer loop (SamplingParams::repeat_min_tokens)
 };
 const char* finish_name(Finish f);
 
@@ -242,7 +252,8 @@ struct GenResult {
   std::vector<int32_t> tokens;        // new answer tokens of this call
   std::vector<float> logprobs;        // behaviour log-prob of each: the distribution actually
                                       // sampled (temperature, top-k, top-p); 0 when greedy
-  std::vector<float> model_logprobs;  // log softmax of the raw logits (what training computes)
+  std::vector<float> model_logprobs;  // log softmax(logits/T) untruncated (T = 1 when greedy):
+                                      // what training recomputes at the same temperature
   Finish finish = Finish::budget;
   std::vector<uint64_t> rng_state;  // the stream's state after the last draw
   bool open() const { return finish == Finish::segment || finish == Finish::budget; }
@@ -273,6 +284,18 @@ class Generator {
   KvCache cache_;
   GenStats stats_;
 };
+
+// True when the last tokens of answer[0..n) are one block of at most max_period tokens repeated
+// over at least min_tokens tokens (and at least twice). at(i) gives token i.
+template <class At>
+bool ends_in_loop(At at, int64_t n, int64_t max_period, int64_t min_tokens) {
+  for (int64_t p = 1; p <= max_period && 2 * p <= n; ++p) {
+    int64_t run = p;  // the final block itself
+    for (int64_t i = n - 1 - p; i >= 0 && at(i) == at(i + p); --i) ++run;
+    if (run >= min_tokens && run >= 2 * p) return true;
+  }
+  return false;
+}
 
 // Samples one token from logits[V] (not modified) with the given parameters; returns the token
 // and writes the behaviour and model log-probabilities. Exposed for tests.

@@ -19,8 +19,9 @@ void declare_rollout_options(ConfigSpec& s) {
       .add_double("rollout.top_p", 1.0, "nucleus sampling mass (1 = off)")
       .add_int("rollout.top_k", 0, "sample among the k likeliest tokens (0 = off)")
       .add_int("rollout.repeat_max_period", 16, "repeat detection: longest looping block, tokens")
-      .add_int("rollout.repeat_min_tokens", 48,
-               "repeat detection: loop must cover this many tokens");
+      .add_int(
+          "rollout.repeat_min_tokens", 48,
+          "repeat detection: loop must cover this many tokens (checked after every token; 0: off)");
 }
 
 RolloutConfig RolloutConfig::from(const Config& cfg) {
@@ -45,15 +46,8 @@ RolloutConfig RolloutConfig::from(const Config& cfg) {
 }
 
 bool detect_repeat(const std::vector<int32_t>& a, int64_t max_period, int64_t min_tokens) {
-  const int64_t n = static_cast<int64_t>(a.size());
-  for (int64_t p = 1; p <= max_period && 2 * p <= n; ++p) {
-    int64_t run = p;  // the final block itself
-    for (int64_t i = n - 1 - p;
-         i >= 0 && a[static_cast<size_t>(i)] == a[static_cast<size_t>(i + p)]; --i)
-      ++run;
-    if (run >= min_tokens && run >= 2 * p) return true;
-  }
-  return false;
+  return model::ends_in_loop([&](int64_t i) { return a[static_cast<size_t>(i)]; },
+                             static_cast<int64_t>(a.size()), max_period, min_tokens);
 }
 
 }  // namespace k1rl::rollout

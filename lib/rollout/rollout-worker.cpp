@@ -22,7 +22,7 @@ RolloutWorker::RolloutWorker(const Config& cfg, const Tokenizer& tok,
       seed_(static_cast<uint64_t>(cfg.get_int("run.seed"))) {}
 
 std::vector<int32_t> RolloutWorker::prompt_tokens(int64_t prompt) const {
-  return policy::prompt_tokens(tok_, tasks_.at(static_cast<size_t>(prompt)).prompt, format_);
+  return policy::prompt_tokens(tok_, tasks_.at(static_cast<size_t>(prompt)), format_);
 }
 
 IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration, int32_t rank,
@@ -121,6 +121,8 @@ model::SamplingParams RolloutWorker::sampling_params() const {
   sp.stop_tokens = tok_.stop_ids();
   if (sp.stop_tokens.empty() && tok_.eos_id() >= 0) sp.stop_tokens = {tok_.eos_id()};
   sp.max_answer_tokens = rc_.max_answer_tokens;
+  sp.repeat_max_period = rc_.repeat_max_period;  // checked after every token: a loop ends early
+  sp.repeat_min_tokens = rc_.repeat_min_tokens;
   return sp;
 }
 
@@ -132,22 +134,20 @@ struct Requests {
   int64_t longest = 0;  // prompt + max answer over the requests: the KV cache's capacity
 };
 
-// Appends one generated segment to its trajectory and sets its status when it ended.
-void append_segment(buffer::Trajectory& t, const model::GenResult& g, int64_t iteration,
-                    const RolloutConfig& rc) {
+// Appends one generated segment to its trajectory and sets its status when it ended (the
+// generator stops a looping answer as soon as the loop is detectable: Finish::repeated).
+void append_segment(buffer::Trajectory& t, const model::GenResult& g, int64_t iteration) {
   t.tokens.insert(t.tokens.end(), g.tokens.begin(), g.tokens.end());
   t.logprobs.insert(t.logprobs.end(), g.model_logprobs.begin(), g.model_logprobs.end());
   t.segment_iter.insert(t.segment_iter.end(), g.tokens.size(), static_cast<int32_t>(iteration));
   if (!g.tokens.empty()) ++t.n_segments;
   t.rng = g.rng_state;
-  std::vector<int32_t> answer(t.tokens.begin() + t.prompt_len, t.tokens.end());
   if (g.finish == model::Finish::stop)
     t.status = buffer::Status::finished;
+  else if (g.finish == model::Finish::repeated)
+    t.status = buffer::Status::repeated;
   else if (g.finish == model::Finish::length)
     t.status = buffer::Status::truncated;
-  if (detect_repeat(answer, rc.repeat_max_period, rc.repeat_min_tokens) &&
-      t.status != buffer::Status::finished)
-    t.status = buffer::Status::repeated;
 }
 }  // namespace
 
@@ -185,7 +185,7 @@ GenerateStats RolloutWorker::generate(const model::Model& model, int64_t iterati
         static_cast<double>(gs.decode_tokens) / static_cast<double>(gs.steps * rc_.max_batch);
   for (size_t r = 0; r < res.size(); ++r) {
     buffer::Trajectory& t = rows[q.open[r]];
-    append_segment(t, res[r], iteration, rc_);
+    append_segment(t, res[r], iteration);
     st.tokens += static_cast<int64_t>(res[r].tokens.size());
     st.ended += t.ended();
   }
@@ -208,7 +208,8 @@ ScoreStats RolloutWorker::score_groups(std::vector<buffer::Trajectory>& rows, in
       Answer a;
       a.task_id = tasks_[static_cast<size_t>(t.prompt_id)].id;
       a.text = policy::answer_text(
-          tok_, std::vector<int32_t>(t.tokens.begin() + t.prompt_len, t.tokens.end()));
+          tok_, tasks_[static_cast<size_t>(t.prompt_id)],
+          std::vector<int32_t>(t.tokens.begin() + t.prompt_len, t.tokens.end()), format_);
       a.length = t.answer_len();
       a.group = std::to_string(gid);
       a.repeated = t.status == buffer::Status::repeated;

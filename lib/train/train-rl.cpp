@@ -2,7 +2,8 @@
 //   1. group the iteration's ready trajectories by group_id (the k answers to one prompt), each
 //      group checked: exactly group_size answers, all to one prompt;
 //   2. per optimizer step take groups_per_step groups, each rank its share; forward each
-//      micro-batch of whole groups to get log π_θ of every answer token;
+//      micro-batch of whole groups to get log π_θ of every answer token (of softmax(logits/T),
+//      T the rollout's temperature, as the stored behaviour log-probs are);
 //   3. lib/rl turns log-probs, stored behaviour log-probs and rewards into d(loss)/d(logprob_t);
 //      the model backpropagates those; gradients are summed over ranks; one AdamW step.
 // The optimizer is reset at the start of the iteration when train.reset_optimizer (the report).
@@ -136,11 +137,13 @@ model::Batch pack_batch(const std::vector<const Group*>& mine, size_t a, size_t 
 
 // Forward and backward of one micro-batch: accumulates the gradient of the step's loss (each
 // group's loss weighted by inv_groups) into the model and the statistics into `sums`.
-void micro_batch_step(model::Model& model, const rl::LossConfig& lc,
+void micro_batch_step(model::Model& model, const rl::LossConfig& lc, double temperature,
                       const std::vector<const Group*>& mine, size_t a, size_t b, double inv_groups,
                       StepSums& sums) {
   const model::Batch batch = pack_batch(mine, a, b);
-  const model::TokenOutputs& out = model.forward(batch);
+  model::ForwardOptions fo;
+  fo.temperature = temperature;  // the stored log-probs' convention: softmax(logits/T)
+  const model::TokenOutputs& out = model.forward(batch, fo);
   std::vector<float> dlogprob(batch.tokens.size(), 0.0f);
   size_t seq = 0;
   for (size_t gi = a; gi < b; ++gi) {
@@ -206,7 +209,8 @@ std::vector<io::Row> Trainer::rl_iteration(const std::vector<buffer::Trajectory>
       StepSums sums;
       model_->zero_grads();
       for (auto [a, b] : micro_batches(mine, tc_.micro_batch_tokens))
-        micro_batch_step(*model_, lc, mine, a, b, 1.0 / static_cast<double>(g1 - g0), sums);
+        micro_batch_step(*model_, lc, tc_.sample_temperature, mine, a, b,
+                         1.0 / static_cast<double>(g1 - g0), sums);
       allreduce(model_->grads(), model_->num_params());
       std::array<double, StepSums::kCount> packed = sums.pack();
       allreduce(packed.data(), static_cast<int>(packed.size()));

@@ -38,7 +38,7 @@ std::vector<io::Row> Trainer::sft(const std::vector<Task>& tasks, int64_t steps)
       const std::string& sol =
           tc_.sft_style == "long" && !t.solution_long.empty() ? t.solution_long : t.solution;
       int32_t plen = 0;
-      auto toks = policy::sft_tokens(*tok_, t.prompt, sol.empty() ? t.answer : sol, format_, &plen);
+      auto toks = policy::sft_tokens(*tok_, t, sol.empty() ? t.answer : sol, format_, &plen);
       if (static_cast<int64_t>(toks.size()) > max_seq) toks.resize(static_cast<size_t>(max_seq));
       mine.emplace_back(std::move(toks), plen);
     }

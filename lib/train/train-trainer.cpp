@@ -35,6 +35,8 @@ TrainConfig TrainConfig::from(const Config& cfg) {
   t.sft_steps = cfg.get_int_min("train.sft_steps", 0);
   t.sft_batch = cfg.get_int_min("train.sft_batch", 1);
   t.sft_style = cfg.get_string("train.sft_style");
+  const double temp = cfg.get_double("rollout.temperature");
+  t.sample_temperature = temp > 0 ? temp : 1.0;
   return t;
 }
 

@@ -34,6 +34,10 @@ struct TrainConfig {
   int64_t sft_steps = 200;            // SFT warm-up steps before the first RL iteration
   int64_t sft_batch = 32;             // sequences per SFT step (all ranks)
   std::string sft_style = "short";    // short | long solutions
+  // rl: log π_θ is that of softmax(logits/T) with T the rollout's sampling temperature
+  // (rollout.temperature; 1 for greedy rollouts): the convention of the stored log-probs
+  // (docs/rl.md "Sampling and the loss").
+  double sample_temperature = 1.0;
   static TrainConfig from(const Config& cfg);
 };
 

@@ -1,6 +1,7 @@
 // Whole-model gradient check: every parameter's analytic gradient against central finite
 // differences of L = Σ_i a_i·logprob_i + b_i·entropy_i (random per-token weights, a loss mask,
-// packed sequences of different lengths), for tied/untied heads, with/without QKV bias.
+// packed sequences of different lengths), for tied/untied heads, with/without QKV bias, and at a
+// sampling temperature (log-probs of softmax(z/T)).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,10 +13,12 @@ namespace {
 
 struct GradCase {
   bool qkv_bias, tied, entropy, masked;
+  double temperature = 1.0;  // the RL trainer's sampling temperature (ForwardOptions)
 };
 void PrintTo(const GradCase& c, std::ostream* os) {
   *os << (c.qkv_bias ? "bias" : "nobias") << (c.tied ? "_tied" : "_untied")
-      << (c.entropy ? "_entropy" : "") << (c.masked ? "_masked" : "");
+      << (c.entropy ? "_entropy" : "") << (c.masked ? "_masked" : "")
+      << (c.temperature != 1.0 ? "_tempered" : "");
 }
 
 class ModelGrad : public ::testing::TestWithParam<GradCase> {};
@@ -35,8 +38,10 @@ TEST_P(ModelGrad, FiniteDifferencesOnEveryParameter) {
   std::normal_distribution<float> d(0.f, 1.f);
   std::vector<float> a(N), b(N);
   for (int64_t i = 0; i < N; ++i) a[i] = d(gen), b[i] = gc.entropy ? d(gen) : 0.f;
+  model::ForwardOptions fo;
+  fo.temperature = gc.temperature;
   auto loss = [&] {
-    const auto& out = m.forward(batch);
+    const auto& out = m.forward(batch, fo);
     double s = 0;
     for (int64_t i = 0; i < N; ++i)
       if (out.valid[i]) s += double(a[i]) * out.logprob[i] + double(b[i]) * out.entropy[i];
@@ -69,7 +74,8 @@ INSTANTIATE_TEST_SUITE_P(Configs, ModelGrad,
                          ::testing::Values(GradCase{true, false, true, false},
                                            GradCase{false, true, false, false},
                                            GradCase{true, true, true, true},
-                                           GradCase{false, false, false, true}));
+                                           GradCase{false, false, false, true},
+                                           GradCase{true, false, true, true, 0.7}));
 
 }  // namespace
 }  // namespace k1rl::test

@@ -31,8 +31,8 @@ void logprob_errors(const std::string& path, int64_t fresh) {
   model::Model m(model::read_checkpoint_config(path));
   model::load_checkpoint(path, m, nullptr);
   auto tok = load_tokenizer(path);
-  const auto fmt = tok->chat_template().kind == "chatml" ? policy::PromptFormat::chat
-                                                         : policy::PromptFormat::raw;
+  policy::PromptFormat fmt;  // the questions are the instructions themselves
+  if (tok->chat_template().kind == "chatml") fmt.style = policy::PromptStyle::chat;
   const char* questions[] = {"What is 17 + 25?",
                              "Write a haiku about the sea.",
                              "Explain why the sky is blue in two sentences.",

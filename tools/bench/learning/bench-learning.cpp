@@ -3,7 +3,11 @@
 // accuracy before and after. Prints a table and a JSON line
 // {acc_before, acc_after_k15, acc_after_grpo, rl_minutes}.
 // Usage: k1rl-bench-learning [--config inputs/configs/tiny.ini] [--iterations N] [--out DIR]
+//                            [--seeds N (run.seed 1..N; mean and range)] [--algorithms k15,grpo]
 //                            [--section.key=value ...]
+// With a config that starts from an imported model (train.sft_steps = 0, init_checkpoint), the
+// start is that model (e.g. inputs/configs/smollm2-135m.ini).
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -35,12 +39,33 @@ eval::EvalResult evaluate(const Config& cfg) {
                         eval::EvalConfig::from(cfg),
                         static_cast<uint64_t>(cfg.get_int("run.seed")));
 }
+struct Stats {
+  double mean = 0, lo = 1e300, hi = -1e300;
+  void add(double x, int n) {
+    mean += x / n;
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+  }
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t a = 0;
+  while (a <= s.size()) {
+    size_t b = s.find(',', a);
+    if (b == std::string::npos) b = s.size();
+    if (b > a) out.push_back(s.substr(a, b - a));
+    a = b + 1;
+  }
+  return out;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string ini = K1RL_SOURCE_DIR "/inputs/configs/tiny.ini", out = "/tmp/k1rl-bench-learning";
   int64_t iterations = -1;
-  std::vector<std::string> extra;
+  int seeds = 1;
+  std::vector<std::string> algos = {"k15", "grpo"}, extra;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--config") && i + 1 < argc)
       ini = argv[++i];
@@ -48,6 +73,10 @@ int main(int argc, char** argv) {
       iterations = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--out") && i + 1 < argc)
       out = argv[++i];
+    else if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc)
+      seeds = std::max(1, std::atoi(argv[++i]));
+    else if (!std::strcmp(argv[i], "--algorithms") && i + 1 < argc)
+      algos = split(argv[++i]);
     else
       extra.push_back(argv[i]);
   }
@@ -57,36 +86,54 @@ int main(int argc, char** argv) {
       ov.insert(ov.begin(), extra.begin(), extra.end());
       return ov;
     };
-    Config sft = make(ini, with({"--run.dir=" + out + "/sft", "--run.iterations=0"}));
-    model::engine_setup(sft);  // --engine.precision=... as the apps do
     if (iterations < 0) iterations = make(ini, {}).get_int("run.iterations");
-    double t0 = seconds_since_start();
-    loop::run_local(sft);
-    double sft_s = seconds_since_start() - t0;
-    eval::EvalResult before = evaluate(sft);
-    std::vector<std::pair<std::string, eval::EvalResult>> rows = {{"SFT warm-up", before}};
-    double minutes[2] = {0, 0};
-    const char* algos[2] = {"k15", "grpo"};
-    for (int a = 0; a < 2; ++a) {
-      Config rl = make(
-          ini,
-          with({"--run.dir=" + out + "/" + algos[a], "--train.algorithm=" + std::string(algos[a]),
-                "--train.init_checkpoint=" + RunDir::from(sft).ckpt(0), "--train.sft_steps=0",
-                "--run.iterations=" + std::to_string(iterations)}));
-      double t1 = seconds_since_start();
-      loop::run_local(rl);
-      minutes[a] = (seconds_since_start() - t1) / 60.0;
-      rows.push_back({strfmt("%s, %lld iterations", algos[a], static_cast<long long>(iterations)),
-                      evaluate(rl)});
+    Stats before;
+    std::vector<Stats> after(algos.size()), minutes(algos.size());
+    std::vector<std::pair<std::string, eval::EvalResult>> rows;
+    for (int seed = 1; seed <= seeds; ++seed) {
+      const std::string sd = "--run.seed=" + std::to_string(seed);
+      const std::string base = out + "/seed" + std::to_string(seed);
+      Config sft = make(ini, with({"--run.dir=" + base + "/sft", "--run.iterations=0", sd}));
+      double t0 = seconds_since_start();
+      loop::run_local(sft);  // SFT warm-up, or the imported weights as it_000000 (sft_steps = 0)
+      double sft_s = seconds_since_start() - t0;
+      eval::EvalResult b = evaluate(sft);
+      before.add(b.greedy_accuracy, seeds);
+      rows.push_back({strfmt("seed %d: start", seed), b});
+      for (size_t a = 0; a < algos.size(); ++a) {
+        Config rl = make(
+            ini,
+            with({"--run.dir=" + base + "/" + algos[a], "--train.algorithm=" + algos[a],
+                  "--train.init_checkpoint=" + RunDir::from(sft).ckpt(0), "--train.sft_steps=0",
+                  "--run.iterations=" + std::to_string(iterations), sd}));
+        double t1 = seconds_since_start();
+        loop::run_local(rl);
+        minutes[a].add((seconds_since_start() - t1) / 60.0, seeds);
+        eval::EvalResult r = evaluate(rl);
+        after[a].add(r.greedy_accuracy, seeds);
+        rows.push_back({strfmt("seed %d: %s, %lld it", seed, algos[a].c_str(),
+                               static_cast<long long>(iterations)),
+                        r});
+      }
+      std::printf("seed %d: start %.1f s; held-out %s\n", seed, sft_s,
+                  sft.get_string("tasks.heldout_file").c_str());
     }
-    std::printf("SFT warm-up %.1f s; RL %.2f min (k15), %.2f min (grpo); held-out %s\n", sft_s,
-                minutes[0], minutes[1], sft.get_string("tasks.heldout_file").c_str());
     std::printf("%s", eval::format_table(rows).c_str());
-    std::printf(
-        "{\"acc_before\": %.4f, \"acc_after_k15\": %.4f, \"acc_after_grpo\": %.4f, \"rl_minutes\": "
-        "%.2f}\n",
-        before.greedy_accuracy, rows[1].second.greedy_accuracy, rows[2].second.greedy_accuracy,
-        minutes[0]);
+    std::printf("%d seed(s), %lld RL iterations: before %.3f [%.3f, %.3f]\n", seeds,
+                static_cast<long long>(iterations), before.mean, before.lo, before.hi);
+    std::string json = strfmt("{\"seeds\": %d, \"acc_before\": %.4f", seeds, before.mean);
+    for (size_t a = 0; a < algos.size(); ++a) {
+      std::printf("  %-8s after %.3f [%.3f, %.3f], RL minutes per run %.2f [%.2f, %.2f]\n",
+                  algos[a].c_str(), after[a].mean, after[a].lo, after[a].hi, minutes[a].mean,
+                  minutes[a].lo, minutes[a].hi);
+      json += strfmt(
+          ", \"acc_after_%s\": %.4f, \"acc_after_%s_min\": %.4f, \"acc_after_%s_max\": "
+          "%.4f",
+          algos[a].c_str(), after[a].mean, algos[a].c_str(), after[a].lo, algos[a].c_str(),
+          after[a].hi);
+    }
+    json += strfmt(", \"rl_minutes\": %.2f}", minutes.empty() ? 0.0 : minutes[0].mean);
+    std::printf("%s\n", json.c_str());
   } catch (const Error& e) {
     std::fprintf(stderr, "k1rl-bench-learning: error: %s\n", e.line().c_str());
     return 2;
