@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
       const std::string sd = "--run.seed=" + std::to_string(seed);
       const std::string base = out + "/seed" + std::to_string(seed);
       Config sft = make(ini, with({"--run.dir=" + base + "/sft", "--run.iterations=0", sd}));
+      model::engine_setup(sft);  // --engine.precision=... as the apps do
       double t0 = seconds_since_start();
       loop::run_local(sft);  // SFT warm-up, or the imported weights as it_000000 (sft_steps = 0)
       double sft_s = seconds_since_start() - t0;
