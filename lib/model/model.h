@@ -11,6 +11,7 @@
 
 #include <mpi.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -97,6 +98,32 @@ struct CeResult {
 
 class KvCache;
 
+namespace detail {
+// Large arrays are whole mappings with transparent huge pages asked for (model-memory.cpp); a
+// buffer under 1 MiB comes from the heap. page_free takes the size given to page_alloc.
+void* page_alloc(size_t bytes);
+void page_free(void* p, size_t bytes) noexcept;
+template <class T>
+struct PageAllocator {
+  using value_type = T;
+  PageAllocator() = default;
+  template <class U>
+  PageAllocator(const PageAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(page_alloc(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { page_free(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const PageAllocator<U>&) const {
+    return true;
+  }
+  template <class U>
+  bool operator!=(const PageAllocator<U>&) const {
+    return false;
+  }
+};
+}  // namespace detail
+// The float arrays of lib/model: parameters, gradients, activations, scratch.
+using FloatBuffer = std::vector<float, detail::PageAllocator<float>>;
+
 class Model {
  public:
   explicit Model(const ModelConfig& cfg);
@@ -111,10 +138,12 @@ class Model {
   int64_t num_params() const { return static_cast<int64_t>(params_.size()); }
   float* params() { return params_.data(); }
   const float* params() const { return params_.data(); }
-  float* grads() { return grads_.data(); }
-  const float* grads() const { return grads_.data(); }
+  // The gradient buffer is allocated (zero) on first use, so a model that only generates never
+  // holds one.
+  float* grads() { return grads_data(); }
+  const float* grads() const { return grads_data(); }
   float* param(const std::string& name) { return params_.data() + tensor(name).offset; }
-  float* grad(const std::string& name) { return grads_.data() + tensor(name).offset; }
+  float* grad(const std::string& name) { return grads_data() + tensor(name).offset; }
 
   // Seeded initialisation as in Hugging Face LLaMA: N(0, 0.02) for every matrix and the
   // embedding, 1 for norm weights, 0 for biases; tensor t draws from Rng(seed, t).
@@ -151,9 +180,11 @@ class Model {
  private:
   friend class KvCache;
   struct Impl;
+  float* grads_data() const;
   ModelConfig cfg_;
   std::vector<TensorInfo> tensors_;
-  std::vector<float> params_, grads_;
+  FloatBuffer params_;
+  mutable FloatBuffer grads_;  // empty until grads_data()
   std::unique_ptr<Impl> impl_;
 };
 
@@ -171,6 +202,10 @@ KvType kv_type_from_name(const std::string& name);  // "f32" "f16" "bf24"; throw
 class KvCache {
  public:
   KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, KvType type = KvType::f32);
+  // The same, with its memory (cache, packed weights, step scratch) taken from the buffers that
+  // an earlier cache of this model gave back when it was destroyed (grown only if too small), so
+  // that a Generator made per iteration maps no new memory. The model must outlive the cache.
+  KvCache(const Model& model, int64_t slots, int64_t capacity, KvType type = KvType::f32);
   ~KvCache();
   int64_t slots() const { return slots_; }
   int64_t capacity() const { return capacity_; }
@@ -187,11 +222,12 @@ class KvCache {
 
  private:
   friend class Model;
+  friend class Generator;
   struct Scratch;
-  void pack_one(const Model& model, int64_t offset, int64_t M, int64_t K);
+  void size_cache(const ModelConfig& cfg);
   int64_t slots_, capacity_, stride_, layer_stride_;
   KvType type_;
-  std::vector<unsigned char> k_, v_;  // elements of type()
+  const Model* pool_ = nullptr;  // the model whose buffers this cache borrowed
   std::unique_ptr<Scratch> scratch_;
 };
 
