@@ -24,7 +24,8 @@ void* page_alloc(size_t bytes) {
   if (bytes < kMapAbove) return ::operator new(bytes);
   const size_t len = mapped_size(bytes);
   // Over-map by one huge page and trim, so the buffer starts on a huge-page boundary.
-  void* raw = mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* raw =
+      mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
   const uintptr_t a = reinterpret_cast<uintptr_t>(raw);
   const uintptr_t p = (a + kHuge - 1) / kHuge * kHuge;
