@@ -187,14 +187,15 @@ bool Driver::given(const std::string& option) const {
 bool Driver::parse(int argc, char** argv, bool allow_unknown) {
   try {
     // No prefix guessing: --t must not become --threads, nor a config override an option.
-    auto parser = po::command_line_parser(argc, argv).options(opts_).style(
-        po::command_line_style::default_style & ~po::command_line_style::allow_guessing);
+    auto parser =
+        po::command_line_parser(argc, argv)
+            .options(opts_)
+            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing);
     if (allow_unknown) parser.allow_unregistered();
     po::parsed_options parsed = parser.run();
     po::store(parsed, vm_);
     po::notify(vm_);
-    if (allow_unknown)
-      unknown_ = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (allow_unknown) unknown_ = po::collect_unrecognized(parsed.options, po::include_positional);
   } catch (const po::error& e) {
     std::fprintf(stderr, "%s: error: %s; see --help\n", program_.c_str(), e.what());
     exit_code_ = 64;
