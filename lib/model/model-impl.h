@@ -52,7 +52,7 @@ struct LayerActs {
 // Everything a KV cache owns. Buffers only grow: a step reuses what the previous one sized, and
 // a cache made from a model's pool reuses what an earlier cache of that model sized.
 struct KvCache::Scratch {
-  std::vector<unsigned char, detail::PageAllocator<unsigned char>> k, v;  // elements of type()
+  std::vector<unsigned char> k, v;  // elements of type()
   std::vector<int32_t> pos, kv_start, kv_len, last_rows;
   FloatBuffer x, ln, qkv, att, gu, h, xsel;
   FloatBuffer logits;  // Generator's [B, V] logits of a step

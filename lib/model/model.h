@@ -11,7 +11,6 @@
 
 #include <mpi.h>
 
-#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -98,31 +97,9 @@ struct CeResult {
 
 class KvCache;
 
-namespace detail {
-// Large arrays are whole mappings with transparent huge pages asked for (model-memory.cpp); a
-// buffer under 1 MiB comes from the heap. page_free takes the size given to page_alloc.
-void* page_alloc(size_t bytes);
-void page_free(void* p, size_t bytes) noexcept;
-template <class T>
-struct PageAllocator {
-  using value_type = T;
-  PageAllocator() = default;
-  template <class U>
-  PageAllocator(const PageAllocator<U>&) {}
-  T* allocate(size_t n) { return static_cast<T*>(page_alloc(n * sizeof(T))); }
-  void deallocate(T* p, size_t n) noexcept { page_free(p, n * sizeof(T)); }
-  template <class U>
-  bool operator==(const PageAllocator<U>&) const {
-    return true;
-  }
-  template <class U>
-  bool operator!=(const PageAllocator<U>&) const {
-    return false;
-  }
-};
-}  // namespace detail
-// The float arrays of lib/model: parameters, gradients, activations, scratch.
-using FloatBuffer = std::vector<float, detail::PageAllocator<float>>;
+// The float arrays of lib/model: parameters, gradients, activations, scratch (sized once and
+// reused; docs/engine.md, "Memory").
+using FloatBuffer = std::vector<float>;
 
 class Model {
  public:
