@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "lib/model/model.h"
+#include "lib/model/model-impl.h"
 
 namespace k1rl::model {
 
@@ -27,7 +27,7 @@ Generator::Generator(const Model& model, int64_t max_batch, int64_t capacity, Kv
     : model_(model),
       max_batch_(max_batch),
       capacity_(capacity < 0 ? model.config().max_seq : std::min(capacity, model.config().max_seq)),
-      cache_(model.config(), max_batch, capacity_, kv) {}
+      cache_(model, max_batch, capacity_, kv) {}
 
 namespace {
 struct Running {
@@ -56,7 +56,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
   std::vector<Running> run;
   size_t next = 0;
   std::vector<int32_t> tokens, q_cu, slots, start;
-  std::vector<float> logits;
+  FloatBuffer& logits = cache_.scratch_->logits;  // [B, V], kept with the cache's memory
   struct Draw {
     int32_t tok = 0;
     float blp = 0, mlp = 0;
@@ -118,7 +118,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       start.push_back(static_cast<int32_t>(s.cached));
     }
     const int64_t B = static_cast<int64_t>(run.size());
-    logits.resize(static_cast<size_t>(B * V));
+    size_scratch(logits, B * V);
     model_.forward_cached(tokens.data(), q_cu.data(), B, slots.data(), start.data(), cache_,
                           logits.data());
     ++stats_.steps;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "lib/model/model.h"
@@ -22,18 +23,44 @@ struct Layout {
 // Builds the tensor table (names, shapes, offsets, decay flags) and the layout.
 std::vector<TensorInfo> make_tensors(const ModelConfig& c, Layout* lay);
 
+// Sizes a scratch array to n elements. When it must grow its contents are dropped (not copied)
+// and it gets 1/8 headroom, so that slowly rising sizes do not reallocate step after step.
+template <class Vec>
+void size_scratch(Vec& v, int64_t n) {
+  const size_t want = static_cast<size_t>(n);
+  if (want > v.capacity()) {
+    Vec().swap(v);
+    v.reserve(want + want / 8);
+  }
+  v.resize(want);
+}
+
 struct LayerActs {
-  std::vector<float> x;      // [N, C] input of the block (residual stream)
-  std::vector<float> ln1;    // [N, C]
-  std::vector<float> rstd1;  // [N]
-  std::vector<float> qkv;    // [N, (H + 2 Hkv) D], q and k rotated
-  std::vector<float> att;    // [N, H D]
-  std::vector<float> lse;    // [N, H]
-  std::vector<float> xmid;   // [N, C] after the attention residual
-  std::vector<float> ln2;    // [N, C]
-  std::vector<float> rstd2;  // [N]
-  std::vector<float> gu;     // [N, 2F] gate | up
-  std::vector<float> h;      // [N, F] silu(gate)·up
+  FloatBuffer x;      // [N, C] input of the block (residual stream)
+  FloatBuffer ln1;    // [N, C]
+  FloatBuffer rstd1;  // [N]
+  FloatBuffer qkv;    // [N, (H + 2 Hkv) D], q and k rotated
+  FloatBuffer att;    // [N, H D]
+  FloatBuffer lse;    // [N, H]
+  FloatBuffer xmid;   // [N, C] after the attention residual
+  FloatBuffer ln2;    // [N, C]
+  FloatBuffer rstd2;  // [N]
+  FloatBuffer gu;     // [N, 2F] gate | up
+  FloatBuffer h;      // [N, F] silu(gate)·up
+};
+
+// Everything a KV cache owns. Buffers only grow: a step reuses what the previous one sized, and
+// a cache made from a model's pool reuses what an earlier cache of that model sized.
+struct KvCache::Scratch {
+  std::vector<unsigned char> k, v;  // elements of type()
+  std::vector<int32_t> pos, kv_start, kv_len, last_rows;
+  FloatBuffer x, ln, qkv, att, gu, h, xsel;
+  FloatBuffer logits;  // Generator's [B, V] logits of a step
+  // Weights packed for few-row products (ops::pack_weights), offsets into `packed` keyed by the
+  // weight's offset in the flat parameter buffer; empty until KvCache::pack_weights.
+  FloatBuffer packed;
+  std::map<int64_t, int64_t> packed_at;
+  const Model* packed_for = nullptr;
 };
 
 struct Model::Impl {
@@ -45,28 +72,21 @@ struct Model::Impl {
   float inv_temp = 1.f;  // 1/temperature of the last forward (its logits were scaled by it)
   std::vector<int32_t> tokens, cu, pos;
   std::vector<LayerActs> acts;
-  std::vector<float> xlast;         // [N, C] output of the last block
-  std::vector<float> xf, rstdf;     // final norm output [N, C], [N]
+  FloatBuffer xlast;                // [N, C] output of the last block
+  FloatBuffer xf, rstdf;            // final norm output [N, C], [N]
   std::vector<int32_t> rows;        // positions whose logits were computed
   std::vector<int32_t> row_target;  // token index each row predicts (-1: none)
   std::vector<int32_t> row_token;   // the token id it predicts (0 when none)
-  std::vector<float> xsel;          // [R, C] gathered final-norm rows (unused when rows = all)
+  FloatBuffer xsel;                 // [R, C] gathered final-norm rows (unused when rows = all)
   bool rows_all = false;            // rows are exactly 0..N-1
-  std::vector<float> logits;        // [R, V]
+  FloatBuffer logits;               // [R, V]
   std::vector<float> row_lse, row_lp, row_ent;  // [R]
   TokenOutputs out;
   // Backward scratch.
-  std::vector<float> dx, dxf, dln, datt, dqkv, dh, dgu, dsel, wlp, went;
-};
-
-struct KvCache::Scratch {
-  std::vector<int32_t> pos, kv_start, kv_len, last_rows;
-  std::vector<float> x, ln, qkv, att, gu, h, xsel;
-  // Weights packed for few-row products (ops::pack_weights), offsets into `packed` keyed by the
-  // weight's offset in the flat parameter buffer; empty until KvCache::pack_weights.
-  std::vector<float> packed;
-  std::map<int64_t, int64_t> packed_at;
-  const Model* packed_for = nullptr;
+  FloatBuffer dx, dxf, dln, datt, dqkv, dh, dgu, dsel, wlp, went;
+  // Memory of destroyed KV caches of this model, for the next one (KvCache(const Model&, ...)).
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<KvCache::Scratch>> pool;
 };
 
 }  // namespace k1rl::model

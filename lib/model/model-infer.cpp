@@ -36,50 +36,82 @@ KvType kv_type_from_name(const std::string& name) {
 
 KvCache::KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, KvType type)
     : slots_(slots), capacity_(capacity), type_(type), scratch_(std::make_unique<Scratch>()) {
-  if (slots < 1 || capacity < 1)
-    throw InputError("bad KV cache size",
-                     strfmt("%lld slots of %lld tokens", (long long)slots, (long long)capacity),
-                     "ask for at least one slot and one token");
-  stride_ = (capacity + 15) / 16 * 16;  // the kernels' cache layout wants whole tiles of 16
-  layer_stride_ = slots * stride_ * cfg.kv_heads * cfg.head_dim();
-  const size_t bytes =
-      static_cast<size_t>(layer_stride_ * cfg.layers * ops::kv_bytes(kv_format(type)));
-  k_.assign(bytes, 0);
-  v_.assign(bytes, 0);
+  size_cache(cfg);
 }
 
-void KvCache::pack_one(const Model& model, int64_t offset, int64_t M, int64_t K) {
-  Scratch& S = *scratch_;
-  auto it = S.packed_at.find(offset);
-  if (it == S.packed_at.end()) {
-    it = S.packed_at.emplace(offset, static_cast<int64_t>(S.packed.size())).first;
-    S.packed.resize(S.packed.size() + ops::packed_size(M, K));
+KvCache::KvCache(const Model& model, int64_t slots, int64_t capacity, KvType type)
+    : slots_(slots), capacity_(capacity), type_(type), pool_(&model) {
+  {
+    Model::Impl& I = *model.impl_;
+    std::lock_guard<std::mutex> lock(I.pool_mutex);
+    if (!I.pool.empty()) {
+      scratch_ = std::move(I.pool.back());
+      I.pool.pop_back();
+    }
   }
-  ops::pack_weights(S.packed.data() + it->second, model.params() + offset, M, K);
+  if (!scratch_) scratch_ = std::make_unique<Scratch>();
+  size_cache(model.config());
 }
 
+KvCache::~KvCache() {
+  if (!pool_ || !scratch_) return;
+  Model::Impl& I = *pool_->impl_;
+  std::lock_guard<std::mutex> lock(I.pool_mutex);
+  I.pool.push_back(std::move(scratch_));
+}
+
+// Sizes keys and values. A reused buffer keeps what an earlier cache stored there: a step reads
+// only positions it wrote (the unused tail of a 16-position tile is masked), and the memory was
+// zero or finite keys and values, never anything that could turn a masked product into NaN.
+void KvCache::size_cache(const ModelConfig& cfg) {
+  if (slots_ < 1 || capacity_ < 1)
+    throw InputError("bad KV cache size",
+                     strfmt("%lld slots of %lld tokens", (long long)slots_, (long long)capacity_),
+                     "ask for at least one slot and one token");
+  stride_ = (capacity_ + 15) / 16 * 16;  // the kernels' cache layout wants whole tiles of 16
+  layer_stride_ = slots_ * stride_ * cfg.kv_heads * cfg.head_dim();
+  const int64_t bytes = layer_stride_ * cfg.layers * ops::kv_bytes(kv_format(type_));
+  size_scratch(scratch_->k, bytes);
+  size_scratch(scratch_->v, bytes);
+}
+
+// Packs every weight matrix into one buffer, sized exactly once per model shape (growing it
+// matrix by matrix would copy it again at every doubling).
 void KvCache::pack_weights(const Model& model) {
   const ModelConfig& c = model.config();
   const int64_t C = c.dim, HD = c.heads * c.head_dim(), KD = c.kv_heads * c.head_dim();
   const Layout& lay = model.impl_->lay;
+  struct Matrix {
+    int64_t offset, M, K;
+  };
+  std::vector<Matrix> mats;
   for (const LayerOffsets& o : lay.layer) {
-    pack_one(model, o.wqkv, HD + 2 * KD, C);
-    pack_one(model, o.wo, C, HD);
-    pack_one(model, o.wgu, 2 * c.ffn_dim, C);
-    pack_one(model, o.wdown, C, c.ffn_dim);
+    mats.push_back({o.wqkv, HD + 2 * KD, C});
+    mats.push_back({o.wo, C, HD});
+    mats.push_back({o.wgu, 2 * c.ffn_dim, C});
+    mats.push_back({o.wdown, C, c.ffn_dim});
   }
-  pack_one(model, lay.head, c.vocab, C);
-  scratch_->packed_for = &model;
+  mats.push_back({lay.head, c.vocab, C});
+  Scratch& S = *scratch_;
+  int64_t total = 0;
+  S.packed_at.clear();
+  for (const Matrix& m : mats) {
+    S.packed_at.emplace(m.offset, total);
+    total += ops::packed_size(m.M, m.K);
+  }
+  size_scratch(S.packed, total);
+  for (const Matrix& m : mats)
+    ops::pack_weights(S.packed.data() + S.packed_at.at(m.offset), model.params() + m.offset, m.M,
+                      m.K);
+  S.packed_for = &model;
 }
 
 void* KvCache::k(int64_t layer) {
-  return k_.data() + layer * layer_stride_ * ops::kv_bytes(kv_format(type_));
+  return scratch_->k.data() + layer * layer_stride_ * ops::kv_bytes(kv_format(type_));
 }
 void* KvCache::v(int64_t layer) {
-  return v_.data() + layer * layer_stride_ * ops::kv_bytes(kv_format(type_));
+  return scratch_->v.data() + layer * layer_stride_ * ops::kv_bytes(kv_format(type_));
 }
-
-KvCache::~KvCache() = default;
 
 void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B,
                            const int32_t* slots, const int32_t* start, KvCache& kc, float* logits,
@@ -132,9 +164,9 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
       ops::matmul_forward(out, in, P + w, b, rows, K, M, acc);
   };
 
-  S.x.resize(N * C), S.ln.resize(N * C), S.qkv.resize(N * QKV), S.att.resize(N * HD);
-  S.gu.resize(N * 2 * F), S.h.resize(N * F);
-  S.xsel.resize(all_rows || N == B ? 0 : B * C);
+  size_scratch(S.x, N * C), size_scratch(S.ln, N * C), size_scratch(S.qkv, N * QKV);
+  size_scratch(S.att, N * HD), size_scratch(S.gu, N * 2 * F), size_scratch(S.h, N * F);
+  size_scratch(S.xsel, all_rows || N == B ? 0 : B * C);
   float *x = S.x.data(), *ln = S.ln.data(), *qkv = S.qkv.data(), *att = S.att.data();
   // The step's ops run as one team (ops::team): a decode step is ~10 short ops per layer.
   ops::team([&] {

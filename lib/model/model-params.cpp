@@ -48,7 +48,6 @@ Model::Model(const ModelConfig& cfg) : cfg_(cfg), impl_(std::make_unique<Impl>()
   tensors_ = make_tensors(cfg_, &impl_->lay);
   const auto& last = tensors_.back();
   params_.assign(last.offset + last.size, 0.f);
-  grads_.assign(params_.size(), 0.f);
   const int64_t half = cfg_.head_dim() / 2;
   impl_->rope_cos.resize(cfg_.max_seq * half);
   impl_->rope_sin.resize(cfg_.max_seq * half);
@@ -97,8 +96,13 @@ void Model::init_params(uint64_t seed) {
   }
 }
 
+float* Model::grads_data() const {
+  if (grads_.empty()) grads_.assign(params_.size(), 0.f);
+  return grads_.data();
+}
+
 void Model::zero_grads() {
-  ops::fill(grads_.data(), 0.f, num_params());
+  ops::fill(grads_data(), 0.f, num_params());
 }
 
 const float* Model::logits() const {

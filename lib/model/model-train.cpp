@@ -7,8 +7,9 @@
 namespace k1rl::model {
 
 namespace {
-void resize(std::vector<float>& v, int64_t n) {
-  v.resize(static_cast<size_t>(n));
+template <class Vec>
+void resize(Vec& v, int64_t n) {
+  size_scratch(v, n);
 }
 }  // namespace
 
@@ -126,7 +127,7 @@ void Model::backward(const float* dlogprob, const float* dentropy) {
   const int64_t HD = H * D, KD = Hkv * D, QKV = HD + 2 * KD, F = cfg_.ffn_dim, V = cfg_.vocab;
   const int64_t R = static_cast<int64_t>(I.rows.size());
   const float* P = params_.data();
-  float* G = grads_.data();
+  float* G = grads_data();
 
   // LM head: dlogits in place of the logits, then d(final norm output) for the rows.
   resize(I.wlp, R), resize(I.went, R);
@@ -152,7 +153,8 @@ void Model::backward(const float* dlogprob, const float* dentropy) {
     for (int64_t r = 0; r < R; ++r)
       ops::add_inplace(I.dxf.data() + I.rows[r] * C, I.dsel.data() + r * C, C);
   }
-  I.dx.assign(N * C, 0.f);
+  resize(I.dx, N * C);
+  ops::fill(I.dx.data(), 0.f, N * C);
   ops::rmsnorm_backward(I.dx.data(), G + I.lay.norm, I.dxf.data(), I.xlast.data(), P + I.lay.norm,
                         I.rstdf.data(), N, C);
 

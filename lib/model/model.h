@@ -112,6 +112,10 @@ struct CeResult {
 
 class KvCache;
 
+// The float arrays of lib/model: parameters, gradients, activations, scratch (sized once and
+// reused; docs/engine.md, "Memory").
+using FloatBuffer = std::vector<float>;
+
 class Model {
  public:
   explicit Model(const ModelConfig& cfg);
@@ -128,10 +132,12 @@ class Model {
   // marks the backend's bf16 copy stale: it is converted again at the next product.
   float* params();
   const float* params() const { return params_.data(); }
-  float* grads() { return grads_.data(); }
-  const float* grads() const { return grads_.data(); }
+  // The gradient buffer is allocated (zero) on first use, so a model that only generates never
+  // holds one.
+  float* grads() { return grads_data(); }
+  const float* grads() const { return grads_data(); }
   float* param(const std::string& name) { return params() + tensor(name).offset; }
-  float* grad(const std::string& name) { return grads_.data() + tensor(name).offset; }
+  float* grad(const std::string& name) { return grads_data() + tensor(name).offset; }
 
   // Seeded initialisation as in Hugging Face LLaMA: N(0, 0.02) for every matrix and the
   // embedding, 1 for norm weights, 0 for biases; tensor t draws from Rng(seed, t).
@@ -168,9 +174,11 @@ class Model {
  private:
   friend class KvCache;
   struct Impl;
+  float* grads_data() const;
   ModelConfig cfg_;
   std::vector<TensorInfo> tensors_;
-  std::vector<float> params_, grads_;
+  FloatBuffer params_;
+  mutable FloatBuffer grads_;  // empty until grads_data()
   std::unique_ptr<Impl> impl_;
 };
 
@@ -188,6 +196,10 @@ KvType kv_type_from_name(const std::string& name);  // "f32" "f16" "bf24"; throw
 class KvCache {
  public:
   KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, KvType type = KvType::f32);
+  // The same, with its memory (cache, packed weights, step scratch) taken from the buffers that
+  // an earlier cache of this model gave back when it was destroyed (grown only if too small), so
+  // that a Generator made per iteration maps no new memory. The model must outlive the cache.
+  KvCache(const Model& model, int64_t slots, int64_t capacity, KvType type = KvType::f32);
   ~KvCache();
   int64_t slots() const { return slots_; }
   int64_t capacity() const { return capacity_; }
@@ -204,11 +216,12 @@ class KvCache {
 
  private:
   friend class Model;
+  friend class Generator;
   struct Scratch;
-  void pack_one(const Model& model, int64_t offset, int64_t M, int64_t K);
+  void size_cache(const ModelConfig& cfg);
   int64_t slots_, capacity_, stride_, layer_stride_;
   KvType type_;
-  std::vector<unsigned char> k_, v_;  // elements of type()
+  const Model* pool_ = nullptr;  // the model whose buffers this cache borrowed
   std::unique_ptr<Scratch> scratch_;
 };
 

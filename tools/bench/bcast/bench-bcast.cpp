@@ -2,7 +2,8 @@
 // (train app rank 0 -> every rollout rank over the intercommunicator) against the file path
 // (train writes the checkpoint with model::save_checkpoint, rollout reads it with load_checkpoint)
 // at shape M (124M floats) in the same run; verifies every copy; prints a table, the ratio and a
-// final JSON line. Usage: k1rl-bench-bcast [--shape S|M] [--reps N] [--dir DIR]
+// final JSON line, with each phase's page faults and CPU time summed over the ranks.
+// Usage: k1rl-bench-bcast [--shape S|M] [--reps N] [--dir DIR] [--quick] [--threads N]
 // (started alone it relaunches itself as `mpiexec -n 2`: world rank 0 trains, the others roll out).
 #include <mpi.h>
 #include <unistd.h>
@@ -17,23 +18,12 @@
 
 #include "lib/comm/comm.h"
 #include "lib/model/model.h"
+#include "tools/bench/common/bench.h"
+#include "tools/bench/shapes.h"
 
 using namespace k1rl;
 
 namespace {
-
-model::ModelConfig shape(const std::string& s) {
-  model::ModelConfig c;
-  if (s == "S") {  // DESIGN.md reference shapes
-    c.layers = 4, c.dim = 256, c.heads = 8, c.kv_heads = 8, c.ffn_dim = 688, c.vocab = 512,
-    c.max_seq = 256;
-  } else {
-    c.layers = 12, c.dim = 768, c.heads = 12, c.kv_heads = 12, c.ffn_dim = 2048, c.vocab = 50257,
-    c.max_seq = 256;
-  }
-  c.tie_embeddings = true;
-  return c;
-}
 
 // Order-sensitive 64-bit digest of the parameters (bit patterns, so -0 and NaN payloads count).
 uint64_t digest(const float* p, int64_t n) {
@@ -54,6 +44,17 @@ bool verified(const Comm& comm, const model::Model& m, uint64_t want) {
   return all == 1;
 }
 
+// A phase's resource use summed over all ranks (on rank 0).
+bench::Phase summed(const std::string& name, double wall, const bench::Usage& u) {
+  double mine[4] = {u.user_s, u.sys_s, double(u.minflt), double(u.majflt)}, all[4] = {0, 0, 0, 0};
+  MPI_Reduce(mine, all, 4, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  bench::Phase p;
+  p.name = name, p.wall_s = wall;
+  p.usage.user_s = all[0], p.usage.sys_s = all[1];
+  p.usage.minflt = static_cast<int64_t>(all[2]), p.usage.majflt = static_cast<int64_t>(all[3]);
+  return p;
+}
+
 bool under_mpi_launcher() {
   for (const char* v :
        {"PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS"})
@@ -64,21 +65,17 @@ bool under_mpi_launcher() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::Driver d("bcast", "weight broadcast train -> rollout against the checkpoint file path");
   std::string shape_name = "M", dir = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
   int reps = 3;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--shape" && i + 1 < argc)
-      shape_name = argv[++i];
-    else if (a == "--reps" && i + 1 < argc)
-      reps = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--dir" && i + 1 < argc)
-      dir = argv[++i];
-    else {
-      std::fprintf(stderr, "usage: k1rl-bench-bcast [--shape S|M] [--reps N] [--dir DIR]\n");
-      return 64;
-    }
-  }
+  d.options().add_options()("shape", bench::po::value(&shape_name)->default_value("M"),
+                            "S|M (--quick: S)")("reps", bench::po::value(&reps)->default_value(3),
+                                                "repetitions, best kept (--quick: 1)")(
+      "dir", bench::po::value(&dir)->default_value(dir), "where the checkpoint goes");
+  if (!d.parse(argc, argv)) return d.exit_code();
+  if (d.quick() && !d.given("shape")) shape_name = "S";
+  if (d.quick() && !d.given("reps")) reps = 1;
+  reps = std::max(1, reps);
   if (!under_mpi_launcher()) {  // relaunch: one train and one rollout rank
     std::vector<char*> args;
     const char* mpiexec = std::getenv("K1RL_MPIEXEC") ? std::getenv("K1RL_MPIEXEC") : "mpiexec";
@@ -113,7 +110,7 @@ int main(int argc, char** argv) {
     set_process_identity("bench-bcast", wr, ws);
     Comm comm = Comm::create(opt);
     const bool train = comm.role() == Role::train;
-    model::Model m(shape(shape_name));
+    model::Model m(bench::shape(shape_name.c_str()).cfg);
     const int64_t n = m.num_params();
     uint64_t want = 0;
     if (train) {
@@ -123,40 +120,55 @@ int main(int argc, char** argv) {
     MPI_Bcast(&want, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     const double gib = static_cast<double>(n) * 4 / (1 << 30);
     if (wr == 0)
-      std::printf(
-          "k1rl-bench-bcast: shape %s, %lld floats (%.2f GiB), 1 train -> %d rollout rank(s), %d "
-          "reps, "
-          "checkpoints in %s\n",
-          shape_name.c_str(), static_cast<long long>(n), gib, ws - 1, reps, dir.c_str());
+      d.print_header(
+          strfmt("shape %s, %lld floats (%.2f GiB), 1 train -> %d rollout rank(s), %d "
+                 "reps, checkpoints in %s",
+                 shape_name.c_str(), static_cast<long long>(n), gib, ws - 1, reps, dir.c_str()));
     int pid = getpid();  // train's, so every rank names the same file
     MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
     std::fflush(stdout);
     const std::string path = dir + "/k1rl-bench-bcast-" + std::to_string(pid) + ".h5";
     double bcast = 1e30, write = 1e30, read = 1e30, file = 1e30;
+    double wall[3] = {0, 0, 0};
+    bench::Usage use[3];  // broadcast, save, load: this rank's
     bool ok = true;
     for (int r = 0; r < reps; ++r) {
       // Broadcast.
       if (!train) std::memset(m.params(), 0, static_cast<size_t>(n) * 4);
       MPI_Barrier(MPI_COMM_WORLD);
       double t0 = MPI_Wtime();
+      bench::Usage u0 = bench::usage_self();
       broadcast_weights(comm, m.params(), static_cast<size_t>(n));
       MPI_Barrier(MPI_COMM_WORLD);
+      use[0] += bench::usage_self() - u0;
+      wall[0] += MPI_Wtime() - t0;
       bcast = std::min(bcast, MPI_Wtime() - t0);
       ok = verified(comm, m, want) && ok;
       // File: train writes and publishes, then rollout reads.
       if (!train) std::memset(m.params(), 0, static_cast<size_t>(n) * 4);
       MPI_Barrier(MPI_COMM_WORLD);
       t0 = MPI_Wtime();
+      u0 = bench::usage_self();
       if (train) model::save_checkpoint(path, m, nullptr, model::TrainState{});
       MPI_Barrier(MPI_COMM_WORLD);
       const double t1 = MPI_Wtime();
+      const bench::Usage u1 = bench::usage_self();
+      use[1] += u1 - u0;
       if (!train) model::load_checkpoint(path, m, nullptr);
       MPI_Barrier(MPI_COMM_WORLD);
       const double t2 = MPI_Wtime();
+      use[2] += bench::usage_self() - u1;
+      wall[1] += t1 - t0, wall[2] += t2 - t1;
       write = std::min(write, t1 - t0), read = std::min(read, t2 - t1),
       file = std::min(file, t2 - t0);
       ok = verified(comm, m, want) && ok;
       if (train) std::remove(path.c_str());
+    }
+    const char* names[3] = {"broadcast_weights", "save_checkpoint (train)",
+                            "load_checkpoint (rollout)"};
+    for (int k = 0; k < 3; ++k) {
+      bench::Phase p = summed(names[k], wall[k], use[k]);
+      if (wr == 0) d.record(p);
     }
     if (wr == 0) {
       const double gb = static_cast<double>(n) * 4 / 1e9, ratio = file / bcast;
@@ -167,12 +179,18 @@ int main(int argc, char** argv) {
       std::printf("%-28s %10.3f %10.2f\n", "file path (write + read)", file, gb / file);
       std::printf("file path / broadcast: %.1fx (target >= 5x); every copy %s\n", ratio,
                   ok ? "verified" : "WRONG");
-      std::printf(
-          "{\"bench\":\"bcast\",\"shape\":\"%s\",\"floats\":%lld,\"rollout_ranks\":%d,\"bcast_s\":%"
-          ".4f,"
-          "\"write_s\":%.4f,\"read_s\":%.4f,\"file_s\":%.4f,\"ratio\":%.2f,\"verified\":%s}\n",
-          shape_name.c_str(), static_cast<long long>(n), ws - 1, bcast, write, read, file, ratio,
-          ok ? "true" : "false");
+      d.json()
+          .str("bench", "bcast")
+          .str("shape", shape_name)
+          .integer("floats", n)
+          .integer("rollout_ranks", ws - 1)
+          .num("bcast_s", bcast, 4)
+          .num("write_s", write, 4)
+          .num("read_s", read, 4)
+          .num("file_s", file, 4)
+          .num("ratio", ratio, 2)
+          .boolean("verified", ok);
+      d.finish();
     }
     rc = ok ? 0 : 1;
   } catch (const Error& e) {

@@ -7,7 +7,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,10 +19,6 @@
 
 namespace k1rl::bench {
 namespace {
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 double cpu_seconds() {
   rusage u;
@@ -163,10 +158,10 @@ void row(const std::string& what, double ours, double cpu_ours, const Torch& t, 
 
 }  // namespace
 
-std::string bench_bf16_rows(const Bf16Options& o) {
+void bench_bf16_rows(const Bf16Options& o, Driver& d) {
   if (!ops::bf16_supported()) {
     std::printf("bf16 rows skipped: this CPU has neither AMX-BF16 nor AVX512-BF16\n");
-    return "";
+    return;
   }
   ops::set_precision(ops::Precision::bf16);
   const std::string isa = ops::engine().bf16_isa;
@@ -178,7 +173,9 @@ std::string bench_bf16_rows(const Bf16Options& o) {
   for (const char* name : o.train_shapes) {
     const Shape s = shape(name);
     const int steps = o.quick ? 1 : (s.name[0] == 'S' ? 5 : 3);
+    Meter m;
     const Train r = train(s, steps);
+    d.record(m.stop(strfmt("k1rl train %s bf16", name)));
     const Torch t = o.torch ? torch_run(strfmt("train %s %d", name, steps)) : Torch{};
     ratio[s.name[0] == 'S' ? 0 : 1] = t.tokens_per_s > 0 ? r.tokens_per_s / t.tokens_per_s : 0;
     if (s.name[0] == 'M') frac_m = r.gflops / peak;
@@ -188,7 +185,9 @@ std::string bench_bf16_rows(const Bf16Options& o) {
     const int reps = o.quick ? 1 : 5;
     const Torch t = o.torch ? torch_run(strfmt("gen %lld 32 224 %d", (long long)b, reps)) : Torch{};
     double cpu_us = 0;
+    Meter m;
     const double ours = gen(b, 32, 224, reps, &cpu_us);
+    d.record(m.stop(strfmt("k1rl generate S b%lld bf16", (long long)b)));
     ratio[b == 64 ? 2 : 3] = t.tokens_per_s > 0 ? ours / t.tokens_per_s : 0;
     row(strfmt("generate S b%lld bf16", (long long)b), ours, cpu_us, t, 0, peak);
   }
@@ -201,11 +200,14 @@ std::string bench_bf16_rows(const Bf16Options& o) {
       peak2);
   peak = std::max(peak, peak2);
   ops::set_precision(ops::Precision::fp32);
-  return strfmt(
-      ", \"train_ratio_S_bf16\": %.3f, \"train_ratio_M_bf16\": %.3f, \"bf16_peak_frac_M\": %.3f, "
-      "\"gen_ratio_b64_bf16\": %.3f, \"gen_ratio_b1_bf16\": %.3f, \"bf16_peak_gflops\": %.0f, "
-      "\"bf16_isa\": \"%s\"",
-      ratio[0], ratio[1], frac_m, ratio[2], ratio[3], peak, isa.c_str());
+  d.json()
+      .num("train_ratio_S_bf16", ratio[0], 3)
+      .num("train_ratio_M_bf16", ratio[1], 3)
+      .num("bf16_peak_frac_M", frac_m, 3)
+      .num("gen_ratio_b64_bf16", ratio[2], 3)
+      .num("gen_ratio_b1_bf16", ratio[3], 3)
+      .num("bf16_peak_gflops", peak, 0)
+      .str("bf16_isa", isa);
 }
 
 }  // namespace k1rl::bench

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/bench/common/bench.h"
+
 namespace k1rl::bench {
 
 struct Bf16Options {
@@ -14,8 +16,8 @@ struct Bf16Options {
   std::vector<const char*> train_shapes{"S", "M"};
   std::vector<int64_t> gen_batches{64, 1};
 };
-// Prints one table row per measurement and returns the JSON keys (", \"train_ratio_S_bf16\":
-// ..." up to "bf16_isa"), or an empty string with a note when the CPU has no bf16.
-std::string bench_bf16_rows(const Bf16Options& o);
+// Prints one table row per measurement, records each of ours as a phase of `d` and adds the
+// JSON keys train_ratio_S_bf16 ... bf16_isa to d.json(); only a note when the CPU has no bf16.
+void bench_bf16_rows(const Bf16Options& o, Driver& d);
 
 }  // namespace k1rl::bench

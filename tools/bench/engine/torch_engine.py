@@ -2,17 +2,28 @@
 # PyTorch reference for tools/bench/engine: the same LLaMA-style decoder as lib/model, trained
 # (forward + backward + AdamW) and sampled from (prefill + KV-cache decode, multinomial sampling)
 # at the shapes of DESIGN.md. Prints one JSON line per measurement. Given its best chance as a
-# careful user would: 2 threads, inference_mode, a preallocated KV cache, fused q/k/v and gate/up
-# projections, AdamW(foreach=True). Usage: torch_engine.py train S|M STEPS | gen B PROMPT NEW REPS
+# careful user would: the driver's thread count (OMP_NUM_THREADS), inference_mode, a preallocated
+# KV cache, fused q/k/v and gate/up projections, AdamW(foreach=True). Each line carries the timed
+# region's getrusage ("rusage": user/system seconds, minor/major page faults).
+# Usage: torch_engine.py train S|M STEPS | gen B PROMPT NEW REPS
 import json
 import math
+import os
+import resource
 import sys
 import time
 
 import torch
 import torch.nn.functional as Fn
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+
+
+def rusage_since(r0, t0):
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return dict(wall_s=time.perf_counter() - t0, user_s=r.ru_utime - r0.ru_utime,
+                sys_s=r.ru_stime - r0.ru_stime, minflt=r.ru_minflt - r0.ru_minflt,
+                majflt=r.ru_majflt - r0.ru_majflt)
 
 SHAPES = {
     "S": dict(layers=4, dim=256, heads=8, kv_heads=8, ffn_dim=688, vocab=512, seq=256, batch=16),
@@ -96,13 +107,13 @@ def bench_train(shape, steps):
         return loss.item()
 
     step()  # warm-up
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, r0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
     for _ in range(steps):
         step()
     dt, dc = time.perf_counter() - t0, time.process_time() - c0
     tokens = steps * c["batch"] * c["seq"]
     return dict(kind="train", shape=shape, tokens_per_s=tokens / dt, seconds_per_step=dt / steps,
-                cpu_us_per_token=1e6 * dc / tokens)
+                cpu_us_per_token=1e6 * dc / tokens, rusage=rusage_since(r0, t0))
 
 
 @torch.inference_mode()
@@ -112,7 +123,10 @@ def bench_gen(batch, prompt, new, reps, shape="S"):
     m = Model(c, max_seq=prompt + new)
     H, D = c["heads"], c["dim"] // c["heads"]
     best, cpu_us = 0.0, 0.0
+    r0, w0 = None, 0.0
     for r in range(reps + 1):  # first run is a warm-up
+        if r == 1:
+            r0, w0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         tok = torch.randint(0, c["vocab"], (batch, prompt))
         cache = [(torch.empty(batch, H, prompt + new, D), torch.empty(batch, H, prompt + new, D))
                  for _ in range(c["layers"])]
@@ -128,7 +142,8 @@ def bench_gen(batch, prompt, new, reps, shape="S"):
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if r > 0 and batch * new / dt > best:
             best, cpu_us = batch * new / dt, 1e6 * dc / (batch * new)
-    return dict(kind="gen", batch=batch, tokens_per_s=best, cpu_us_per_token=cpu_us)
+    return dict(kind="gen", batch=batch, tokens_per_s=best, cpu_us_per_token=cpu_us,
+                rusage=rusage_since(r0, w0))
 
 
 def main():

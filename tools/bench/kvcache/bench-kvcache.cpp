@@ -5,9 +5,9 @@
 // computes for the same token (the k1.5 log-ratio at θ = θ_i), per token and summed per answer.
 // Then the time of one decode step (64 sequences, 144 cached positions, shape S of DESIGN.md)
 // for each type, the types interleaved step by step so that the host's noise hits all alike.
-// Usage: k1rl-bench-kvcache --checkpoint PATH [--new N] [--steps N]
+// Each part's page faults and CPU time are in the resource table; the JSON line has the figures.
+// Usage: k1rl-bench-kvcache --checkpoint PATH [--new N] [--steps N] [--quick] [--threads N]
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +19,7 @@
 #include "lib/model/model.h"
 #include "lib/policy/policy.h"
 #include "lib/tokenizer/tokenizer.h"
+#include "tools/bench/common/bench.h"
 #include "tools/bench/shapes.h"
 
 using namespace k1rl;
@@ -27,7 +28,7 @@ namespace {
 
 constexpr model::KvType kTypes[] = {model::KvType::f32, model::KvType::bf24, model::KvType::f16};
 
-void logprob_errors(const std::string& path, int64_t fresh) {
+void logprob_errors(const std::string& path, int64_t fresh, bench::JsonLine& json) {
   model::Model m(model::read_checkpoint_config(path));
   model::load_checkpoint(path, m, nullptr);
   auto tok = load_tokenizer(path);
@@ -81,10 +82,16 @@ void logprob_errors(const std::string& path, int64_t fresh) {
     }
     std::printf("%-6s %7zu %12.2e %12.2e %14.2e %14.2e\n", model::kv_type_name(kv), n,
                 n ? tok_sum / double(n) : 0.0, tok_max, ans_sum / double(res.size()), ans_max);
+    const std::string k = model::kv_type_name(kv);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3e", n ? tok_sum / double(n) : 0.0);
+    json.raw("lp_err_token_mean_" + k, buf);
+    std::snprintf(buf, sizeof buf, "%.3e", ans_max);
+    json.raw("lp_err_answer_max_" + k, buf);
   }
 }
 
-void step_times(int steps) {
+void step_times(int steps, bench::JsonLine& json) {
   const model::ModelConfig c = bench::shape("S").cfg;
   model::Model m(c);
   m.init_params(1);
@@ -107,11 +114,10 @@ void step_times(int steps) {
   std::map<model::KvType, std::vector<double>> us;
   for (int s = 0; s < steps; ++s)
     for (model::KvType kv : kTypes) {  // the same position again: the step's work is the same
-      const auto t0 = std::chrono::steady_clock::now();
+      const double t0 = bench::now();
       m.forward_cached(next.data(), one.data(), B, slots.data(), pos.data(), caches.at(kv),
                        logits.data());
-      us[kv].push_back(
-          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+      us[kv].push_back(1e6 * (bench::now() - t0));
     }
   std::printf(
       "\ndecode step, shape S, batch 64, 144 cached positions, %d steps each, interleaved\n",
@@ -123,41 +129,41 @@ void step_times(int steps) {
     const double med = v[v.size() / 2];
     if (kv == model::KvType::f32) base = med;
     std::printf("%-6s median %8.0f us   %.3fx of f32\n", model::kv_type_name(kv), med, med / base);
+    json.num(std::string("step_us_") + model::kv_type_name(kv), med, 1);
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::Driver d("kvcache", "log-prob error and decode-step time of each KV-cache type");
   std::string path;
   int64_t fresh = 160;
   int steps = 200;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--checkpoint" && i + 1 < argc) {
-      path = argv[++i];
-    } else if (a == "--new" && i + 1 < argc) {
-      fresh = std::atoll(argv[++i]);
-    } else if (a == "--steps" && i + 1 < argc) {
-      steps = std::atoi(argv[++i]);
-    } else {
-      std::fprintf(
-          stderr,
-          "usage: k1rl-bench-kvcache --checkpoint PATH [--new N (160)] [--steps N (200)]\n"
-          "  PATH: a checkpoint with its tokenizer (run/ckpt/latest, k1rl-convert's output)\n");
-      return a == "--help" || a == "-h" ? 0 : 64;
-    }
-  }
+  d.options().add_options()(
+      "checkpoint", bench::po::value(&path),
+      "a checkpoint with its tokenizer (run/ckpt/latest, k1rl-convert's output)")(
+      "new", bench::po::value(&fresh)->default_value(160), "answer tokens (--quick: 8)")(
+      "steps", bench::po::value(&steps)->default_value(200), "decode steps per type (--quick: 5)");
+  if (!d.parse(argc, argv)) return d.exit_code();
+  if (d.quick() && !d.given("new")) fresh = 8;
+  if (d.quick() && !d.given("steps")) steps = 5;
   if (path.empty() || fresh < 1 || steps < 1) {
-    std::fprintf(stderr, "k1rl-bench-kvcache: give --checkpoint PATH (see --help)\n");
+    std::fprintf(stderr, "k1rl-bench-kvcache: error: give --checkpoint PATH (see --help)\n");
     return 64;
   }
   try {
-    logprob_errors(path, fresh);
-    step_times(steps);
+    d.print_header();
+    bench::Meter m1;
+    logprob_errors(path, fresh, d.json());
+    d.record(m1.stop("log-prob errors (generate + forward)"));
+    bench::Meter m2;
+    step_times(steps, d.json());
+    d.record(m2.stop("decode steps"));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "k1rl-bench-kvcache: %s\n", e.what());
     return 1;
   }
+  d.finish();
   return 0;
 }

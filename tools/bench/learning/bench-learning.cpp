@@ -1,15 +1,15 @@
 // Learning benchmark: SFT warm-up on the built-in task, then RL from the same warm-up checkpoint
 // with k15 and with grpo for the same number of iterations (same samples); held-out greedy
 // accuracy before and after. Prints a table and a JSON line
-// {acc_before, acc_after_k15, acc_after_grpo, rl_minutes}.
+// {acc_before, acc_after_k15, acc_after_grpo, rl_minutes}, with each phase's page faults and CPU
+// time in the resource table.
 // Usage: k1rl-bench-learning [--config inputs/configs/tiny.ini] [--iterations N] [--out DIR]
 //                            [--seeds N (run.seed 1..N; mean and range)] [--algorithms k15,grpo]
-//                            [--section.key=value ...]
+//                            [--quick] [--threads N] [--section.key=value ...]
 // With a config that starts from an imported model (train.sft_steps = 0, init_checkpoint), the
 // start is that model (e.g. inputs/configs/smollm2-135m.ini).
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 
 #include "kernels/ops.h"
@@ -17,6 +17,7 @@
 #include "lib/eval/eval.h"
 #include "lib/loop/loop.h"
 #include "lib/model/model.h"
+#include "tools/bench/common/bench.h"
 
 using namespace k1rl;
 
@@ -62,23 +63,25 @@ std::vector<std::string> split(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::Driver d("learning", "held-out accuracy after SFT, then after RL with k15 and with grpo");
   std::string ini = K1RL_SOURCE_DIR "/inputs/configs/tiny.ini", out = "/tmp/k1rl-bench-learning";
   int64_t iterations = -1;
   int seeds = 1;
-  std::vector<std::string> algos = {"k15", "grpo"}, extra;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--config") && i + 1 < argc)
-      ini = argv[++i];
-    else if (!std::strcmp(argv[i], "--iterations") && i + 1 < argc)
-      iterations = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--out") && i + 1 < argc)
-      out = argv[++i];
-    else if (!std::strcmp(argv[i], "--seeds") && i + 1 < argc)
-      seeds = std::max(1, std::atoi(argv[++i]));
-    else if (!std::strcmp(argv[i], "--algorithms") && i + 1 < argc)
-      algos = split(argv[++i]);
-    else
-      extra.push_back(argv[i]);
+  std::string algo_list = "k15,grpo";
+  d.options().add_options()("config", bench::po::value(&ini)->default_value(ini), "INI config")(
+      "iterations", bench::po::value(&iterations)->default_value(-1),
+      "RL iterations per algorithm (-1: run.iterations; --quick: 1)")(
+      "out", bench::po::value(&out)->default_value(out), "scratch run directories (removed first)")(
+      "seeds", bench::po::value(&seeds)->default_value(1), "seeds (run.seed 1..N): mean and range")(
+      "algorithms", bench::po::value(&algo_list)->default_value(algo_list),
+      "comma-separated RL algorithms, each from the same start");
+  if (!d.parse(argc, argv, true)) return d.exit_code();
+  seeds = std::max(1, seeds);
+  const std::vector<std::string> algos = split(algo_list);
+  std::vector<std::string> extra = d.unknown();  // --section.key=value overrides
+  if (d.quick()) {
+    extra.insert(extra.begin(), {"--train.sft_steps=20", "--eval.max_prompts=20"});
+    if (!d.given("iterations")) iterations = 1;
   }
   try {
     std::filesystem::remove_all(out);
@@ -90,15 +93,19 @@ int main(int argc, char** argv) {
     Stats before;
     std::vector<Stats> after(algos.size()), minutes(algos.size());
     std::vector<std::pair<std::string, eval::EvalResult>> rows;
+    d.print_header();
     for (int seed = 1; seed <= seeds; ++seed) {
       const std::string sd = "--run.seed=" + std::to_string(seed);
       const std::string base = out + "/seed" + std::to_string(seed);
       Config sft = make(ini, with({"--run.dir=" + base + "/sft", "--run.iterations=0", sd}));
       model::engine_setup(sft);  // --engine.precision=... as the apps do
-      double t0 = seconds_since_start();
+      bench::Meter m_sft;
       loop::run_local(sft);  // SFT warm-up, or the imported weights as it_000000 (sft_steps = 0)
-      double sft_s = seconds_since_start() - t0;
+      d.record(m_sft.stop(strfmt("seed %d: start", seed)));
+      const double sft_s = d.phases().back().wall_s;
+      bench::Meter m_eval;
       eval::EvalResult b = evaluate(sft);
+      d.record(m_eval.stop(strfmt("seed %d: eval of the start", seed)));
       before.add(b.greedy_accuracy, seeds);
       rows.push_back({strfmt("seed %d: start", seed), b});
       for (size_t a = 0; a < algos.size(); ++a) {
@@ -107,10 +114,13 @@ int main(int argc, char** argv) {
             with({"--run.dir=" + base + "/" + algos[a], "--train.algorithm=" + algos[a],
                   "--train.init_checkpoint=" + RunDir::from(sft).ckpt(0), "--train.sft_steps=0",
                   "--run.iterations=" + std::to_string(iterations), sd}));
-        double t1 = seconds_since_start();
+        bench::Meter m_rl;
         loop::run_local(rl);
-        minutes[a].add((seconds_since_start() - t1) / 60.0, seeds);
+        d.record(m_rl.stop(strfmt("seed %d: RL %s", seed, algos[a].c_str())));
+        minutes[a].add(d.phases().back().wall_s / 60.0, seeds);
+        bench::Meter m_ev;
         eval::EvalResult r = evaluate(rl);
+        d.record(m_ev.stop(strfmt("seed %d: eval after %s", seed, algos[a].c_str())));
         after[a].add(r.greedy_accuracy, seeds);
         rows.push_back({strfmt("seed %d: %s, %lld it", seed, algos[a].c_str(),
                                static_cast<long long>(iterations)),
@@ -122,19 +132,18 @@ int main(int argc, char** argv) {
     std::printf("%s", eval::format_table(rows).c_str());
     std::printf("%d seed(s), %lld RL iterations: before %.3f [%.3f, %.3f]\n", seeds,
                 static_cast<long long>(iterations), before.mean, before.lo, before.hi);
-    std::string json = strfmt("{\"seeds\": %d, \"acc_before\": %.4f", seeds, before.mean);
+    d.json().integer("seeds", seeds).num("acc_before", before.mean, 4);
     for (size_t a = 0; a < algos.size(); ++a) {
       std::printf("  %-8s after %.3f [%.3f, %.3f], RL minutes per run %.2f [%.2f, %.2f]\n",
                   algos[a].c_str(), after[a].mean, after[a].lo, after[a].hi, minutes[a].mean,
                   minutes[a].lo, minutes[a].hi);
-      json += strfmt(
-          ", \"acc_after_%s\": %.4f, \"acc_after_%s_min\": %.4f, \"acc_after_%s_max\": "
-          "%.4f",
-          algos[a].c_str(), after[a].mean, algos[a].c_str(), after[a].lo, algos[a].c_str(),
-          after[a].hi);
+      d.json()
+          .num("acc_after_" + algos[a], after[a].mean, 4)
+          .num("acc_after_" + algos[a] + "_min", after[a].lo, 4)
+          .num("acc_after_" + algos[a] + "_max", after[a].hi, 4);
     }
-    json += strfmt(", \"rl_minutes\": %.2f}", minutes.empty() ? 0.0 : minutes[0].mean);
-    std::printf("%s\n", json.c_str());
+    d.json().num("rl_minutes", minutes.empty() ? 0.0 : minutes[0].mean, 2);
+    d.finish();
   } catch (const Error& e) {
     std::fprintf(stderr, "k1rl-bench-learning: error: %s\n", e.line().c_str());
     return 2;

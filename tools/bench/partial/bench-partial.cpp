@@ -4,14 +4,14 @@
 // most segment_tokens per iteration, the rest is parked, and new answers keep the slots full.
 // The policy is a seeded random-init model: its end-of-answer rate gives geometrically
 // distributed answer lengths, cut at max_answer_tokens (a long tail). Prints a table and a JSON
-// line. Usage: k1rl-bench-partial [--tokens N] [--max-answer N] [--segment N]
+// line, with each mode's page faults and CPU time in the resource table.
+// Usage: k1rl-bench-partial [--tokens N] [--max-answer N] [--segment N] [--quick] [--threads N]
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "kernels/ops.h"
 #include "lib/app/app.h"
 #include "lib/rollout/rollout.h"
+#include "tools/bench/common/bench.h"
 
 using namespace k1rl;
 
@@ -65,22 +65,14 @@ Totals run(const model::Model& m, const Tokenizer& tok, const std::vector<Task>&
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::Driver d("partial", "finished answers per second with and without partial rollouts");
   int64_t tokens = 60000, max_answer = 512, segment = 128, batch = 64;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--tokens"))
-      tokens = std::atoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--max-answer"))
-      max_answer = std::atoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--segment"))
-      segment = std::atoll(argv[i + 1]);
-    else {
-      std::fprintf(
-          stderr,
-          "k1rl-bench-partial: error: unknown option %s; see the header of bench-partial.cpp\n",
-          argv[i]);
-      return 64;
-    }
-  }
+  d.options().add_options()("tokens", bench::po::value(&tokens)->default_value(tokens),
+                            "tokens to generate per mode (--quick: 3000)")(
+      "max-answer", bench::po::value(&max_answer)->default_value(max_answer), "answer cap")(
+      "segment", bench::po::value(&segment)->default_value(segment), "tokens per segment");
+  if (!d.parse(argc, argv)) return d.exit_code();
+  if (d.quick() && !d.given("tokens")) tokens = 3000;
   try {
     auto tok = make_byte_tokenizer();
     Rng rng(1);
@@ -88,26 +80,32 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 64; ++i) tasks.push_back(generate_task("addition", 2, rng));
     model::Model m(model::ModelConfig::from_config(bench_config(true, max_answer, segment, batch)));
     m.init_params(42);
+    d.print_header(
+        strfmt("policy: random-init dim 128, 2 layers; %lld answers per batch, answers "
+               "<= %lld tokens, segment %lld tokens",
+               (long long)batch, (long long)max_answer, (long long)segment));
+    bench::Meter m_full;
     Totals full = run(m, *tok, tasks, false, max_answer, segment, batch, tokens);
+    d.record(m_full.stop("full rollouts"));
+    bench::Meter m_part;
     Totals part = run(m, *tok, tasks, true, max_answer, segment, batch, tokens);
+    d.record(m_part.stop("partial rollouts"));
     auto line = [](const char* name, const Totals& t) {
       std::printf("%-10s %10lld %10lld %6lld %10.2f %12.1f %12.1f %10.3f\n", name,
                   (long long)t.tokens, (long long)t.finished, (long long)t.iterations, t.gen_s,
                   t.finished / t.gen_s, t.tokens / t.gen_s,
                   t.util_sum / static_cast<double>(t.iterations));
     };
-    std::printf(
-        "policy: random-init dim 128, 2 layers; %lld answers per batch, answers <= %lld tokens, "
-        "segment %lld tokens, %d OpenMP threads\n",
-        (long long)batch, (long long)max_answer, (long long)segment, ops::num_threads());
     std::printf("%-10s %10s %10s %6s %10s %12s %12s %10s\n", "rollouts", "tokens", "finished",
                 "iters", "gen s", "finished/s", "tokens/s", "slot util");
     line("full", full);
     line("partial", part);
     double fp = part.finished / part.gen_s, ff = full.finished / full.gen_s;
-    std::printf(
-        "{\"finished_per_s_partial\": %.3f, \"finished_per_s_full\": %.3f, \"ratio\": %.3f}\n", fp,
-        ff, fp / ff);
+    d.json()
+        .num("finished_per_s_partial", fp, 3)
+        .num("finished_per_s_full", ff, 3)
+        .num("ratio", bench::ratio(fp, ff), 3);
+    d.finish();
   } catch (const Error& e) {
     std::fprintf(stderr, "k1rl-bench-partial: error: %s\n", e.line().c_str());
     return 2;

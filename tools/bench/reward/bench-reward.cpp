@@ -1,25 +1,24 @@
 // k1rl-bench-reward: checker answers/s (numbers and countdown, one thread), and sandboxed code
 // runs/s per core with the sandbox's start-up overhead against a bare fork/exec of the same
 // ~10 ms Python program in the same run. Every run's output is verified. Prints a table and a
-// final JSON line {checks_per_s, sandbox_runs_per_s, sandbox_overhead_ratio, ...}.
-// Usage: k1rl-bench-reward [--runs N] [--checks N] [--threads T]
+// final JSON line {checks_per_s, sandbox_runs_per_s, sandbox_overhead_ratio, ...} ("threads" is
+// the number of sandbox workers), with each part's page faults and CPU time (this process and the
+// sandboxed children) in the resource table.
+// Usage: k1rl-bench-reward [--runs N] [--checks N] [--workers T] [--quick]
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "lib/reward/reward.h"
+#include "tools/bench/common/bench.h"
 
 namespace {
 using namespace k1rl;
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+double since(double t0) {
+  return bench::now() - t0;
 }
 
 double median(std::vector<double> v) {
@@ -55,7 +54,7 @@ double bench_checks(int n, double* right_frac) {
   }
   RewardOptions opt;
   int correct = 0;
-  auto t0 = Clock::now();
+  double t0 = bench::now();
   for (const auto& [t, text] : answers)
     correct += check_answer(*t, text, nullptr, 0, opt).score == 1.0;
   double s = since(t0);
@@ -82,23 +81,24 @@ void verify(const SandboxResult& r, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::Driver d("reward", "checker answers/s and sandboxed runs/s against a bare fork/exec");
   int runs = 40, checks = 20000;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--runs"))
-      runs = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--checks"))
-      checks = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--threads"))
-      threads = std::atoi(argv[i + 1]);
-    else
-      die(std::string("unknown option ") + argv[i] +
-          "; usage: k1rl-bench-reward [--runs N] [--checks N] [--threads T]");
-  }
-  if (runs < 3 || checks < 2 || threads < 1) die("--runs >= 3, --checks >= 2, --threads >= 1");
+  d.options().add_options()("runs", bench::po::value(&runs)->default_value(runs),
+                            "sandboxed runs per measurement (--quick: 3)")(
+      "checks", bench::po::value(&checks)->default_value(checks), "checker answers (--quick: 100)")(
+      "workers", bench::po::value(&threads)->default_value(threads),
+      "sandbox workers for the throughput (default: the cores)");
+  if (!d.parse(argc, argv)) return d.exit_code();
+  if (d.quick() && !d.given("runs")) runs = 3;
+  if (d.quick() && !d.given("checks")) checks = 100;
+  if (runs < 3 || checks < 2 || threads < 1) die("--runs >= 3, --checks >= 2, --workers >= 1");
   try {
+    d.print_header();
     double right = 0;
+    bench::Meter m_checks;
     double checks_per_s = bench_checks(checks, &right);
+    d.record(m_checks.stop("checker answers"));
 
     SandboxOptions so;
     Sandbox sb(so);
@@ -106,29 +106,32 @@ int main(int argc, char** argv) {
     SandboxRun trivial{{"/usr/bin/true"}, {}, ""};
     verify(sb.run(run, 0), "warm-up sandbox");
     verify(run_bare(run, so.limits), "warm-up bare");
+    bench::Meter m_lat(true);
     // Interleaved so that both see the same machine load.
     std::vector<double> t_sb, t_bare, t_sb_true, t_bare_true;
     for (int i = 0; i < runs; ++i) {
-      auto t0 = Clock::now();
+      double t0 = bench::now();
       verify(sb.run(run, 0), "sandbox");
       t_sb.push_back(since(t0));
-      t0 = Clock::now();
+      t0 = bench::now();
       verify(run_bare(run, so.limits), "bare");
       t_bare.push_back(since(t0));
-      t0 = Clock::now();
+      t0 = bench::now();
       if (sb.run(trivial, 0).status != SandboxStatus::ok) die("sandboxed /usr/bin/true failed");
       t_sb_true.push_back(since(t0));
-      t0 = Clock::now();
+      t0 = bench::now();
       if (run_bare(trivial, so.limits).status != SandboxStatus::ok)
         die("bare /usr/bin/true failed");
       t_bare_true.push_back(since(t0));
     }
+    d.record(m_lat.stop("sandboxed and bare runs, interleaved"));
     double sb_ms = median(t_sb) * 1e3, bare_ms = median(t_bare) * 1e3;
     double overhead_ms = median(t_sb_true) * 1e3 - median(t_bare_true) * 1e3;
 
     // Throughput: `threads` workers, each in its own slot, all cores busy.
+    bench::Meter m_tput(true);
     std::atomic<int> done{0}, failed{0};
-    auto t0 = Clock::now();
+    double t0 = bench::now();
     std::vector<std::thread> pool;
     for (int w = 0; w < threads; ++w)
       pool.emplace_back([&, w] {
@@ -142,6 +145,7 @@ int main(int argc, char** argv) {
       });
     for (auto& t : pool) t.join();
     double wall = since(t0);
+    d.record(m_tput.stop("sandboxed runs, all workers"));
     if (failed) die(strfmt("%d sandboxed runs failed under load", failed.load()));
     double cores = static_cast<double>(std::min<unsigned>(
         static_cast<unsigned>(threads), std::max(1u, std::thread::hardware_concurrency())));
@@ -155,12 +159,16 @@ int main(int argc, char** argv) {
     std::printf("%-44s %12.2f\n", "sandbox / bare (target < 2)", sb_ms / bare_ms);
     std::printf("%-44s %12.2f\n", "start-up overhead (/usr/bin/true), ms", overhead_ms);
     std::printf("%-44s %12.1f\n", "sandboxed runs/s per core (all cores busy)", runs_per_s_core);
-    std::printf(
-        "{\"checks_per_s\": %.0f, \"sandbox_runs_per_s\": %.2f, \"sandbox_overhead_ratio\": %.3f, "
-        "\"sandbox_overhead_ms\": %.2f, \"bare_ms\": %.2f, \"sandbox_ms\": %.2f, \"threads\": %d, "
-        "\"isolation\": \"%s\"}\n",
-        checks_per_s, runs_per_s_core, sb_ms / bare_ms, overhead_ms, bare_ms, sb_ms, threads,
-        isolation_name(sb.isolation()));
+    d.json()
+        .num("checks_per_s", checks_per_s, 0)
+        .num("sandbox_runs_per_s", runs_per_s_core, 2)
+        .num("sandbox_overhead_ratio", bench::ratio(sb_ms, bare_ms), 3)
+        .num("sandbox_overhead_ms", overhead_ms, 2)
+        .num("bare_ms", bare_ms, 2)
+        .num("sandbox_ms", sb_ms, 2)
+        .integer("threads", threads)
+        .str("isolation", isolation_name(sb.isolation()));
+    d.finish();
   } catch (const Error& e) {
     die(e.line());
   }

@@ -1,0 +1,102 @@
+// lib/model's memory behaviour (docs/engine.md, "Memory"): a KV cache made from a model reuses
+// the buffers an earlier cache of that model gave back, so a Generator made per RL iteration
+// maps nothing new, and what the earlier cache left there changes no result; a model that only
+// generates holds no gradient buffer until one is asked for, and that buffer starts at zero.
+#include <gtest/gtest.h>
+
+#include "tests/unit/model/model-test-util.h"
+
+namespace k1rl::test {
+namespace {
+
+model::ModelConfig mem_config() {
+  model::ModelConfig c = tiny_config(true, false);
+  c.vocab = 29;
+  c.dim = 16;
+  c.heads = 4;
+  c.kv_heads = 2;
+  c.max_seq = 48;
+  return c;
+}
+
+std::vector<model::GenRequest> reqs(int n, uint64_t salt) {
+  std::vector<model::GenRequest> r;
+  for (int i = 0; i < n; ++i) {
+    model::GenRequest q;
+    q.id = i;
+    q.prompt = random_tokens(2 + (i * 7 + static_cast<int>(salt)) % 13, 29, 300 + i + 17 * salt);
+    q.seed = 9000 + i + 100 * salt;
+    r.push_back(q);
+  }
+  return r;
+}
+
+TEST(Memory, CacheOfAModelReusesTheBuffersOfTheLastOne) {
+  model::Model m(mem_config());
+  randomize(m, 3);
+  void *k0 = nullptr, *v0 = nullptr;
+  {
+    model::KvCache a(m, 4, 40, model::KvType::bf24);
+    k0 = a.k(0), v0 = a.v(0);
+  }
+  // Were the memory freed, these would likely take its place (the heap reuses a freed chunk).
+  std::vector<std::vector<unsigned char>> squat;
+  for (size_t n = 64; n < (1 << 16); n += n / 8 + 16) squat.emplace_back(n), squat.emplace_back(n);
+  model::KvCache b(m, 3, 32, model::KvType::bf24);  // smaller: fits in what a gave back
+  EXPECT_EQ(b.k(0), k0);
+  EXPECT_EQ(b.v(0), v0);
+  model::KvCache c(m, 3, 32, model::KvType::bf24);  // b still holds them: c gets its own
+  EXPECT_NE(c.k(0), k0);
+  model::Model other(mem_config());
+  model::KvCache d(other, 3, 32, model::KvType::bf24);  // another model's pool is its own
+  EXPECT_NE(d.k(0), k0);
+}
+
+// A Generator whose cache memory holds another run's keys and values (and packed weights of
+// other parameters) gives bit for bit what a Generator on fresh memory gives.
+TEST(Memory, ReusedCacheMemoryChangesNoResult) {
+  for (model::KvType kv : {model::KvType::f32, model::KvType::bf24, model::KvType::f16}) {
+    model::Model m(mem_config());
+    randomize(m, 5, 0.6f);
+    model::SamplingParams sp;
+    sp.temperature = 0.8;
+    sp.max_answer_tokens = 20;
+    std::vector<model::GenResult> fresh;
+    {
+      model::Model twin(mem_config());
+      randomize(twin, 5, 0.6f);
+      model::Generator g(twin, 5, -1, kv);
+      fresh = g.generate(reqs(7, 2), sp);
+    }
+    {
+      randomize(m, 6, 0.9f);  // other weights fill the cache and the packed weights first
+      model::Generator g(m, 6, -1, kv);
+      g.generate(reqs(9, 1), sp);
+    }
+    randomize(m, 5, 0.6f);
+    model::Generator g(m, 5, -1, kv);  // the memory of the one above
+    const auto again = g.generate(reqs(7, 2), sp);
+    ASSERT_EQ(again.size(), fresh.size());
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      EXPECT_EQ(again[i].tokens, fresh[i].tokens) << model::kv_type_name(kv) << " request " << i;
+      EXPECT_EQ(again[i].logprobs, fresh[i].logprobs) << model::kv_type_name(kv);
+      EXPECT_EQ(again[i].model_logprobs, fresh[i].model_logprobs) << model::kv_type_name(kv);
+    }
+  }
+}
+
+TEST(Memory, GradientsStartAtZeroWhenFirstAskedFor) {
+  model::Model m(mem_config());
+  randomize(m, 7);
+  const model::Model& cm = m;
+  const float* g = cm.grads();
+  for (int64_t i = 0; i < m.num_params(); ++i) ASSERT_EQ(g[i], 0.f) << i;
+  m.cross_entropy_step(make_batch({random_tokens(10, 29, 4)}), 1.f);
+  double norm = 0;
+  for (int64_t i = 0; i < m.num_params(); ++i) norm += double(m.grads()[i]) * m.grads()[i];
+  EXPECT_GT(norm, 0.0);
+  EXPECT_EQ(m.grads(), g);  // allocated once
+}
+
+}  // namespace
+}  // namespace k1rl::test
