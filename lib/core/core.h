@@ -255,7 +255,8 @@ auto accessor(M m) {
     return m;
 }
 template <class S, class M>
-using member_t = std::remove_cvref_t<decltype(accessor<S>(std::declval<M>())(std::declval<S&>()))>;
+using member_t = std::remove_cv_t<
+    std::remove_reference_t<decltype(accessor<S>(std::declval<M>())(std::declval<S&>()))>>;
 template <class T>
 inline constexpr bool is_list = std::is_same_v<T, std::vector<std::string>>;
 

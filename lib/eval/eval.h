@@ -25,6 +25,7 @@ struct EvalConfig {
   int64_t max_batch = 64;
   static EvalConfig from(const Config& cfg);
 };
+const OptionTable<EvalConfig>& eval_options();  // [eval], bound to EvalConfig
 
 struct EvalResult {
   int64_t prompts = 0;

@@ -40,7 +40,7 @@ const OptionTable<Opts>& table() {
           .choice("t.mode", &Opts::mode, {{"fast", Mode::fast}, {"slow", Mode::slow}}, "mode")
           .add("t.paths", &Opts::paths, "paths")
           .scaled(
-              "t.mb", [](Opts& o) -> auto& { return o.inner.bytes; }, 1 << 20, "MiB",
+              "t.mb", [](Opts & o) -> auto& { return o.inner.bytes; }, 1 << 20, "MiB",
               Check().ge(1));
   return t;
 }
@@ -136,11 +136,16 @@ TEST(OptionTable, DefaultsAreTheStructsOwn) {
 }
 
 TEST(OptionTable, EveryKeyFillsItsOwnMemberAndReadsBack) {
-  const std::map<std::string, std::string> next = {
-      {"t.steps", "11"},          {"t.small", "5"},          {"t.seed", "8"},
-      {"t.lr", "0.25"},           {"t.on", "false"},         {"t.name", "y"},
-      {"t.schedule", "constant"}, {"t.mode", "fast"},        {"t.paths", "/c, /d ,,/e"},
-      {"t.mb", "9"}};
+  const std::map<std::string, std::string> next = {{"t.steps", "11"},
+                                                   {"t.small", "5"},
+                                                   {"t.seed", "8"},
+                                                   {"t.lr", "0.25"},
+                                                   {"t.on", "false"},
+                                                   {"t.name", "y"},
+                                                   {"t.schedule", "constant"},
+                                                   {"t.mode", "fast"},
+                                                   {"t.paths", "/c, /d ,,/e"},
+                                                   {"t.mb", "9"}};
   ASSERT_EQ(next.size(), table().keys().size());
   const auto def = table().defaults();
   std::vector<std::string> all;
