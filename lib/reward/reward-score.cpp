@@ -141,19 +141,20 @@ const OptionTable<RewardOptions>& reward_options() {
               "CPU limit of one test run (seconds)", Check().gt(0).le(86400))
           .scaled(
               "reward.sandbox_memory_mb", [lim](R & r) -> auto& { return lim(r).memory_bytes; },
-              1 << 20, "address-space limit of one test run (MiB)", Check().ge(1))
+              1 << 20, "address-space limit of one test run (MiB)", Check().ge(1).le(1 << 30))
           .add(
               "reward.sandbox_processes", [lim](R & r) -> auto& { return lim(r).processes; },
               "processes/threads a test run may have", Check().ge(1))
           .scaled(
               "reward.sandbox_file_mb", [lim](R & r) -> auto& { return lim(r).file_bytes; },
-              1 << 20, "largest file a test run may write (MiB)", Check().ge(1))
+              1 << 20, "largest file a test run may write (MiB)", Check().ge(1).le(1 << 30))
           .add(
               "reward.sandbox_open_files", [lim](R & r) -> auto& { return lim(r).open_files; },
               "open files a test run may have", Check().ge(8))
           .scaled(
               "reward.sandbox_output_kb", [lim](R & r) -> auto& { return lim(r).output_bytes; },
-              1 << 10, "output kept from a test run (KiB); more kills it", Check().ge(1))
+              1 << 10, "output kept from a test run (KiB); more kills it",
+              Check().ge(1).le(1 << 30))
           .add(
               "reward.sandbox_ro_paths", [sb](R & r) -> auto& { return sb(r).ro_paths; },
               "host folders shown read-only inside the bwrap sandbox (comma-separated)")

@@ -23,7 +23,8 @@ std::string other_value(const ConfigSpec::Option& o) {
   std::vector<ConfigValue> cands;
   if (const auto* b = std::get_if<bool>(&o.def)) cands = {!*b};
   if (const auto* i = std::get_if<int64_t>(&o.def))
-    for (int64_t v : {*i + 1, *i - 1, *i * 2, int64_t{1}, int64_t{0}, int64_t{-1}}) cands.push_back(v);
+    for (int64_t v : {*i + 1, *i - 1, *i * 2, int64_t{1}, int64_t{0}, int64_t{-1}})
+      cands.push_back(v);
   if (const auto* d = std::get_if<double>(&o.def))
     for (double v : {*d * 0.5, *d * 2, *d + 1, *d - 1, 0.5, 0.25, 0.0}) cands.push_back(v);
   if (const auto* s = std::get_if<std::string>(&o.def)) {
