@@ -9,15 +9,15 @@
 namespace {
 int run(k1rl::AppContext& ctx) {
   const k1rl::Config& cfg = ctx.cfg;
+  const k1rl::RunDir run = k1rl::RunDir::from(cfg);
   std::string ckpt = ctx.flag("checkpoint");
   int64_t it = -1;
   if (ckpt.empty()) {
-    it = k1rl::train::latest_checkpoint(cfg);
+    it = k1rl::train::latest_checkpoint(run);
     if (it < 0)
-      throw k1rl::ConfigError("no checkpoint to evaluate",
-                              "run.dir " + cfg.get_string("run.dir") + " has none",
+      throw k1rl::ConfigError("no checkpoint to evaluate", "run.dir " + run.root() + " has none",
                               "give --checkpoint FILE or run k1rl-train first");
-    ckpt = k1rl::train::ckpt_path(cfg, it);
+    ckpt = run.ckpt(it);
   }
   k1rl::model::Model model(k1rl::model::read_checkpoint_config(ckpt));
   k1rl::model::TrainState st = k1rl::model::load_checkpoint(ckpt, model, nullptr);
@@ -33,8 +33,8 @@ int run(k1rl::AppContext& ctx) {
   std::printf("%s", k1rl::eval::format_table(
                         {{k1rl::strfmt("%s (it %lld)", ckpt.c_str(), (long long)it), r}})
                         .c_str());
-  const std::string out = cfg.get_string("run.dir") + "/eval.h5";
-  k1rl::io::make_dirs(cfg.get_string("run.dir"));
+  const std::string out = run.eval();
+  k1rl::io::make_dirs(run.root());
   k1rl::eval::append_eval(out, r, ckpt, it);
   K1RL_LOG_INFO("evaluated %s on %s in %.1f s -> %s", ckpt.c_str(), tasks_file.c_str(), r.seconds,
                 out.c_str());

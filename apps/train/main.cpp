@@ -8,10 +8,10 @@ namespace {
 int run(k1rl::AppContext& ctx) {
   if (ctx.cfg.get_string("train.mode") == "sft") {
     // SFT only: every rank of the world trains; publishes ckpt/it_000000.h5.
-    if (k1rl::train::latest_checkpoint(ctx.cfg) >= 0)
-      throw k1rl::ConfigError(
-          "run directory " + ctx.cfg.get_string("run.dir") + " already has checkpoints",
-          "train.mode = sft starts a run", "use a fresh --run.dir");
+    const k1rl::RunDir run = k1rl::RunDir::from(ctx.cfg);
+    if (k1rl::train::latest_checkpoint(run) >= 0)
+      throw k1rl::ConfigError("run directory " + run.root() + " already has checkpoints",
+                              "train.mode = sft starts a run", "use a fresh --run.dir");
     if (ctx.rank == 0) k1rl::loop::write_run_config(ctx.cfg);
     k1rl::loop::TrainDriver td(ctx.cfg, MPI_COMM_WORLD);
     td.start();
@@ -23,7 +23,7 @@ int run(k1rl::AppContext& ctx) {
                               k1rl::strfmt("started with %d ranks", ctx.size),
                               "drop --local to run as the train app of an MPMD job");
     k1rl::loop::run_local(ctx.cfg);
-    return k1rl::loop::stop_requested().empty() ? k1rl::kExitOk : k1rl::loop::kExitStoppedEarly;
+    return k1rl::loop::stop_requested().empty() ? k1rl::kExitOk : k1rl::kExitStoppedEarly;
   }
   return k1rl::loop::run_train_role(ctx.cfg);
 }

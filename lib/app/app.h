@@ -14,14 +14,8 @@
 
 namespace k1rl {
 
-// Exit codes scripts can trust (docs/foundation.md).
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitInternal = 1,  // a bug: an unexpected exception
-  kExitBadInput = 2,  // a typed k1rl::Error: bad config, file, data or peer
-  kExitUsage = 64,    // bad command line (EX_USAGE)
-  kExitRequeue = 75,  // stopped early but safely (time limit); resubmit to continue (EX_TEMPFAIL)
-};
+// Exit codes: k1rl::ExitCode in lib/core (kExitOk, kExitInternal, kExitBadInput, kExitUsage,
+// kExitStoppedEarly).
 
 // Declares every section of the shared config file (run, model, train, rollout, reward, ...).
 // Each module contributes its own declare_<module>_options(ConfigSpec&); see schema.cpp.

@@ -7,6 +7,7 @@
 
 #include "lib/buffer/buffer.h"
 #include "lib/io/io.h"
+#include "lib/rundir/rundir.h"
 
 namespace fs = std::filesystem;
 
@@ -62,8 +63,26 @@ const char* status_name(Status s) {
   return "?";
 }
 
+int64_t GroupKey::pack() const {
+  auto fits = [](int64_t v, int bits) { return v >= 0 && v < (int64_t{1} << bits); };
+  if (!fits(iteration, kIterationBits) || !fits(rank, kRankBits) || !fits(index, kIndexBits))
+    throw InputError(
+        "group key out of range",
+        strfmt("iteration %" PRId64 ", rank %d, index %" PRId64 " (limits 2^%d, 2^%d, 2^%d)",
+               iteration, rank, index, kIterationBits, kRankBits, kIndexBits),
+        "use fewer rollout ranks or fewer prompts per rank and iteration");
+  return (iteration << (kRankBits + kIndexBits)) | (int64_t{rank} << kIndexBits) | index;
+}
+
+GroupKey GroupKey::unpack(int64_t id) {
+  const int64_t index_mask = (int64_t{1} << kIndexBits) - 1;
+  const int64_t rank_mask = (int64_t{1} << kRankBits) - 1;
+  return {id >> (kRankBits + kIndexBits), static_cast<int32_t>((id >> kIndexBits) & rank_mask),
+          id & index_mask};
+}
+
 std::string shard_path(const std::string& dir, int64_t iteration, int32_t rank) {
-  return dir + strfmt("/it_%06" PRId64 ".r%04d.h5", iteration, rank);
+  return dir + "/" + RunDir::shard_name(iteration, rank);
 }
 
 void write_shard(const std::string& dir, const Shard& s) {
@@ -210,11 +229,9 @@ std::vector<ShardRef> list_shards(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::string name = e.path().filename().string();
     if (io::is_temp_name(name)) continue;
-    long long it = 0;
-    int rank = 0, used = 0;
-    if (std::sscanf(name.c_str(), "it_%lld.r%d.h5%n", &it, &rank, &used) == 2 &&
-        static_cast<size_t>(used) == name.size())
-      out.push_back({it, rank, e.path().string()});
+    int64_t it = 0;
+    int32_t rank = 0;
+    if (RunDir::parse_shard_name(name, it, rank)) out.push_back({it, rank, e.path().string()});
   }
   std::sort(out.begin(), out.end(), [](const ShardRef& a, const ShardRef& b) {
     return a.iteration != b.iteration ? a.iteration < b.iteration : a.rank < b.rank;
@@ -228,14 +245,60 @@ int64_t latest_iteration(const std::string& dir) {
 }
 
 std::vector<Trajectory> select(const std::string& dir, int64_t iteration,
-                               const std::function<bool(const Trajectory&)>& keep) {
+                               const std::function<bool(const Trajectory&)>& keep,
+                               std::vector<std::string>* component_names) {
   std::vector<Trajectory> out;
+  bool named = false;
   for (const auto& ref : list_shards(dir)) {
     if (ref.iteration != iteration) continue;
-    for (auto& t : read_shard(ref.path).rows)
+    Shard shard = read_shard(ref.path);
+    if (component_names != nullptr) {
+      if (named && shard.component_names != *component_names)
+        throw InputError("shards of iteration " + std::to_string(iteration) + " disagree",
+                         ref.path + " names other reward components than the shards before it",
+                         "every rollout rank of a run must run the same build and config");
+      *component_names = shard.component_names;
+      named = true;
+    }
+    for (auto& t : shard.rows)
       if (keep(t)) out.push_back(std::move(t));
   }
   return out;
+}
+
+void AnswerStats::add(double reward, double correct, int64_t answer_len) {
+  answers += 1;
+  reward_sum += reward;
+  correct_sum += correct;
+  length_sum += static_cast<double>(answer_len);
+}
+double AnswerStats::reward_mean() const {
+  return answers > 0 ? reward_sum / answers : 0.0;
+}
+double AnswerStats::accuracy() const {
+  return answers > 0 ? correct_sum / answers : 0.0;
+}
+double AnswerStats::answer_len_mean() const {
+  return answers > 0 ? length_sum / answers : 0.0;
+}
+
+int component_index(const std::vector<std::string>& names, const std::string& name) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<int>(i);
+  return -1;
+}
+
+AnswerStats answer_stats(const std::vector<Trajectory>& rows,
+                         const std::vector<std::string>& names) {
+  const int c = component_index(names, "correct");
+  AnswerStats s;
+  for (const auto& t : rows)
+    s.add(t.reward,
+          c >= 0 && static_cast<size_t>(c) < t.components.size()
+              ? t.components[static_cast<size_t>(c)]
+              : 0.0,
+          t.answer_len());
+  return s;
 }
 
 }  // namespace k1rl::buffer

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lib/core/core.h"
+#include "lib/json/json.h"
 #include "lib/tokenizer/tokenizer.h"
 
 namespace k1rl::convert {

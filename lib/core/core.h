@@ -50,6 +50,16 @@ struct NumericError : Error {
   using Error::Error;
 };  // NaN/Inf loss or gradient
 
+// Exit codes scripts can trust: the one table (docs/foundation.md). lib/app's app_main returns
+// them; lib/loop's roles return kExitStoppedEarly; slurm/rl_iter.sh resubmits on 75.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInternal = 1,       // a bug: an unexpected exception
+  kExitBadInput = 2,       // a typed k1rl::Error: bad config, file, data or peer
+  kExitUsage = 64,         // bad command line (EX_USAGE)
+  kExitStoppedEarly = 75,  // stopped early but safely (stop request, time limit): resubmit
+};
+
 // printf-style formatting into a std::string.
 std::string strfmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string vstrfmt(const char* fmt, va_list ap);

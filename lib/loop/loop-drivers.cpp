@@ -1,4 +1,5 @@
-// The rollout and train drivers shared by the MPMD roles and the in-process loop.
+// The rollout and train drivers shared by the MPMD roles and the in-process loop, and the end of
+// an iteration both loops share (record_iteration).
 #include <algorithm>
 #include <cmath>
 
@@ -10,20 +11,10 @@ void declare_loop_options(ConfigSpec& s) {
   s.add_int("run.iterations", 1, "RL iterations per job (k1rl-train; a later job resumes)");
 }
 
-std::string buffer_dir(const Config& cfg) {
-  return cfg.get_string("run.dir") + "/buffer";
-}
-std::string metrics_path(const Config& cfg) {
-  return cfg.get_string("run.dir") + "/metrics.h5";
-}
-std::string sampler_path(const Config& cfg) {
-  return cfg.get_string("run.dir") + "/sampler.h5";
-}
-
 void write_run_config(const Config& cfg) {
-  const std::string dir = cfg.get_string("run.dir");
-  io::make_dirs(dir);
-  const std::string path = dir + "/config.ini";
+  const RunDir run = RunDir::from(cfg);
+  io::make_dirs(run.root());
+  const std::string path = run.config_ini();
   if (!io::file_exists(path))
     io::publish_text(path, cfg.to_ini());
   else if (io::read_text(path) != cfg.to_ini())
@@ -35,6 +26,7 @@ void write_run_config(const Config& cfg) {
 
 RolloutDriver::RolloutDriver(const Config& cfg, MPI_Comm comm)
     : cfg_(cfg),
+      run_(RunDir::from(cfg)),
       comm_(comm),
       tok_(make_tokenizer(cfg)),
       tasks_(load_tasks(cfg.get_string("tasks.train_file"))) {
@@ -48,13 +40,23 @@ RolloutDriver::RolloutDriver(const Config& cfg, MPI_Comm comm)
     for (const auto& t : tasks_) difficulty.push_back(t.difficulty);
     sampler_ = std::make_unique<rl::PromptSampler>(rl::SamplerConfig::from(cfg), difficulty,
                                                    static_cast<uint64_t>(cfg.get_int("run.seed")));
-    if (io::file_exists(sampler_path(cfg))) sampler_->load(sampler_path(cfg));
+    if (io::file_exists(run_.sampler())) sampler_->load(run_.sampler());
   }
 }
 
 io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
                                  const rollout::ScoreFn& score) {
-  // The master draws the prompts; every rank takes every size_-th one.
+  const std::vector<int64_t> prompts = my_prompts(it);
+  rollout::IterationResult res =
+      worker_->run(model, it, rank_, pending_trajectories(it), prompts, score);
+  buffer::write_shard(run_.buffer_dir(), res.shard);
+  io::append_rows(run_.metrics(), "metrics/1", "rollout", {res.metrics});
+  update_sampler(res.prompt_success);
+  return res.metrics;
+}
+
+// The master draws the prompts; every rank takes every size_-th one.
+std::vector<int64_t> RolloutDriver::my_prompts(int64_t it) {
   std::vector<int64_t> prompts;
   if (rank_ == 0) prompts = sampler_->sample(worker_->config().prompts_per_iteration, it);
   if (size_ > 1) {
@@ -66,21 +68,23 @@ io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
   std::vector<int64_t> mine;
   for (size_t i = 0; i < prompts.size(); ++i)
     if (static_cast<int>(i % static_cast<size_t>(size_)) == rank_) mine.push_back(prompts[i]);
-  // Pending answers of the previous iteration (parked open, or ended and waiting for their group).
+  return mine;
+}
+
+// Pending answers of the previous iteration (parked open, or ended and waiting for their group).
+std::vector<buffer::Trajectory> RolloutDriver::pending_trajectories(int64_t it) const {
   std::vector<buffer::Trajectory> pending;
-  const std::string dir = buffer_dir(cfg_);
-  for (const auto& ref : buffer::list_shards(dir))
+  for (const auto& ref : buffer::list_shards(run_.buffer_dir()))
     if (ref.iteration == it - 1 && ref.rank % size_ == rank_)
       for (auto& t : buffer::read_shard(ref.path).rows)
         if (!t.ready) pending.push_back(std::move(t));
-  rollout::IterationResult res =
-      worker_->run(model, it, rank_, std::move(pending), mine, it * 1000000 + rank_ * 10000, score);
-  buffer::write_shard(dir, res.shard);
-  io::append_rows(metrics_path(cfg_), "metrics/1", "rollout", {res.metrics});
-  // Success rates back to the master's sampler.
+  return pending;
+}
+
+// Success rates back to the master's sampler, which publishes sampler.h5.
+void RolloutDriver::update_sampler(const std::vector<std::pair<int64_t, double>>& success) {
   std::vector<double> flat;
-  for (const auto& [p, s] : res.prompt_success)
-    flat.insert(flat.end(), {static_cast<double>(p), s});
+  for (const auto& [p, s] : success) flat.insert(flat.end(), {static_cast<double>(p), s});
   std::vector<double> all = flat;
   if (size_ > 1) {
     int n = static_cast<int>(flat.size());
@@ -96,21 +100,20 @@ io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
   if (rank_ == 0) {
     for (size_t i = 0; i + 1 < all.size(); i += 2)
       sampler_->observe(static_cast<int64_t>(all[i]), all[i + 1]);
-    sampler_->save(sampler_path(cfg_));
+    sampler_->save(run_.sampler());
   }
-  return res.metrics;
 }
 
 // --- train --------------------------------------------------------------------------------
 
-TrainDriver::TrainDriver(const Config& cfg, MPI_Comm comm) : cfg_(cfg), trainer_(cfg, comm) {
+TrainDriver::TrainDriver(const Config& cfg, MPI_Comm comm)
+    : cfg_(cfg), run_(RunDir::from(cfg)), trainer_(cfg, comm) {
   if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank_);
 }
 
 int64_t TrainDriver::start() {
   if (rank_ == 0) {
-    for (const std::string& dir :
-         {train::ckpt_dir(cfg_), buffer_dir(cfg_), cfg_.get_string("run.dir")})
+    for (const std::string& dir : {run_.ckpt_dir(), run_.buffer_dir(), run_.root()})
       if (io::file_exists(dir)) {
         int n = io::remove_stale_temps(dir, 60.0);
         if (n > 0)
@@ -118,10 +121,10 @@ int64_t TrainDriver::start() {
                         dir.c_str());
       }
   }
-  int64_t latest = train::latest_checkpoint(cfg_);
+  int64_t latest = train::latest_checkpoint(run_);
   if (latest >= 0) {
-    trainer_.load(train::ckpt_path(cfg_, latest));
-    K1RL_LOG_INFO("resuming from %s", train::ckpt_path(cfg_, latest).c_str());
+    trainer_.load(run_.ckpt(latest));
+    K1RL_LOG_INFO("resuming from %s", run_.ckpt(latest).c_str());
     return latest;
   }
   const std::string& init = cfg_.get_string("train.init_checkpoint");
@@ -131,40 +134,53 @@ int64_t TrainDriver::start() {
   }
   const int64_t steps = cfg_.get_int("train.sft_steps");
   if (steps > 0) {
-    K1RL_LOG_INFO("no checkpoint in %s: SFT warm-up, %lld steps", train::ckpt_dir(cfg_).c_str(),
+    K1RL_LOG_INFO("no checkpoint in %s: SFT warm-up, %lld steps", run_.ckpt_dir().c_str(),
                   static_cast<long long>(steps));
     auto rows = trainer_.sft(load_tasks(cfg_.get_string("tasks.train_file")), steps);
-    if (rank_ == 0) io::append_rows(metrics_path(cfg_), "metrics/1", "train", rows);
+    if (rank_ == 0) io::append_rows(run_.metrics(), "metrics/1", "train", rows);
   }
   trainer_.save(0);
   return 0;
 }
 
 io::Row TrainDriver::iteration(int64_t it) {
-  double t0 = seconds_since_start();
+  const double t0 = seconds_since_start();
+  std::vector<std::string> components;
   std::vector<buffer::Trajectory> trajs = buffer::select(
-      buffer_dir(cfg_), it, [](const buffer::Trajectory& t) { return t.ready && t.ended(); });
+      run_.buffer_dir(), it, [](const buffer::Trajectory& t) { return t.ready && t.ended(); },
+      &components);
   std::vector<io::Row> rows = trainer_.rl_iteration(trajs, it);
-  if (rank_ == 0 && !rows.empty()) io::append_rows(metrics_path(cfg_), "metrics/1", "train", rows);
+  if (rank_ == 0 && !rows.empty()) io::append_rows(run_.metrics(), "metrics/1", "train", rows);
   trainer_.save(it + 1);
-  double reward = 0, correct = 0, len = 0, loss = 0, kl = 0;
-  for (const auto& t : trajs) {
-    reward += t.reward;
-    correct += t.components.empty() ? 0.0 : t.components[0];
-    len += static_cast<double>(t.answer_len());
-  }
+  const buffer::AnswerStats a = buffer::answer_stats(trajs, components);
+  double loss = 0, kl = 0;
   for (const auto& r : rows) loss += r.at("loss"), kl += r.at("kl");
-  const double n = std::max<double>(1.0, static_cast<double>(trajs.size()));
   const double steps = std::max<double>(1.0, static_cast<double>(rows.size()));
   return {{"iteration", static_cast<double>(it)},
-          {"answers", static_cast<double>(trajs.size())},
-          {"reward_mean", reward / n},
-          {"accuracy", correct / n},
-          {"answer_len_mean", len / n},
+          {"answers", a.answers},
+          {"reward_mean", a.reward_mean()},
+          {"accuracy", a.accuracy()},
+          {"answer_len_mean", a.answer_len_mean()},
           {"loss", loss / steps},
           {"kl", kl / steps},
           {"steps", static_cast<double>(rows.size())},
           {"train_s", seconds_since_start() - t0}};
+}
+
+// --- the end of an iteration --------------------------------------------------------------
+
+io::Row record_iteration(const RunDir& run, io::Row row, const RolloutTimes& rollout,
+                         double iteration_s, int64_t iteration, int64_t policy) {
+  row["rollout_s"] = rollout.seconds;
+  row["tokens_per_s"] = rollout.tokens_per_s;
+  row["iteration_s"] = iteration_s;
+  row["policy_iteration"] = static_cast<double>(policy);
+  io::append_rows(run.metrics(), "metrics/1", "iteration", {row});
+  K1RL_LOG_INFO("%s%s", summary_line(row).c_str(),
+                policy == iteration
+                    ? ""
+                    : strfmt(" | generated with θ_%lld", static_cast<long long>(policy)).c_str());
+  return row;
 }
 
 std::string summary_line(const io::Row& r) {

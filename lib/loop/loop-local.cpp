@@ -1,10 +1,13 @@
-// The whole iteration in one process: train, rollout and an in-process reward Scorer.
+// The whole iteration in one process: train, rollout and an in-process reward Scorer. Each
+// iteration reads top to bottom: generate and score (rollout), advantages and update (train),
+// then the /iteration row.
 #include "lib/loop/loop.h"
 
 namespace k1rl::loop {
 
 std::vector<io::Row> run_local(const Config& cfg) {
-  RunLock lock(cfg.get_string("run.dir"));
+  const RunDir run = RunDir::from(cfg);
+  RunLock lock(run);
   install_stop_handler();
   write_run_config(cfg);
   TrainDriver td(cfg, MPI_COMM_NULL);
@@ -15,7 +18,7 @@ std::vector<io::Row> run_local(const Config& cfg) {
     return scorer.score_batch(a, it);
   };
   int64_t it = td.start();
-  discard_untrained_shards(cfg, it);
+  discard_untrained_shards(run, it);
   std::vector<io::Row> out;
   for (int64_t n = 0; n < cfg.get_int("run.iterations"); ++n, ++it) {
     if (std::string why = stop_requested(); !why.empty()) {
@@ -26,12 +29,8 @@ std::vector<io::Row> run_local(const Config& cfg) {
     const double t0 = seconds_since_start();
     io::Row r = rd.iteration(td.trainer().model(), it, score);
     io::Row row = td.iteration(it);
-    row["rollout_s"] = r["time_s"];
-    row["tokens_per_s"] = r["tokens_per_s"];
-    row["iteration_s"] = seconds_since_start() - t0;
-    io::append_rows(metrics_path(cfg), "metrics/1", "iteration", {row});
-    K1RL_LOG_INFO("%s", summary_line(row).c_str());
-    out.push_back(row);
+    out.push_back(record_iteration(run, row, {r["time_s"], r["tokens_per_s"]},
+                                   seconds_since_start() - t0, it, it));
   }
   return out;
 }

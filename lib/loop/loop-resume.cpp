@@ -14,14 +14,14 @@
 
 namespace k1rl::loop {
 
-int discard_untrained_shards(const Config& cfg, int64_t from) {
+int discard_untrained_shards(const RunDir& run, int64_t from) {
   int n = 0;
   std::string names;
-  for (const auto& ref : buffer::list_shards(buffer_dir(cfg))) {
+  for (const auto& ref : buffer::list_shards(run.buffer_dir())) {
     if (ref.iteration < from) continue;
     if (std::remove(ref.path.c_str()) != 0)
       throw IoError("cannot remove untrained shard " + ref.path, "remove failed",
-                    "check the permissions of " + buffer_dir(cfg));
+                    "check the permissions of " + run.buffer_dir());
     names += (n++ ? ", " : "") + ref.path.substr(ref.path.find_last_of('/') + 1);
   }
   if (n > 0)
@@ -32,9 +32,9 @@ int discard_untrained_shards(const Config& cfg, int64_t from) {
   return n;
 }
 
-RunLock::RunLock(const std::string& run_dir) {
-  io::make_dirs(run_dir);
-  const std::string path = run_dir + "/.lock";
+RunLock::RunLock(const RunDir& run) {
+  io::make_dirs(run.root());
+  const std::string path = run.lock();
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0)
     throw IoError("cannot open " + path, std::strerror(errno),
@@ -52,7 +52,7 @@ RunLock::RunLock(const std::string& run_dir) {
     fd_ = -1;
     if (err == EACCES || err == EAGAIN)
       throw ConfigError(
-          "run directory " + run_dir + " is in use",
+          "run directory " + run.root() + " is in use",
           "another k1rl-train holds " + path + (holder.empty() ? "" : " (" + holder + ")"),
           "wait for that job to end, or give this one another run.dir");
     throw IoError(

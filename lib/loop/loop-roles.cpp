@@ -1,8 +1,8 @@
-// The MPMD roles of one job: train leads, rollout follows, reward serves (k1rl-reward).
+// The MPMD roles of one job: train leads, rollout follows (k1rl-reward serves: loop-reward.cpp).
 // Per iteration train app rank 0 broadcasts a header {iteration, stop, policy} to the rollout
 // ranks (policy >= 0: θ_policy follows as a weight broadcast; -1: keep the weights held), rollout
 // generates, publishes its shards and answers "done", train trains and publishes the checkpoint.
-// With run.staleness = 1 the next header goes out before training (rollout runs one ahead).
+// The order of announcements is StalenessSchedule's (loop-schedule.cpp).
 #include "lib/loop/loop.h"
 
 namespace k1rl::loop {
@@ -28,121 +28,134 @@ void bcast_header(const Comm& comm, Header& h) {
   h = {buf[0], buf[1], buf[2]};
 }
 
-// Train rank 0 decides whether to stop; every train rank learns the same answer.
-bool agree_stop(const Comm& comm, std::string& why) {
-  int stop = 0;
-  if (comm.app_rank() == 0) {
-    why = stop_requested();
-    stop = why.empty() ? 0 : 1;
-  }
-  K1RL_MPI_CHECK(MPI_Bcast(&stop, 1, MPI_INT, 0, comm.app()));
-  return stop != 0;
+Comm join(Role role, std::vector<Role> required) {
+  CommOptions opt;
+  opt.role = role;
+  opt.required = std::move(required);
+  return Comm::create(opt);
 }
 
-// Waits for rollout's "done" of an iteration: {iteration, rollout seconds, tokens/s} on every train
-// rank.
-std::array<double, 3> recv_done(const Comm& comm) {
-  std::array<double, 3> done{};
-  if (comm.app_rank() == 0)
-    K1RL_MPI_CHECK(MPI_Recv(done.data(), 3, MPI_DOUBLE, 0, kTagRolloutDone, comm.train_rollout(),
-                            MPI_STATUS_IGNORE));
-  K1RL_MPI_CHECK(MPI_Bcast(done.data(), 3, MPI_DOUBLE, 0, comm.app()));
-  return done;
-}
+// The train side of the job: announces iterations, waits for rollout, trains, records.
+class TrainRole {
+ public:
+  TrainRole(const Config& cfg, Comm& comm) : cfg_(cfg), run_(RunDir::from(cfg)), comm_(comm) {}
+
+  int run() {
+    if (comm_.app_rank() == 0) {
+      lock_ = std::make_unique<RunLock>(run_);  // before any file of the run is touched
+      write_run_config(cfg_);
+    }
+    TrainDriver td(cfg_, comm_.app());
+    driver_ = &td;
+    const int64_t first = td.start();
+    if (comm_.app_rank() == 0) discard_untrained_shards(run_, first);
+    StalenessSchedule plan(cfg_.get_int("run.staleness"), first, cfg_.get_int("run.iterations"));
+    const auto stop = [this] { return stop_agreed(); };
+    while (true) {
+      if (auto a = plan.begin(stop)) announce(*a);
+      if (plan.ended()) {
+        send_stop(plan.iteration());
+        break;
+      }
+      const double t0 = announced_at_;
+      const RolloutTimes done = wait_rollout();
+      if (plan.abandon(stop)) {
+        abandon(plan);
+        break;
+      }
+      if (auto a = plan.ahead(stop)) announce(*a);
+      io::Row row = td.iteration(plan.iteration());
+      if (comm_.app_rank() == 0)
+        record_iteration(run_, row, done, seconds_since_start() - t0, plan.iteration(),
+                         plan.policy());
+      plan.next();
+    }
+    return finish(plan);
+  }
+
+ private:
+  // Train rank 0 decides whether to stop; every train rank learns the same answer (once seen,
+  // the answer stays yes without another broadcast).
+  bool stop_agreed() {
+    if (stopping_) return true;
+    int stop = 0;
+    if (comm_.app_rank() == 0) {
+      why_ = stop_requested();
+      stop = why_.empty() ? 0 : 1;
+    }
+    K1RL_MPI_CHECK(MPI_Bcast(&stop, 1, MPI_INT, 0, comm_.app()));
+    return stopping_ = stop != 0;
+  }
+
+  // The header, then θ_policy unless rollout holds it.
+  void announce(const StalenessSchedule::Announce& a) {
+    Header h{a.iteration, 0, a.send_weights ? a.policy : -1};
+    bcast_header(comm_, h);
+    if (a.send_weights) {
+      model::Model& model = driver_->trainer().model();
+      broadcast_weights(comm_, model.params(), static_cast<size_t>(model.num_params()),
+                        bcast_chunk_floats(cfg_));
+    }
+    announced_at_ = seconds_since_start();
+  }
+
+  void send_stop(int64_t iteration) {
+    Header h{iteration, 1, -1};
+    bcast_header(comm_, h);
+  }
+
+  // Rollout's "done" of an iteration {iteration, rollout seconds, tokens/s}, on every train rank.
+  RolloutTimes wait_rollout() {
+    double done[3] = {0, 0, 0};
+    if (comm_.app_rank() == 0)
+      K1RL_MPI_CHECK(MPI_Recv(done, 3, MPI_DOUBLE, 0, kTagRolloutDone, comm_.train_rollout(),
+                              MPI_STATUS_IGNORE));
+    K1RL_MPI_CHECK(MPI_Bcast(done, 3, MPI_DOUBLE, 0, comm_.app()));
+    return {done[1], done[2]};
+  }
+
+  // Stopped while rollout generated plan.iteration() ahead: it is not trained.
+  void abandon(const StalenessSchedule& plan) {
+    if (comm_.app_rank() == 0)
+      K1RL_LOG_WARN(
+          "abandoning iteration %lld (generated ahead with θ_%lld): its shards are removed "
+          "when the run resumes",
+          static_cast<long long>(plan.iteration()), static_cast<long long>(plan.policy()));
+    send_stop(plan.iteration() + 1);
+  }
+
+  int finish(const StalenessSchedule& plan) {
+    if (!stopping_ || plan.trained() >= plan.iterations()) return kExitOk;
+    if (comm_.app_rank() == 0)
+      K1RL_LOG_WARN(
+          "stopped early on %s after %lld of %lld iteration(s); %s/latest is %s; "
+          "resubmit to continue (exit %d)",
+          why_.c_str(), static_cast<long long>(plan.trained()),
+          static_cast<long long>(plan.iterations()), run_.ckpt_dir().c_str(),
+          RunDir::ckpt_name(plan.iteration()).c_str(), static_cast<int>(kExitStoppedEarly));
+    return kExitStoppedEarly;
+  }
+
+  const Config& cfg_;
+  const RunDir run_;
+  Comm& comm_;
+  std::unique_ptr<RunLock> lock_;
+  TrainDriver* driver_ = nullptr;
+  double announced_at_ = 0;  // when the last announcement went out
+  bool stopping_ = false;    // a stop request was agreed
+  std::string why_;          // its reason (train rank 0)
+};
 }  // namespace
 
 int run_train_role(const Config& cfg) {
-  CommOptions opt;
-  opt.role = Role::train;
-  opt.required = {Role::rollout, Role::train};
-  Comm comm = Comm::create(opt);
+  Comm comm = join(Role::train, {Role::rollout, Role::train});
   install_stop_handler();
   K1RL_LOG_INFO("roles: %s", comm.describe().c_str());
-  std::unique_ptr<RunLock> lock;
-  if (comm.app_rank() == 0) {
-    lock = std::make_unique<RunLock>(cfg.get_string("run.dir"));
-    write_run_config(cfg);
-  }
-  TrainDriver td(cfg, comm.app());
-  int64_t it = td.start();
-  if (comm.app_rank() == 0) discard_untrained_shards(cfg, it);
-  const int64_t K = cfg.get_int("run.iterations");
-  const bool stale = cfg.get_int("run.staleness") == 1;
-  model::Model& model = td.trainer().model();
-  const size_t n_params = static_cast<size_t>(model.num_params());
-  const int64_t first = it;
-  int64_t held = -1;      // the policy iteration the rollout ranks hold
-  bool ahead = false;     // rollout already generates `it` (announced before `it - 1` was trained)
-  double t_start = 0;     // when iteration `it` was announced
-  bool stopping = false;  // a stop request was seen (every train rank agrees)
-  std::string why;        // its reason (train rank 0)
-  auto check_stop = [&] { return stopping || (stopping = agree_stop(comm, why)); };
-  // Announce iteration `i` to rollout, with θ_i unless rollout holds the policy to use.
-  auto announce = [&](int64_t i, int64_t policy) {
-    Header h{i, 0, policy == held ? -1 : policy};
-    bcast_header(comm, h);
-    if (h.policy >= 0) broadcast_weights(comm, model.params(), n_params, bcast_chunk_floats(cfg));
-    held = policy;
-    t_start = seconds_since_start();
-  };
-  for (int64_t n = 0;; ++n, ++it) {
-    if (!ahead) {
-      if (n == K || check_stop()) {
-        Header h{it, 1, -1};
-        bcast_header(comm, h);
-        break;
-      }
-      announce(it, it);
-    }
-    const int64_t policy = held;
-    const double t0 = t_start;
-    std::array<double, 3> done = recv_done(comm);
-    if (ahead && check_stop()) {
-      if (comm.app_rank() == 0)
-        K1RL_LOG_WARN(
-            "abandoning iteration %lld (generated ahead with θ_%lld): its shards are removed "
-            "when the run resumes",
-            static_cast<long long>(it), static_cast<long long>(policy));
-      Header h{it + 1, 1, -1};
-      bcast_header(comm, h);
-      break;
-    }
-    // Staleness 1: rollout starts it+1 now with θ_it (what this process holds) while we train it.
-    ahead = stale && n + 1 < K && !check_stop();
-    if (ahead) announce(it + 1, it);
-    io::Row row = td.iteration(it);
-    row["rollout_s"] = done[1];
-    row["tokens_per_s"] = done[2];
-    row["iteration_s"] = seconds_since_start() - t0;
-    row["policy_iteration"] = static_cast<double>(policy);
-    if (comm.app_rank() == 0) {
-      io::append_rows(metrics_path(cfg), "metrics/1", "iteration", {row});
-      K1RL_LOG_INFO(
-          "%s%s", summary_line(row).c_str(),
-          policy == it
-              ? ""
-              : strfmt(" | generated with θ_%lld", static_cast<long long>(policy)).c_str());
-    }
-  }
-  const int64_t trained = it - first;
-  if (stopping && trained < K) {
-    if (comm.app_rank() == 0)
-      K1RL_LOG_WARN(
-          "stopped early on %s after %lld of %lld iteration(s); %s/latest is it_%06lld.h5; "
-          "resubmit to continue (exit %d)",
-          why.c_str(), static_cast<long long>(trained), static_cast<long long>(K),
-          train::ckpt_dir(cfg).c_str(), static_cast<long long>(it),
-          static_cast<int>(kExitStoppedEarly));
-    return kExitStoppedEarly;
-  }
-  return 0;
+  return TrainRole(cfg, comm).run();
 }
 
 int run_rollout_role(const Config& cfg) {
-  CommOptions opt;
-  opt.role = Role::rollout;
-  opt.required = {Role::rollout, Role::reward, Role::train};
-  Comm comm = Comm::create(opt);
+  Comm comm = join(Role::rollout, {Role::rollout, Role::reward, Role::train});
   install_stop_handler();  // a SIGUSR1 forwarded by mpiexec must not end a rollout rank
   // The run directory (sampler.h5, shards) is read only after train's first header: train sends it
   // once it holds the run lock, so a second job on a run in use never touches its files.

@@ -4,27 +4,29 @@
 //   RolloutDriver: sampler on the master, pending trajectories from the last shard, one
 //                  RolloutWorker iteration, shard + sampler.h5 + /rollout metrics;
 //   TrainDriver:   resume from ckpt/latest or warm up with SFT, one RL update per iteration
-//                  on the iteration's ready groups, checkpoint + latest + /train metrics.
+//                  on the iteration's ready groups, checkpoint + latest + /train metrics;
+// and end an iteration the same way (record_iteration: the /iteration row and the log line).
 #pragma once
 
 #include <mpi.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lib/comm/comm.h"
 #include "lib/rl/rl.h"
 #include "lib/rollout/rollout.h"
+#include "lib/rundir/rundir.h"
 #include "lib/train/train.h"
 
 namespace k1rl::loop {
 
-void declare_loop_options(ConfigSpec& spec);  // run.iterations
+void declare_loop_options(ConfigSpec& spec);       // run.iterations
+void declare_loop_role_options(ConfigSpec& spec);  // run.staleness
 
-std::string buffer_dir(const Config& cfg);    // <run>/buffer
-std::string metrics_path(const Config& cfg);  // <run>/metrics.h5
-std::string sampler_path(const Config& cfg);  // <run>/sampler.h5
 // Writes <run>/config.ini once (the resolved config); later jobs keep the first one.
 void write_run_config(const Config& cfg);
 
@@ -33,11 +35,15 @@ class RolloutDriver {
   // comm: the rollout ranks (MPI_COMM_NULL: a single rank).
   RolloutDriver(const Config& cfg, MPI_Comm comm);
   const Tokenizer& tokenizer() const { return *tok_; }
-  // One iteration with the policy `model`; scores through `score`. Returns this rank's metrics.
-  io::Row iteration(const model::Model& model, int64_t iteration, const rollout::ScoreFn& score);
+  // Iteration `it` with the policy `model`; scores through `score`. Returns this rank's metrics.
+  io::Row iteration(const model::Model& model, int64_t it, const rollout::ScoreFn& score);
 
  private:
+  std::vector<int64_t> my_prompts(int64_t iteration);  // drawn by the master
+  std::vector<buffer::Trajectory> pending_trajectories(int64_t iteration) const;
+  void update_sampler(const std::vector<std::pair<int64_t, double>>& success);
   const Config& cfg_;
+  RunDir run_;
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
   std::unique_ptr<Tokenizer> tok_;
@@ -53,29 +59,90 @@ class TrainDriver {
   // The iteration to run next: from ckpt/latest, or 0 after an SFT warm-up that publishes
   // ckpt/it_000000.h5 (train.sft_steps, may be 0).
   int64_t start();
-  // Train on the ready groups of `iteration`, publish θ_{iteration+1}. Returns a summary row.
-  io::Row iteration(int64_t iteration);
+  // Train on the ready groups of iteration `it`, publish θ_{it+1}. Returns a summary row.
+  io::Row iteration(int64_t it);
 
  private:
   const Config& cfg_;
+  RunDir run_;
   int rank_ = 0;
   train::Trainer trainer_;
 };
 
-// The roles of an MPMD run (mpiexec -n R k1rl-rollout : -n 1 k1rl-reward : -n T k1rl-train);
-// k1rl-reward serves with lib/reward's reward_serve. Train rank 0 leads: per iteration it
-// broadcasts (iteration, stop, policy) and θ to the rollout ranks, which answer "done" when every
-// shard of the iteration is published; after run.iterations it broadcasts stop. With run.staleness
-// = 1, train announces iteration N+1 as soon as rollout reports N done, so rollout generates N+1
-// with θ_N while train trains on N; θ_{N+1} goes out with N+2's header. A job's first iteration
-// always uses the newest checkpoint. run_train_role returns kExitStoppedEarly (75) when a stop
-// request (below) ended the job before run.iterations.
+// How rollout's side of an iteration went, as train sees it.
+struct RolloutTimes {
+  double seconds = 0;       // from the announcement to the last shard published
+  double tokens_per_s = 0;  // generated tokens over those seconds, all rollout ranks
+};
+// Ends an iteration, the same in both loops: completes train's summary row with rollout's times,
+// the iteration's wall time and the policy that generated it (policy_iteration), appends it to
+// /iteration of metrics.h5 and logs the summary line. Called by train rank 0 (or run_local).
+io::Row record_iteration(const RunDir& run, io::Row row, const RolloutTimes& rollout,
+                         double iteration_s, int64_t iteration, int64_t policy);
+
+// "iteration 3 | answers 64 reward 0.61 ... | rollout 1.2 s (812 tok/s) train 3.4 s"
+std::string summary_line(const io::Row& r);
+
+// The order in which the MPMD train role announces iterations to rollout and trains them
+// (run.staleness), as a pure state machine so that it is tested without MPI:
+//   staleness 0: announce N with θ_N, wait for its shards, train N, announce N+1, ...;
+//   staleness 1: as soon as rollout reports N done, announce N+1 with θ_N (what train holds),
+//                then train N: rollout generates N+1 while train trains N; θ_{N+1} goes out
+//                with N+2's announcement.
+// A round: begin() (maybe an announcement; ended() when the run stops here), wait for rollout's
+// done, abandon() (stopped while iteration() was generated ahead: it is not trained), ahead()
+// (maybe the next announcement), train iteration(), next(). `stop` asks whether a stop request
+// is agreed; the schedule asks it only where it may stop, as the role always did.
+class StalenessSchedule {
+ public:
+  struct Announce {
+    int64_t iteration = 0;
+    int64_t policy = 0;         // the θ rollout generates it with
+    bool send_weights = false;  // false: rollout already holds θ_policy
+  };
+  using StopFn = std::function<bool()>;
+  // first: the job's first iteration; iterations: run.iterations; staleness 1 runs one ahead,
+  // any other value as 0.
+  StalenessSchedule(int64_t staleness, int64_t first, int64_t iterations);
+  std::optional<Announce> begin(const StopFn& stop);
+  bool ended() const { return ended_; }
+  bool abandon(const StopFn& stop);
+  std::optional<Announce> ahead(const StopFn& stop);
+  void next();
+  int64_t iteration() const { return it_; }         // this round's iteration
+  int64_t policy() const { return policy_; }        // the θ that generated iteration()
+  int64_t trained() const { return it_ - first_; }  // iterations this job trained
+  int64_t iterations() const { return K_; }
+
+ private:
+  Announce announce(int64_t iteration, int64_t policy);
+  bool stale_;
+  int64_t first_, K_, it_, n_ = 0;
+  int64_t held_ = -1;    // the policy the rollout ranks hold
+  int64_t policy_ = -1;  // this round's policy
+  bool ahead_ = false;   // iteration() was announced in the previous round
+  bool ended_ = false;
+};
+
+// The roles of an MPMD run (mpiexec -n R k1rl-rollout : -n 1 k1rl-reward : -n T k1rl-train).
+// Train rank 0 leads: per iteration it broadcasts (iteration, stop, policy) and θ to the rollout
+// ranks, which answer "done" when every shard of the iteration is published; the order is
+// StalenessSchedule's; after run.iterations it broadcasts stop. A job's first iteration always
+// uses the newest checkpoint. run_train_role returns kExitStoppedEarly (75) when a stop request
+// (below) ended the job before run.iterations.
 int run_rollout_role(const Config& cfg);
 int run_train_role(const Config& cfg);
 inline constexpr int kTagRolloutDone = 6201;
-// = lib/app's kExitRequeue (lib/app depends on lib/loop, not the other way).
-inline constexpr int kExitStoppedEarly = 75;
-void declare_loop_role_options(ConfigSpec& spec);  // run.staleness
+
+// k1rl-reward: serves the rollout ranks over the rollout<->reward intercommunicator (one /reward
+// row per iteration and reward rank), or with `score_file` set scores a JSON Lines file offline.
+struct RewardRoleOptions {
+  std::string tasks;             // task files, comma-separated; empty: reward.tasks (lib/reward)
+  std::string score_file;        // offline: the answers to score
+  std::string out;               // offline: where the scores go (default <input>.scores.jsonl)
+  std::string iteration = "-1";  // offline: the answers' iteration (length penalty warm-up)
+};
+int run_reward_role(const Config& cfg, const RewardRoleOptions& opt);
 
 // Stop requests (docs/running.md): SIGUSR1 to this process, or the file named by the environment
 // variable K1RL_STOP_FILE existing. stop_requested() says why ("" when none); train checks it
@@ -90,7 +157,7 @@ void clear_stop_request();
 // The lock goes with the process, so a killed job never leaves it behind. Train rank 0 takes it.
 class RunLock {
  public:
-  explicit RunLock(const std::string& run_dir);
+  explicit RunLock(const RunDir& run);
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
@@ -101,13 +168,10 @@ class RunLock {
 
 // Removes the buffer shards of iterations >= `from` (untrained: the iteration in flight when a job
 // stopped or died); train rank 0 calls it before the first iteration of a job. Returns how many.
-int discard_untrained_shards(const Config& cfg, int64_t from);
+int discard_untrained_shards(const RunDir& run, int64_t from);
 
 // Everything in this process: run.iterations iterations from where the run directory stands.
 // Returns the summary row of each iteration.
 std::vector<io::Row> run_local(const Config& cfg);
-
-// "it 3 | reward 0.61 acc 0.58 len 12.1 | loss 0.021 kl 0.003 | 812 tok/s | 14.2 s"
-std::string summary_line(const io::Row& r);
 
 }  // namespace k1rl::loop

@@ -1,5 +1,6 @@
-// One rank's rollout iteration (see rollout.h): continue parked answers, start new groups,
-// generate under the budget, detect loops, score completed groups, build the shard.
+// One rank's rollout iteration (see rollout.h), top to bottom: start the new groups, generate
+// (parked answers first, under the budget, with repeat detection), score the groups whose answers
+// all ended, then the shard and the /rollout metrics row.
 #include <algorithm>
 #include <map>
 
@@ -25,10 +26,51 @@ std::vector<int32_t> RolloutWorker::prompt_tokens(int64_t prompt) const {
 }
 
 IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration, int32_t rank,
-                                   std::vector<buffer::Trajectory> all,
-                                   const std::vector<int64_t>& new_prompts, int64_t group_id_base,
+                                   std::vector<buffer::Trajectory> pending,
+                                   const std::vector<int64_t>& new_prompts,
                                    const ScoreFn& score) const {
   const double t0 = seconds_since_start();
+  std::vector<buffer::Trajectory> rows = std::move(pending);  // parked ones first
+  start_groups(new_prompts, iteration, rank, rows);
+  const GenerateStats gen = generate(model, iteration, rows);
+  ScoreStats scored = score_groups(rows, iteration, score);
+
+  int64_t open = 0, truncated = 0, repeated = 0;
+  for (const auto& t : rows) {
+    open += t.status == buffer::Status::open;
+    truncated += t.status == buffer::Status::truncated && t.ready;
+    repeated += t.status == buffer::Status::repeated && t.ready;
+  }
+  const buffer::AnswerStats& a = scored.answers;
+  IterationResult out;
+  out.metrics = {
+      {"iteration", static_cast<double>(iteration)},
+      {"rank", static_cast<double>(rank)},
+      {"prompts_new", static_cast<double>(new_prompts.size())},
+      {"answers_ended", static_cast<double>(gen.ended)},
+      {"answers_ready", a.answers},
+      {"answers_open", static_cast<double>(open)},
+      {"truncated", static_cast<double>(truncated)},
+      {"repeated", static_cast<double>(repeated)},
+      {"tokens", static_cast<double>(gen.tokens)},
+      {"gen_s", gen.seconds},
+      {"slot_util", gen.slot_util},
+      {"tokens_per_s", gen.seconds > 0 ? static_cast<double>(gen.tokens) / gen.seconds : 0.0},
+      {"ended_per_s", gen.seconds > 0 ? static_cast<double>(gen.ended) / gen.seconds : 0.0},
+      {"reward_mean", a.reward_mean()},
+      {"accuracy", a.accuracy()},
+      {"answer_len_mean", a.answer_len_mean()},
+      {"time_s", seconds_since_start() - t0}};
+  out.prompt_success = std::move(scored.prompt_success);
+  out.shard.iteration = iteration;
+  out.shard.rank = rank;
+  out.shard.component_names = kComponents;
+  out.shard.rows = std::move(rows);
+  return out;
+}
+
+void RolloutWorker::start_groups(const std::vector<int64_t>& new_prompts, int64_t iteration,
+                                 int32_t rank, std::vector<buffer::Trajectory>& rows) const {
   const int64_t k = rc_.samples_per_prompt;
   for (size_t i = 0; i < new_prompts.size(); ++i) {
     const int64_t p = new_prompts[i];
@@ -36,27 +78,67 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
       throw InputError("bad prompt index",
                        strfmt("%lld of %zu", static_cast<long long>(p), tasks_.size()),
                        "the task file changed during the run");
+    const int64_t group_id = buffer::GroupKey{iteration, rank, static_cast<int64_t>(i)}.pack();
     std::vector<int32_t> pt = prompt_tokens(p);
     for (int64_t j = 0; j < k; ++j) {
       buffer::Trajectory t;
       t.prompt_id = p;
       t.sample = static_cast<int32_t>(j);
-      t.group_id = group_id_base + static_cast<int64_t>(i);
+      t.group_id = group_id;
       t.group_size = static_cast<int32_t>(k);
       t.task = tasks_[static_cast<size_t>(p)].task;
       t.iteration_started = iteration;
       t.prompt_len = static_cast<int32_t>(pt.size());
       t.tokens = pt;
       t.components.assign(kComponents.size(), 0.0);
-      all.push_back(std::move(t));
+      rows.push_back(std::move(t));
     }
   }
-  // Generate: every open trajectory, parked ones first (they come first in `all`).
-  std::vector<size_t> open_idx;
+}
+
+model::SamplingParams RolloutWorker::sampling_params() const {
+  model::SamplingParams sp;
+  sp.temperature = rc_.temperature;
+  sp.top_p = rc_.top_p;
+  sp.top_k = rc_.top_k;
+  sp.stop_tokens = tok_.stop_ids();
+  if (sp.stop_tokens.empty() && tok_.eos_id() >= 0) sp.stop_tokens = {tok_.eos_id()};
+  sp.max_answer_tokens = rc_.max_answer_tokens;
+  return sp;
+}
+
+namespace {
+// One generation request per open trajectory; `rows[open[r]]` is the trajectory of request r.
+struct Requests {
+  std::vector<size_t> open;
   std::vector<model::GenRequest> reqs;
-  int64_t longest = 0;
-  for (size_t i = 0; i < all.size(); ++i) {
-    buffer::Trajectory& t = all[i];
+  int64_t longest = 0;  // prompt + max answer over the requests: the KV cache's capacity
+};
+
+// Appends one generated segment to its trajectory and sets its status when it ended.
+void append_segment(buffer::Trajectory& t, const model::GenResult& g, int64_t iteration,
+                    const RolloutConfig& rc) {
+  t.tokens.insert(t.tokens.end(), g.tokens.begin(), g.tokens.end());
+  t.logprobs.insert(t.logprobs.end(), g.model_logprobs.begin(), g.model_logprobs.end());
+  t.segment_iter.insert(t.segment_iter.end(), g.tokens.size(), static_cast<int32_t>(iteration));
+  if (!g.tokens.empty()) ++t.n_segments;
+  t.rng = g.rng_state;
+  std::vector<int32_t> answer(t.tokens.begin() + t.prompt_len, t.tokens.end());
+  if (g.finish == model::Finish::stop)
+    t.status = buffer::Status::finished;
+  else if (g.finish == model::Finish::length)
+    t.status = buffer::Status::truncated;
+  if (detect_repeat(answer, rc.repeat_max_period, rc.repeat_min_tokens) &&
+      t.status != buffer::Status::finished)
+    t.status = buffer::Status::repeated;
+}
+}  // namespace
+
+GenerateStats RolloutWorker::generate(const model::Model& model, int64_t iteration,
+                                      std::vector<buffer::Trajectory>& rows) const {
+  Requests q;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const buffer::Trajectory& t = rows[i];
     if (t.ended()) continue;
     model::GenRequest r;
     r.id = static_cast<int64_t>(i);
@@ -67,62 +149,45 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
                  .next_u64();
     r.rng_state = t.rng;
     r.max_new_tokens = rc_.partial ? rc_.segment_tokens : -1;
-    longest = std::max<int64_t>(longest, t.prompt_len + rc_.max_answer_tokens);
-    open_idx.push_back(i);
-    reqs.push_back(std::move(r));
+    q.longest = std::max<int64_t>(q.longest, t.prompt_len + rc_.max_answer_tokens);
+    q.open.push_back(i);
+    q.reqs.push_back(std::move(r));
   }
-  model::SamplingParams sp;
-  sp.temperature = rc_.temperature;
-  sp.top_p = rc_.top_p;
-  sp.top_k = rc_.top_k;
-  sp.stop_tokens = tok_.stop_ids();
-  if (sp.stop_tokens.empty() && tok_.eos_id() >= 0) sp.stop_tokens = {tok_.eos_id()};
-  sp.max_answer_tokens = rc_.max_answer_tokens;
-  int64_t generated = 0, ended_now = 0;
-  double gen_s = 0, slot_util = 0;
-  if (!reqs.empty()) {
-    const int64_t cap = std::min<int64_t>(model.config().max_seq, longest);  // prompt + answer
-    model::Generator gen(model, std::min<int64_t>(rc_.max_batch, static_cast<int64_t>(reqs.size())),
-                         cap, rc_.kv_cache);
-    double g0 = seconds_since_start();
-    std::vector<model::GenResult> res = gen.generate(reqs, sp, rc_.partial ? rc_.token_budget : -1);
-    gen_s = seconds_since_start() - g0;
-    const model::GenStats& gs = gen.stats();
-    if (gs.steps > 0)  // decode slots used over slots available: how full the batch ran
-      slot_util =
-          static_cast<double>(gs.decode_tokens) / static_cast<double>(gs.steps * rc_.max_batch);
-    for (size_t r = 0; r < res.size(); ++r) {
-      buffer::Trajectory& t = all[open_idx[r]];
-      const model::GenResult& g = res[r];
-      t.tokens.insert(t.tokens.end(), g.tokens.begin(), g.tokens.end());
-      t.logprobs.insert(t.logprobs.end(), g.model_logprobs.begin(), g.model_logprobs.end());
-      t.segment_iter.insert(t.segment_iter.end(), g.tokens.size(), static_cast<int32_t>(iteration));
-      if (!g.tokens.empty()) ++t.n_segments;
-      t.rng = g.rng_state;
-      generated += static_cast<int64_t>(g.tokens.size());
-      std::vector<int32_t> answer(t.tokens.begin() + t.prompt_len, t.tokens.end());
-      if (g.finish == model::Finish::stop)
-        t.status = buffer::Status::finished;
-      else if (g.finish == model::Finish::length)
-        t.status = buffer::Status::truncated;
-      if (detect_repeat(answer, rc_.repeat_max_period, rc_.repeat_min_tokens) &&
-          t.status != buffer::Status::finished)
-        t.status = buffer::Status::repeated;
-      ended_now += t.ended();
-    }
+  GenerateStats st;
+  if (q.reqs.empty()) return st;
+  const int64_t cap = std::min<int64_t>(model.config().max_seq, q.longest);  // prompt + answer
+  model::Generator gen(model, std::min<int64_t>(rc_.max_batch, static_cast<int64_t>(q.reqs.size())),
+                       cap, rc_.kv_cache);
+  const double g0 = seconds_since_start();
+  std::vector<model::GenResult> res =
+      gen.generate(q.reqs, sampling_params(), rc_.partial ? rc_.token_budget : -1);
+  st.seconds = seconds_since_start() - g0;
+  const model::GenStats& gs = gen.stats();
+  if (gs.steps > 0)
+    st.slot_util =
+        static_cast<double>(gs.decode_tokens) / static_cast<double>(gs.steps * rc_.max_batch);
+  for (size_t r = 0; r < res.size(); ++r) {
+    buffer::Trajectory& t = rows[q.open[r]];
+    append_segment(t, res[r], iteration, rc_);
+    st.tokens += static_cast<int64_t>(res[r].tokens.size());
+    st.ended += t.ended();
   }
-  // Score the groups whose answers have all ended.
+  return st;
+}
+
+ScoreStats RolloutWorker::score_groups(std::vector<buffer::Trajectory>& rows, int64_t iteration,
+                                       const ScoreFn& score) const {
+  // The groups whose answers have all ended, as answers for the scorer.
   std::map<int64_t, std::vector<size_t>> groups;
-  for (size_t i = 0; i < all.size(); ++i) groups[all[i].group_id].push_back(i);
+  for (size_t i = 0; i < rows.size(); ++i) groups[rows[i].group_id].push_back(i);
   std::vector<Answer> answers;
   std::vector<size_t> answer_row;
-  IterationResult out;
   for (const auto& [gid, members] : groups) {
-    bool done = static_cast<int32_t>(members.size()) == all[members[0]].group_size;
-    for (size_t i : members) done = done && all[i].ended();
+    bool done = static_cast<int32_t>(members.size()) == rows[members[0]].group_size;
+    for (size_t i : members) done = done && rows[i].ended();
     if (!done) continue;
     for (size_t i : members) {
-      const buffer::Trajectory& t = all[i];
+      const buffer::Trajectory& t = rows[i];
       Answer a;
       a.task_id = tasks_[static_cast<size_t>(t.prompt_id)].id;
       a.text = policy::answer_text(
@@ -140,52 +205,22 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
     throw RuntimeFault("reward scores lost",
                        strfmt("%zu answers sent, %zu scores back", answers.size(), scores.size()),
                        "check the reward service log");
-  double reward_sum = 0, correct_sum = 0, len_sum = 0;
+  // Rewards into the trajectories; success per group for the prompt sampler.
+  ScoreStats st;
   std::map<int64_t, std::pair<double, int>> success;
   for (size_t a = 0; a < answers.size(); ++a) {
-    buffer::Trajectory& t = all[answer_row[a]];
+    buffer::Trajectory& t = rows[answer_row[a]];
     t.reward = scores[a].total;
     t.components = {scores[a].correct, scores[a].length, scores[a].repetition};
     t.ready = true;
-    reward_sum += t.reward;
-    correct_sum += scores[a].correct;
-    len_sum += static_cast<double>(t.answer_len());
+    st.answers.add(t.reward, scores[a].correct, t.answer_len());
     auto& s = success[t.group_id];
     s.first += scores[a].correct;
     s.second += 1;
   }
   for (const auto& [gid, s] : success)
-    out.prompt_success.emplace_back(all[groups[gid][0]].prompt_id, s.first / s.second);
-  int64_t open = 0, truncated = 0, repeated = 0;
-  for (const auto& t : all) {
-    open += t.status == buffer::Status::open;
-    truncated += t.status == buffer::Status::truncated && t.ready;
-    repeated += t.status == buffer::Status::repeated && t.ready;
-  }
-  const double n_ready = static_cast<double>(answers.size());
-  const double dt = seconds_since_start() - t0;
-  out.metrics = {{"iteration", static_cast<double>(iteration)},
-                 {"rank", static_cast<double>(rank)},
-                 {"prompts_new", static_cast<double>(new_prompts.size())},
-                 {"answers_ended", static_cast<double>(ended_now)},
-                 {"answers_ready", n_ready},
-                 {"answers_open", static_cast<double>(open)},
-                 {"truncated", static_cast<double>(truncated)},
-                 {"repeated", static_cast<double>(repeated)},
-                 {"tokens", static_cast<double>(generated)},
-                 {"gen_s", gen_s},
-                 {"slot_util", slot_util},
-                 {"tokens_per_s", gen_s > 0 ? static_cast<double>(generated) / gen_s : 0.0},
-                 {"ended_per_s", gen_s > 0 ? static_cast<double>(ended_now) / gen_s : 0.0},
-                 {"reward_mean", n_ready > 0 ? reward_sum / n_ready : 0.0},
-                 {"accuracy", n_ready > 0 ? correct_sum / n_ready : 0.0},
-                 {"answer_len_mean", n_ready > 0 ? len_sum / n_ready : 0.0},
-                 {"time_s", dt}};
-  out.shard.iteration = iteration;
-  out.shard.rank = rank;
-  out.shard.component_names = kComponents;
-  out.shard.rows = std::move(all);
-  return out;
+    st.prompt_success.emplace_back(rows[groups[gid][0]].prompt_id, s.first / s.second);
+  return st;
 }
 
 }  // namespace k1rl::rollout

@@ -54,19 +54,44 @@ struct IterationResult {
       prompt_success;  // (prompt, mean correctness) per ready group
 };
 
+// What the generation step of one iteration did (the /rollout row's generation columns).
+struct GenerateStats {
+  int64_t tokens = 0;    // new answer tokens
+  int64_t ended = 0;     // answers that ended in this iteration
+  double seconds = 0;    // inside Generator::generate
+  double slot_util = 0;  // decode slots used over slots available
+};
+
+// What the scoring step did: the ready answers' rewards (the /rollout row's reward columns).
+struct ScoreStats {
+  buffer::AnswerStats answers;
+  std::vector<std::pair<int64_t, double>> prompt_success;  // (prompt, mean correctness) per group
+};
+
 class RolloutWorker {
  public:
   RolloutWorker(const Config& cfg, const Tokenizer& tok, const std::vector<Task>& tasks);
   const RolloutConfig& config() const { return rc_; }
-  // Pending trajectories from `pending` (open, or ended but waiting for their group) continue
-  // first; each new prompt gets k fresh answers with group ids group_id_base + i.
+  // One iteration: trajectories from `pending` (open, or ended but waiting for their group)
+  // continue first; each new prompt i gets k fresh answers in the group
+  // GroupKey{iteration, rank, i}. Reads top to bottom: start groups, generate, score.
   IterationResult run(const model::Model& model, int64_t iteration, int32_t rank,
                       std::vector<buffer::Trajectory> pending,
-                      const std::vector<int64_t>& new_prompts, int64_t group_id_base,
-                      const ScoreFn& score) const;
+                      const std::vector<int64_t>& new_prompts, const ScoreFn& score) const;
   std::vector<int32_t> prompt_tokens(int64_t prompt) const;
 
  private:
+  // Appends k fresh trajectories per new prompt to `rows`.
+  void start_groups(const std::vector<int64_t>& new_prompts, int64_t iteration, int32_t rank,
+                    std::vector<buffer::Trajectory>& rows) const;
+  // Continues every open trajectory of `rows` by one segment (or to its end), in place.
+  GenerateStats generate(const model::Model& model, int64_t iteration,
+                         std::vector<buffer::Trajectory>& rows) const;
+  // Scores every group whose k answers have all ended and marks them ready.
+  ScoreStats score_groups(std::vector<buffer::Trajectory>& rows, int64_t iteration,
+                          const ScoreFn& score) const;
+  model::SamplingParams sampling_params() const;
+
   const Config& cfg_;
   RolloutConfig rc_;
   const Tokenizer& tok_;

@@ -1,5 +1,5 @@
 // JSON Lines files (task files, answer and score files) and field helpers over k1rl::Json (the
-// tokenizer module's JSON value, shared by the whole project).
+// lib/json value, shared by the whole project).
 #include <unistd.h>
 
 #include <cerrno>

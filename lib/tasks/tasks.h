@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "lib/core/core.h"
-#include "lib/tokenizer/tokenizer.h"
+#include "lib/json/json.h"
 
 namespace k1rl {
 
 // ---------------------------------------------------------------------------------------------
-// JSON: the project's one JSON value is k1rl::Json from lib/tokenizer (objects keep key order,
+// JSON: the project's one JSON value is k1rl::Json from lib/json (objects keep key order,
 // strings are byte-transparent). Field helpers for the formats here:
 const Json& json_at(const Json& obj, const std::string& key);  // InputError naming a missing key
 std::string json_string(const Json& obj, const std::string& key, const std::string& def = "");

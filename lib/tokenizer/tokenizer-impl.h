@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/json/json.h"
 #include "lib/tokenizer/tokenizer.h"
 
 namespace k1rl {

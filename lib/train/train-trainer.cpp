@@ -37,32 +37,19 @@ TrainConfig TrainConfig::from(const Config& cfg) {
   return t;
 }
 
-std::string ckpt_dir(const Config& cfg) {
-  return cfg.get_string("run.dir") + "/ckpt";
-}
-
-std::string ckpt_path(const Config& cfg, int64_t iteration) {
-  return ckpt_dir(cfg) + strfmt("/it_%06lld.h5", static_cast<long long>(iteration));
-}
-
-int64_t latest_checkpoint(const Config& cfg) {
-  std::string latest = ckpt_dir(cfg) + "/latest";
+int64_t latest_checkpoint(const RunDir& run) {
+  const std::string latest = run.ckpt_latest();
   if (!io::file_exists(latest)) return -1;
-  std::string name = io::read_text(latest);
-  long long it = -1;
-  if (std::sscanf(name.c_str(), "it_%lld.h5", &it) != 1 || it < 0)
+  const std::string name = io::read_text(latest);
+  int64_t it = -1;
+  if (!RunDir::parse_ckpt_name(name, it))
     throw IoError(
         "bad checkpoint pointer '" + latest + "'", "it holds '" + name + "'",
         "write the name of a checkpoint (it_000012.h5) into it, or delete it to start afresh");
-  if (!io::file_exists(ckpt_path(cfg, it)))
-    throw IoError("'" + latest + "' names a missing checkpoint",
-                  ckpt_path(cfg, it) + " does not exist", "point latest at an existing checkpoint");
+  if (!io::file_exists(run.ckpt(it)))
+    throw IoError("'" + latest + "' names a missing checkpoint", run.ckpt(it) + " does not exist",
+                  "point latest at an existing checkpoint");
   return it;
-}
-
-void publish_latest(const Config& cfg, int64_t iteration) {
-  io::publish_text(ckpt_dir(cfg) + "/latest",
-                   strfmt("it_%06lld.h5\n", static_cast<long long>(iteration)));
 }
 
 Trainer::Trainer(const Config& cfg, MPI_Comm comm)
@@ -103,10 +90,11 @@ void Trainer::allreduce(double* data, int n) const {
 
 void Trainer::save(int64_t iteration) {
   if (rank_ == 0) {
-    io::make_dirs(ckpt_dir(cfg_));
+    const RunDir run = RunDir::from(cfg_);
+    io::make_dirs(run.ckpt_dir());
     model::TrainState st{step_, iteration, rng_.state()};
-    model::save_checkpoint(ckpt_path(cfg_, iteration), *model_, opt_.get(), st);
-    publish_latest(cfg_, iteration);
+    model::save_checkpoint(run.ckpt(iteration), *model_, opt_.get(), st);
+    io::publish_text(run.ckpt_latest(), RunDir::ckpt_name(iteration) + "\n");
   }
   if (size_ > 1) K1RL_MPI_CHECK(MPI_Barrier(comm_));
 }

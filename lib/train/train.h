@@ -16,6 +16,7 @@
 #include "lib/model/model.h"
 #include "lib/optim/optim.h"
 #include "lib/policy/policy.h"
+#include "lib/rundir/rundir.h"
 #include "lib/tasks/tasks.h"
 #include "lib/tokenizer/tokenizer.h"
 
@@ -36,12 +37,8 @@ struct TrainConfig {
   static TrainConfig from(const Config& cfg);
 };
 
-// Checkpoint names in <run>/ckpt: it_000012.h5 holds θ_12 (the policy of iteration 12).
-std::string ckpt_dir(const Config& cfg);
-std::string ckpt_path(const Config& cfg, int64_t iteration);
-// The iteration named by <run>/ckpt/latest, or -1 when there is none.
-int64_t latest_checkpoint(const Config& cfg);
-void publish_latest(const Config& cfg, int64_t iteration);
+// The iteration named by <run>/ckpt/latest, or -1 when there is none (names: lib/rundir).
+int64_t latest_checkpoint(const RunDir& run);
 
 class Trainer {
  public:

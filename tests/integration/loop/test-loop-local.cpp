@@ -28,32 +28,33 @@ TEST(LoopLocal, TwoIterationsThenResume) {
   std::string dir = "/tmp/k1rl-loop-" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
   Config cfg = tiny(dir, 2);
+  const RunDir run = RunDir::from(cfg);
   auto rows = loop::run_local(cfg);
   ASSERT_EQ(rows.size(), 2u);
-  for (int it = 0; it <= 2; ++it) EXPECT_TRUE(io::file_exists(train::ckpt_path(cfg, it))) << it;
-  EXPECT_EQ(train::latest_checkpoint(cfg), 2);
+  for (int it = 0; it <= 2; ++it) EXPECT_TRUE(io::file_exists(run.ckpt(it))) << it;
+  EXPECT_EQ(train::latest_checkpoint(run), 2);
   EXPECT_TRUE(io::file_exists(dir + "/config.ini"));
   EXPECT_TRUE(io::file_exists(dir + "/sampler.h5"));
-  EXPECT_EQ(buffer::list_shards(loop::buffer_dir(cfg)).size(), 2u);
-  auto train = io::read_table(loop::metrics_path(cfg), "train");
+  EXPECT_EQ(buffer::list_shards(run.buffer_dir()).size(), 2u);
+  auto train = io::read_table(run.metrics(), "train");
   EXPECT_GE(train.at("step").size(),
             4u + 2u);  // SFT steps, then at least one RL step per iteration
-  EXPECT_EQ(io::read_table(loop::metrics_path(cfg), "rollout").at("iteration").size(), 2u);
+  EXPECT_EQ(io::read_table(run.metrics(), "rollout").at("iteration").size(), 2u);
 
   // A second job of one iteration resumes from it_000002.
   Config again = tiny(dir, 1);
   auto more = loop::run_local(again);
   ASSERT_EQ(more.size(), 1u);
   EXPECT_EQ(more[0].at("iteration"), 2.0);
-  EXPECT_EQ(train::latest_checkpoint(cfg), 3);
-  EXPECT_EQ(io::read_table(loop::metrics_path(cfg), "iteration").at("iteration"),
+  EXPECT_EQ(train::latest_checkpoint(run), 3);
+  EXPECT_EQ(io::read_table(run.metrics(), "iteration").at("iteration"),
             (std::vector<double>{0, 1, 2}));
 
   // Every trajectory is trained once: (group, sample) is ready in exactly one shard, and the
   // pending ones of the last shard are not ready anywhere.
   std::set<std::pair<int64_t, int32_t>> ready;
   size_t n_ready = 0;
-  for (const auto& ref : buffer::list_shards(loop::buffer_dir(cfg)))
+  for (const auto& ref : buffer::list_shards(run.buffer_dir()))
     for (const auto& t : buffer::read_shard(ref.path).rows)
       if (t.ready) {
         ++n_ready;

@@ -31,7 +31,7 @@ std::vector<buffer::Trajectory> groups(const Config& cfg, const model::Model& m)
   for (int i = 0; i < 4; ++i) tasks.push_back(generate_task("addition", 2, rng));
   auto tok = make_byte_tokenizer();
   rollout::RolloutWorker w(cfg, *tok, tasks);
-  auto res = w.run(m, 0, 0, {}, {0, 1, 2, 3}, 0, [](const std::vector<Answer>& a, int64_t) {
+  auto res = w.run(m, 0, 0, {}, {0, 1, 2, 3}, [](const std::vector<Answer>& a, int64_t) {
     std::vector<Score> s(a.size());
     for (size_t i = 0; i < a.size(); ++i)
       s[i].total = static_cast<double>((a[i].length + i) % 3) / 2.0;

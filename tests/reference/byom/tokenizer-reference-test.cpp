@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "lib/io/io.h"
+#include "lib/json/json.h"
 #include "lib/tokenizer/tokenizer.h"
 #include "tests/reference/byom/byom-fixture.h"
 

@@ -27,7 +27,7 @@ TEST_P(RolloutConsistency, StoredLogprobsEqualTrainingForward) {
   model::Model m(model::ModelConfig::from_config(cfg));
   m.init_params(11);
   rollout::RolloutWorker w(cfg, *tok, tasks);
-  auto res = w.run(m, 0, 0, {}, {0, 1}, 0, [](const std::vector<Answer>& a, int64_t) {
+  auto res = w.run(m, 0, 0, {}, {0, 1}, [](const std::vector<Answer>& a, int64_t) {
     return std::vector<Score>(a.size());
   });
   model::Batch b;

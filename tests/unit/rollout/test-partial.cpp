@@ -56,7 +56,7 @@ TEST(PartialRollout, AnswersSpanThreeIterationsAndMatchOneGeneration) {
   std::vector<buffer::Trajectory> snapshot;  // the shard rows after iteration 0
   for (int64_t it = 0; it < 3; ++it) {
     auto res = w.run(m, it, 0, pending, it == 0 ? std::vector<int64_t>{1} : std::vector<int64_t>{},
-                     500, fake_score());
+                     fake_score());
     buffer::write_shard(dir, res.shard);
     auto back = buffer::read_shard(buffer::shard_path(dir, it, 0)).rows;
     if (it == 0) snapshot = back;
@@ -88,7 +88,7 @@ TEST(PartialRollout, AnswersSpanThreeIterationsAndMatchOneGeneration) {
   // The same group generated in one go: identical tokens, log-probs within float noise.
   const Config whole_cfg = make_config(false);
   rollout::RolloutWorker whole(whole_cfg, *tok, tasks);
-  auto res = whole.run(m, 0, 0, {}, {1}, 500, fake_score());
+  auto res = whole.run(m, 0, 0, {}, {1}, fake_score());
   ASSERT_EQ(res.shard.rows.size(), 3u);
   for (size_t j = 0; j < 3; ++j) {
     const auto& one = res.shard.rows[j];
@@ -110,7 +110,7 @@ TEST(PartialRollout, TokenBudgetParksEverythingLeftOpen) {
   model::Model m(model::ModelConfig::from_config(cfg));
   m.init_params(8);
   rollout::RolloutWorker w(cfg, *tok, tasks);
-  auto res = w.run(m, 4, 0, {}, {0, 1}, 0, fake_score());
+  auto res = w.run(m, 4, 0, {}, {0, 1}, fake_score());
   int64_t tokens = 0, open = 0;
   for (const auto& t : res.shard.rows) {
     tokens += t.answer_len();

@@ -1,8 +1,9 @@
 // Unit tests of the byte-level BPE on a hand-made vocabulary (merge order, specials, the GPT-2 and
-// SmolLM pre-tokenizers, invalid UTF-8), of the JSON reader/writer and of the Unicode classes.
+// SmolLM pre-tokenizers, invalid UTF-8) and of the Unicode classes (JSON: tests/unit/json).
 // The full SmolLM2 comparison with Hugging Face is in tests/reference/byom.
 #include <gtest/gtest.h>
 
+#include "lib/json/json.h"
 #include "lib/tokenizer/tokenizer.h"
 
 using namespace k1rl;
@@ -137,22 +138,6 @@ TEST(ChatTemplate, RecognisesChatmlAndItsDefaultSystemPrompt) {
   EXPECT_EQ(c.kind, "chatml");
   EXPECT_EQ(c.default_system, "You are helpful.");
   EXPECT_EQ(chat_template_from_jinja("{{ bos_token }}{{ m }}").kind, "plain");
-}
-
-TEST(Json, ParsesAndDumps) {
-  Json j = Json::parse(R"({"a": [1, 2.5, -3e2, true, null], "s": "q\"\\\u00e9\ud83d\ude00\n",
-                          "o": {}, "e": []})");
-  EXPECT_EQ(j["a"].at(0).as_int(), 1);
-  EXPECT_DOUBLE_EQ(j["a"].at(2).as_number(), -300.0);
-  EXPECT_TRUE(j["a"].at(3).as_bool());
-  EXPECT_TRUE(j["a"].at(4).is_null());
-  EXPECT_EQ(j["s"].as_string(), "q\"\\\xc3\xa9\xf0\x9f\x98\x80\n");
-  EXPECT_TRUE(j["missing"].is_null());
-  Json back = Json::parse(j.dump(2));
-  EXPECT_EQ(back.dump(), j.dump());
-  EXPECT_THROW(Json::parse("{\"a\": }"), InputError);
-  EXPECT_THROW(Json::parse("[1, 2"), InputError);
-  EXPECT_THROW(Json::parse("{} x"), InputError);
 }
 
 TEST(Unicode, ClassesAndUtf8) {

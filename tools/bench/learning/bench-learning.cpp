@@ -22,9 +22,10 @@ Config make(const std::string& ini, std::vector<std::string> ov) {
 }
 
 eval::EvalResult evaluate(const Config& cfg) {
-  int64_t it = train::latest_checkpoint(cfg);
-  model::Model m(model::read_checkpoint_config(train::ckpt_path(cfg, it)));
-  model::load_checkpoint(train::ckpt_path(cfg, it), m, nullptr);
+  const RunDir run = RunDir::from(cfg);
+  int64_t it = train::latest_checkpoint(run);
+  model::Model m(model::read_checkpoint_config(run.ckpt(it)));
+  model::load_checkpoint(run.ckpt(it), m, nullptr);
   auto tok = make_tokenizer(cfg);
   auto tasks = load_tasks(cfg.get_string("tasks.heldout_file"));
   Scorer scorer(reward_options_from_config(cfg), tasks);
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
       Config rl = make(
           ini,
           with({"--run.dir=" + out + "/" + algos[a], "--train.algorithm=" + std::string(algos[a]),
-                "--train.init_checkpoint=" + train::ckpt_path(sft, 0), "--train.sft_steps=0",
+                "--train.init_checkpoint=" + RunDir::from(sft).ckpt(0), "--train.sft_steps=0",
                 "--run.iterations=" + std::to_string(iterations)}));
       double t1 = seconds_since_start();
       loop::run_local(rl);

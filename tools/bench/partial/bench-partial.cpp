@@ -50,7 +50,7 @@ Totals run(const model::Model& m, const Tokenizer& tok, const std::vector<Task>&
     std::vector<int64_t> fresh;
     for (int64_t room = batch - static_cast<int64_t>(pending.size()); room >= 8; room -= 8)
       fresh.push_back(next_prompt++ % static_cast<int64_t>(tasks.size()));
-    auto res = w.run(m, it, 0, pending, fresh, it * 1000, score);
+    auto res = w.run(m, it, 0, pending, fresh, score);
     pending.clear();
     for (auto& r : res.shard.rows)
       if (!r.ready) pending.push_back(std::move(r));

@@ -1,12 +1,30 @@
-// A small JSON reader/writer for the files Hugging Face models ship (tokenizer.json, config.json,
-// safetensors headers). Objects keep their key order so files we write read like the originals.
+// The JSON value of lib/json/json.h: a recursive-descent parser (depth-limited, UTF-16 surrogate
+// pairs joined) and a writer that keeps key order.
 #include <cmath>
 #include <cstdlib>
 
-#include "lib/tokenizer/tokenizer-impl.h"
+#include "lib/json/json.h"
 
 namespace k1rl {
 namespace {
+
+void utf8_append(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
 
 class Parser {
  public:
