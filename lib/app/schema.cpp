@@ -45,7 +45,7 @@ void declare_all_options(ConfigSpec& spec) {
 std::vector<const OptionGroup*> all_option_groups() {
   return {&model::model_options(), &optim::optim_options(), &rl::loss_options(),
           &rl::sampler_options(),  &reward_options(),       &task_set_options(),
-          &eval::eval_options()};
+          &eval::eval_options(),   &train::train_options(), &rollout::rollout_options()};
 }
 
 void check_all_options(const Config& cfg) {

@@ -11,7 +11,8 @@ void declare_loop_role_options(ConfigSpec& s) {
   s.add_int(
       "run.staleness", 0,
       "0: rollout of iteration N uses θ_N; 1: rollout of N+1 overlaps training of N and uses θ_N "
-      "(MPMD roles; --local ignores it)");
+      "(MPMD roles; --local ignores it)",
+      Check().ge(0).le(1));
 }
 
 namespace {

@@ -4,6 +4,7 @@
 // refused with a one-line ConfigError naming the key, never anything worse.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 
 #include "lib/app/app.h"
@@ -86,7 +87,7 @@ TEST(Schema, StructsFilledFromDefaultsAreTheDeclaredDefaults) {
       EXPECT_EQ(spec.find(key)->def, def.at(key)) << key;
     }
   }
-  EXPECT_GE(seen.size(), 60u);  // model, optim, rl, reward, tasks, eval, ...
+  EXPECT_GE(seen.size(), 80u);  // model, optim, rl, reward, tasks, eval, train, rollout
 }
 
 TEST(Schema, EachBoundKeyReachesItsOwnMember) {
@@ -142,6 +143,13 @@ TEST(Schema, HostileNumbersAreAcceptedOrNamedInOneLine) {
 TEST(Schema, ValuesThatPoisonedRunsAreRefused) {
   const ConfigSpec spec = schema();
   const std::vector<std::pair<std::string, std::string>> bad = {
+      {"train.rl_lr", "-1e-4"},
+      {"train.rl_lr", "nan"},
+      {"run.iterations", "-1"},
+      {"run.staleness", "2"},
+      {"run.staleness", "-1"},
+      {"rollout.repeat_min_tokens", "0"},
+      {"rollout.repeat_min_tokens", "-48"},
       {"train.tau", "-0.1"},
       {"train.tau", "nan"},
       {"train.clip_eps", "-0.2"},
@@ -157,6 +165,9 @@ TEST(Schema, ValuesThatPoisonedRunsAreRefused) {
       {"model.dim", "9223372036854775807"},
       {"tasks.min_difficulty", "11"},
       {"eval.temperature", "-1"},
+      {"rollout.temperature", "nan"},
+      {"rollout.top_p", "0"},
+      {"rollout.token_budget", "0"},
   };
   for (const auto& [key, v] : bad) {
     std::string e = outcome(spec, key, v);
@@ -168,4 +179,18 @@ TEST(Schema, TauHasOneDefault) {
   const ConfigSpec spec = schema();
   EXPECT_EQ(std::get<double>(spec.find("train.tau")->def), rl::LossConfig{}.tau);
   EXPECT_EQ(rl::LossConfig::from(Config(spec), 0).tau, rl::LossConfig{}.tau);
+}
+
+TEST(Schema, EveryShippedConfigPassesEveryCheck) {
+  const ConfigSpec spec = schema();
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(K1RL_SOURCE_DIR "/inputs/configs")) {
+    if (e.path().extension() != ".ini") continue;
+    ++n;
+    SCOPED_TRACE(e.path().string());
+    Config cfg = Config::load(spec, e.path().string(), {});
+    EXPECT_NO_THROW(check_all_options(cfg));
+    EXPECT_EQ(Config::parse(spec, cfg.to_ini(), "printed", {}).to_ini(), cfg.to_ini());
+  }
+  EXPECT_GE(n, 2);  // tiny.ini, smollm2-135m.ini
 }
