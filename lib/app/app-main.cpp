@@ -99,7 +99,7 @@ void print_help(const AppInfo& info, const ConfigSpec& spec) {
   for (const auto& o : spec.options()) {
     std::cout << "  --" << o.key << " (default " << config_value_text(o.def) << ")\n      "
               << o.help;
-    if (!o.constraint().empty()) std::cout << " " << o.constraint();  // [a|b] or [>= 1]
+    if (!o.constraint().empty()) std::cout << " " << o.constraint();  // [a|b] or (>= 1)
     std::cout << "\n";
   }
   std::cout << "\nExit codes: 0 ok, 1 internal error, 2 bad input (config, files, data, peers),\n"

@@ -151,8 +151,9 @@ std::string Check::problem(const ConfigValue& v) const {
 std::string ConfigSpec::Option::constraint() const {
   std::string out;
   for (size_t i = 0; i < choices.size(); ++i) out += (i ? "|" : "") + choices[i];
-  if (check.bounded()) out += (out.empty() ? "" : ", ") + check.text();
-  return out.empty() ? "" : "[" + out + "]";
+  if (!out.empty()) out = "[" + out + "]";
+  if (check.bounded()) out += (out.empty() ? "(" : " (") + check.text() + ")";
+  return out;
 }
 
 std::string ConfigSpec::Option::problem(const ConfigValue& v) const {

@@ -161,7 +161,7 @@ class ConfigSpec {
     ConfigValue def;
     std::vector<std::string> choices;  // non-empty: the value must be one of these (strings)
     Check check;                       // numbers: range and rules; every double must be finite
-    // What a good value is, for help texts: "[k15|grpo]", "[>= 1]", "" for anything.
+    // What a good value is, for help texts: "[k15|grpo]", "(>= 1)", "" for anything.
     std::string constraint() const;
     // "" when `v` passes the choices and the check, else why not ("it must be >= 1").
     std::string problem(const ConfigValue& v) const;

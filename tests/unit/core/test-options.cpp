@@ -174,7 +174,7 @@ TEST(OptionTable, EveryKeyFillsItsOwnMemberAndReadsBack) {
   // --print-config reads back to the same values and the same struct.
   Config back = Config::parse(spec(), c.to_ini(), "printed", {});
   EXPECT_EQ(table().read_back(back), table().read_back(c));
-  EXPECT_NE(c.to_ini().find("[in (0, 1)]"), std::string::npos) << c.to_ini();
+  EXPECT_NE(c.to_ini().find("# rate (in (0, 1))"), std::string::npos) << c.to_ini();
   EXPECT_NE(c.to_ini().find("[cosine|constant]"), std::string::npos);
 }
 
