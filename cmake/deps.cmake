@@ -48,6 +48,17 @@ target_link_libraries(k1rl_blas INTERFACE ${BLAS_LIBRARIES})
 if(K1RL_CBLAS_INCLUDE)
   target_include_directories(k1rl_blas SYSTEM INTERFACE ${K1RL_CBLAS_INCLUDE})
 endif()
+# oneDNN (Debian libdnnl-dev, OpenMP runtime) runs the bf16 products. Found by header and
+# library: Debian's dnnl-config.cmake also demands OpenCL's development files (its GPU runtime),
+# which k1rl does not use.
+find_path(K1RL_DNNL_INCLUDE oneapi/dnnl/dnnl.hpp)
+find_library(K1RL_DNNL_LIBRARY dnnl)
+if(NOT K1RL_DNNL_INCLUDE OR NOT K1RL_DNNL_LIBRARY)
+  message(FATAL_ERROR "k1rl needs oneDNN (Debian: libdnnl-dev; tools/install-deps.sh installs it)")
+endif()
+add_library(k1rl_dnnl INTERFACE)
+target_include_directories(k1rl_dnnl SYSTEM INTERFACE ${K1RL_DNNL_INCLUDE})
+target_link_libraries(k1rl_dnnl INTERFACE ${K1RL_DNNL_LIBRARY})
 if(K1RL_TESTS)
   find_package(GTest REQUIRED)
 endif()

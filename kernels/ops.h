@@ -38,7 +38,63 @@ void team(const std::function<void()>& body);
 void team_single(const std::function<void()>& fn);
 
 // ---------------------------------------------------------------------------------------------
-// Linear layers.
+// The engine: backend and precision, chosen once at start-up (engine_init) before any op runs.
+// Backend::cpu is this library; a CUDA backend implements the same calls on device buffers
+// (docs/engine.md, "The backend seam"). Precision::bf16 makes the linear layers below
+// (matmul_forward, matmul_backward, matmul_packed) multiply bf16-rounded inputs and weights with
+// float32 accumulation and float32 outputs; every other op stays float32. fp32 is the oracle.
+enum class Backend { cpu = 0, cuda = 1 };
+enum class Precision { fp32 = 0, bf16 = 1 };
+enum class PrecisionRequest { fp32, bf16, auto_ };
+struct EngineInfo {
+  Backend backend = Backend::cpu;
+  Precision precision = Precision::fp32;
+  bool bf16_hardware = false;  // AMX-BF16 or AVX512-BF16 present (and not capped by K1RL_ISA)
+  std::string bf16_isa;        // what oneDNN runs bf16 products on ("avx512_core_amx", ...)
+  std::string note;            // why auto fell back, or why bf16 is impossible ("" otherwise)
+};
+// Resolves the request on this machine and makes it current. bf16 on a CPU without bf16
+// support returns ok = false with info.note saying why (the caller turns it into an error);
+// auto picks bf16 where supported, else fp32 (info.note says so). Callable again (tests).
+bool engine_init(Backend backend, PrecisionRequest precision, EngineInfo* info);
+const EngineInfo& engine();
+Precision precision();
+void set_precision(Precision p);  // tests and benchmarks: switch without engine_init
+bool bf16_supported();            // AMX-BF16 or AVX512-BF16, AVX-512 not capped by K1RL_ISA
+
+// bfloat16: a float's top half, rounded to nearest even (NaN stays NaN).
+inline uint16_t bf16_from_float(float f) {
+  uint32_t x;
+  __builtin_memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return static_cast<uint16_t>(x >> 16);
+}
+inline float float_from_bf16(uint16_t h) {
+  const uint32_t x = static_cast<uint32_t>(h) << 16;
+  float f;
+  __builtin_memcpy(&f, &x, 4);
+  return f;
+}
+// dst[i] = bf16(src[i]) for n floats (vectorised where the CPU has AVX512-BF16).
+void convert_to_bf16(uint16_t* dst, const float* src, int64_t n);
+
+// Weight buffers the backend mirrors in bf16. A model registers its flat parameter buffer once;
+// under Precision::bf16 a linear layer whose weight lies inside it uses the mirror of that
+// range, converted at its first use after weights_changed(base) (so once per optimizer step,
+// not per product). Weights outside any registered buffer are converted at every call.
+// Whoever writes the buffer (optimizer, checkpoint load, weight broadcast) must call
+// weights_changed before the next product; lib/model does it whenever it hands out params()
+// for writing. Thread-safe.
+void weights_register(const float* base, int64_t n);
+void weights_unregister(const float* base);
+void weights_changed(const float* base);
+
+// ---------------------------------------------------------------------------------------------
+// Linear layers. Under Precision::bf16 the products (not the bias sums) round their inputs and
+// weights to bf16 and accumulate in float32 (oneDNN on the CPU: AMX or AVX512-BF16); the same
+// rounding in every product, so a decode step (matmul_packed) and the training forward agree
+// up to summation order.
 // out[N,M] = in[N,K] · W[M,K]^T (+ bias[M] when bias != nullptr); overwrites out, or adds
 // to it when accumulate is true.
 void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N,
@@ -48,7 +104,9 @@ void matmul_forward(float* out, const float* in, const float* w, const float* bi
 void matmul_backward(float* din, float* dw, float* dbias, const float* dout, const float* in,
                      const float* w, int64_t N, int64_t K, int64_t M, bool accumulate_din = false);
 // Weights packed for products with few rows (decoding): W[M,K] as panels of 32 outputs,
-// P[p][k][c] = W[32p + c][k] (zero-padded). The packed copy has packed_size(M, K) floats.
+// P[p][k][c] = W[32p + c][k] (zero-padded); under Precision::bf16, bf16 pairs along k. The
+// packed copy has packed_size(M, K) floats and records its precision: a copy packed under one
+// precision computes in it (pack again after set_precision).
 int64_t packed_size(int64_t M, int64_t K);
 void pack_weights(float* packed, const float* w, int64_t M, int64_t K);
 // out[N,M] = in[N,K] · Wᵀ (+ bias[M]) with W given packed; adds to out when accumulate.

@@ -16,7 +16,7 @@ done
 pkgs=(build-essential cmake pkg-config git
       mpich libmpich-dev libhdf5-mpich-dev hdf5-tools
       libboost-program-options-dev libgtest-dev libgmock-dev googletest
-      libopenblas-dev bubblewrap util-linux procps clang-format)
+      libopenblas-dev libdnnl-dev bubblewrap util-linux procps clang-format)
 ((want_slurm)) && pkgs+=(slurmctld slurmd slurm-client munge)
 ((want_python)) && pkgs+=(python3 python3-torch python3-h5py python3-numpy python3-matplotlib)
 

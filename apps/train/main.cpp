@@ -2,10 +2,16 @@
 // (mpiexec -n R k1rl-rollout : -n 1 k1rl-reward : -n T k1rl-train, or slurm/rl_iter.sh);
 // --local runs rollout, reward and training in this one process (laptops, benchmarks).
 #include "lib/app/app.h"
+#include "lib/long2short/long2short.h"
 #include "lib/loop/loop.h"
 
 namespace {
 int run(k1rl::AppContext& ctx) {
+  if (const std::string& m = ctx.cfg.get_string("train.mode");
+      m == "dpo" || m == "shortest_rejection") {  // long2short: every rank trains
+    k1rl::long2short::run_train_mode(ctx.cfg, MPI_COMM_WORLD);
+    return k1rl::kExitOk;
+  }
   if (ctx.cfg.get_string("train.mode") == "sft") {
     // SFT only: every rank of the world trains; publishes ckpt/it_000000.h5.
     const k1rl::RunDir run = k1rl::RunDir::from(ctx.cfg);

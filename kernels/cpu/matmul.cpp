@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
+#include "kernels/cpu/bf16-impl.h"
 #include "kernels/cpu/cpu-impl.h"
 #include "kernels/cpu/parallel.h"
 
@@ -106,11 +108,23 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   });
 }
 
+// A packed copy opens with a header of kPackHeader floats whose first word names its format.
+constexpr int64_t kPackHeader = 16;
+constexpr uint32_t kPackF32 = 0x32335046u, kPackBf16 = 0x36314642u;  // "FP32", "BF16"
+
 int64_t packed_size(int64_t M, int64_t K) {
-  return (M + 31) / 32 * 32 * K;
+  return kPackHeader + (M + 31) / 32 * 32 * K;
 }
 
 void pack_weights(float* packed, const float* w, int64_t M, int64_t K) {
+  const bool bf16 = precision() == Precision::bf16;
+  const uint32_t tag = bf16 ? kPackBf16 : kPackF32;
+  std::memcpy(packed, &tag, 4);
+  packed += kPackHeader;
+  if (bf16) {
+    cpu::pack_weights_bf16(reinterpret_cast<uint16_t*>(packed), w, M, K);
+    return;
+  }
   const int64_t panels = (M + 31) / 32;
   cpu::parallel_static(panels, M * K > (1 << 16), [&](int64_t p) {
     for (int64_t k = 0; k < K; ++k)
@@ -127,6 +141,14 @@ void pack_weights(float* packed, const float* w, int64_t M, int64_t K) {
 void matmul_packed(float* out, const float* in, const float* packed, const float* bias, int64_t N,
                    int64_t K, int64_t M, bool accumulate) {
   if (N <= 0) return;
+  uint32_t tag;
+  std::memcpy(&tag, packed, 4);
+  packed += kPackHeader;
+  if (tag == kPackBf16) {
+    cpu::matmul_packed_bf16(out, in, reinterpret_cast<const uint16_t*>(packed), bias, N, K, M,
+                            accumulate);
+    return;
+  }
   const auto& V = cpu::vec();
   const int64_t panels = (M + 31) / 32, rows_per = 128;
   const int64_t row_blocks = (N + rows_per - 1) / rows_per;
@@ -146,6 +168,10 @@ void matmul_packed(float* out, const float* in, const float* packed, const float
 void matmul_forward(float* out, const float* in, const float* w, const float* bias, int64_t N,
                     int64_t K, int64_t M, bool accumulate) {
   if (N <= 0) return;
+  if (precision() == Precision::bf16) {
+    cpu::matmul_forward_bf16(out, in, w, bias, N, K, M, accumulate);
+    return;
+  }
   float beta = accumulate ? 1.f : 0.f;
   if (bias) {
     cpu::parallel_static(N, N * M > 32768, [&](int64_t n) {
@@ -163,8 +189,12 @@ void matmul_forward(float* out, const float* in, const float* w, const float* bi
 void matmul_backward(float* din, float* dw, float* dbias, const float* dout, const float* in,
                      const float* w, int64_t N, int64_t K, int64_t M, bool accumulate_din) {
   if (N <= 0) return;
-  if (din) gemm(false, false, N, K, M, 1.f, dout, M, w, K, accumulate_din ? 1.f : 0.f, din, K);
-  if (dw) gemm(true, false, M, K, N, 1.f, dout, M, in, K, 1.f, dw, K);
+  if (precision() == Precision::bf16) {
+    cpu::matmul_backward_bf16(din, dw, dout, in, w, N, K, M, accumulate_din);
+  } else {
+    if (din) gemm(false, false, N, K, M, 1.f, dout, M, w, K, accumulate_din ? 1.f : 0.f, din, K);
+    if (dw) gemm(true, false, M, K, N, 1.f, dout, M, in, K, 1.f, dw, K);
+  }
   if (dbias) {
     // Column sums, split over column blocks so that threads never share an output element.
     const int64_t block = 64;

@@ -9,7 +9,9 @@
 #include <iostream>
 #include <thread>
 
+#include "kernels/ops.h"
 #include "lib/app/app.h"
+#include "lib/model/model.h"
 
 namespace po = boost::program_options;
 
@@ -183,6 +185,7 @@ int app_main(int argc, char** argv, const AppInfo& info,
   }
   int code = kExitOk;
   try {
+    model::engine_setup(ctx.cfg);  // the backend and precision, once, before any op
     code = body(ctx);
   } catch (const Error& e) {
     return fail(info, e.line(), kExitBadInput, true);

@@ -3,6 +3,7 @@
 #include "lib/app/app.h"
 #include "lib/comm/comm.h"
 #include "lib/eval/eval.h"
+#include "lib/long2short/long2short.h"
 #include "lib/loop/loop.h"
 #include "lib/model/model.h"
 #include "lib/optim/optim.h"
@@ -30,6 +31,7 @@ void declare_all_options(ConfigSpec& spec) {
   rl::declare_rl_options(spec);
   declare_comm_options(spec);
   model::declare_model_options(spec);
+  model::declare_engine_options(spec);
   optim::declare_optim_options(spec);
   declare_tokenizer_options(spec);
   declare_tasks_options(spec);
@@ -40,6 +42,7 @@ void declare_all_options(ConfigSpec& spec) {
   loop::declare_loop_options(spec);
   loop::declare_loop_role_options(spec);
   eval::declare_eval_options(spec);
+  long2short::declare_long2short_options(spec);
 }
 
 std::vector<const OptionGroup*> all_option_groups() {

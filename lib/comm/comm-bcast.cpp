@@ -19,9 +19,10 @@ std::vector<BcastPiece> bcast_pieces(size_t n, size_t chunk) {
   return out;
 }
 
-void broadcast_weights(const Comm& comm, float* data, size_t n, size_t chunk) {
+void broadcast_weights(const Comm& comm, float* data, size_t n, size_t chunk, CommTimes* times) {
   MPI_Comm ic = comm.train_rollout();
   if (ic == MPI_COMM_NULL) return;
+  const double t0 = seconds_since_start();
   bool train = comm.role() == Role::train;
   int root = train ? (comm.app_rank() == 0 ? MPI_ROOT : MPI_PROC_NULL) : 0;
 
@@ -47,6 +48,10 @@ void broadcast_weights(const Comm& comm, float* data, size_t n, size_t chunk) {
 
   for (const BcastPiece& p : bcast_pieces(n, chunk))
     K1RL_MPI_CHECK(MPI_Bcast(data + p.offset, p.count, MPI_FLOAT, root, ic));
+  if (times) {
+    times->seconds += seconds_since_start() - t0;
+    times->bytes += static_cast<double>(n) * sizeof(float);
+  }
 }
 
 void declare_comm_options(ConfigSpec& spec) {

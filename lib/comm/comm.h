@@ -91,11 +91,21 @@ struct BcastPiece {
 };
 std::vector<BcastPiece> bcast_pieces(size_t n, size_t chunk);
 
+// Seconds a rank spent in a collective and the payload bytes it moved (docs/metrics.md "Time
+// split"); calls add to it, so one CommTimes can sum several.
+struct CommTimes {
+  double seconds = 0;
+  double bytes = 0;
+};
+
 // Broadcast a flat float buffer of n values from train app rank 0 to every rollout rank over the
 // train->rollout intercommunicator. Collective over all train and rollout ranks (other ranks
 // return at once). On train ranks other than 0 the buffer is not touched. Every rank first checks
 // that all agree on n: a mismatch throws InputError on every participating rank, naming both sizes.
-void broadcast_weights(const Comm& comm, float* data, size_t n, size_t chunk = kBcastChunkFloats);
+// `times` (optional) gets the seconds spent here and 4 n bytes (the weights each rollout rank
+// gets).
+void broadcast_weights(const Comm& comm, float* data, size_t n, size_t chunk = kBcastChunkFloats,
+                       CommTimes* times = nullptr);
 
 // [comm] section: comm.bcast_chunk_mib.
 void declare_comm_options(ConfigSpec& spec);

@@ -46,13 +46,25 @@ RolloutDriver::RolloutDriver(const Config& cfg, MPI_Comm comm)
 }
 
 io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
-                                 const rollout::ScoreFn& score) {
+                                 const rollout::ScoreFn& score, const io::Row& extra) {
   const std::vector<int64_t> prompts = my_prompts(it);
+  // Waiting for scores (the reward service's work and the round trip), timed around each call.
+  double reward_wait = 0;
+  rollout::ScoreFn timed = [&](const std::vector<Answer>& a, int64_t i) {
+    const double t = seconds_since_start();
+    std::vector<Score> s = score(a, i);
+    reward_wait += seconds_since_start() - t;
+    return s;
+  };
   rollout::IterationResult res =
-      worker_->run(model, it, rank_, pending_trajectories(it), prompts, score);
+      worker_->run(model, it, rank_, pending_trajectories(it), prompts, timed);
+  const double p0 = seconds_since_start();
   buffer::write_shard(run_.buffer_dir(), res.shard);
-  io::append_rows(run_.metrics(), "metrics/1", "rollout", {res.metrics});
   update_sampler(res.prompt_success);
+  res.metrics["reward_wait_s"] = reward_wait;
+  res.metrics["publish_s"] = seconds_since_start() - p0;  // shard, success-rate gather, sampler
+  for (const auto& [k, v] : extra) res.metrics[k] = v;
+  io::append_rows(run_.metrics(), "metrics/1", "rollout", {res.metrics});
   return res.metrics;
 }
 
@@ -150,9 +162,14 @@ io::Row TrainDriver::iteration(int64_t it) {
   std::vector<buffer::Trajectory> trajs = buffer::select(
       run_.buffer_dir(), it, [](const buffer::Trajectory& t) { return t.ready && t.ended(); },
       &components);
+  const double t_read = seconds_since_start();
+  const double ar0 = trainer_.allreduce_s(), arb0 = trainer_.allreduce_bytes();
   std::vector<io::Row> rows = trainer_.rl_iteration(trajs, it);
+  const double t_rl = seconds_since_start(), ar = trainer_.allreduce_s() - ar0;
   if (rank_ == 0 && !rows.empty()) io::append_rows(run_.metrics(), "metrics/1", "train", rows);
+  const double t_save = seconds_since_start();
   trainer_.save(it + 1);
+  const double t_end = seconds_since_start();
   const buffer::AnswerStats a = buffer::answer_stats(trajs, components);
   double loss = 0, kl = 0;
   for (const auto& r : rows) loss += r.at("loss"), kl += r.at("kl");
@@ -165,7 +182,12 @@ io::Row TrainDriver::iteration(int64_t it) {
           {"loss", loss / steps},
           {"kl", kl / steps},
           {"steps", static_cast<double>(rows.size())},
-          {"train_s", seconds_since_start() - t0}};
+          {"train_s", t_end - t0},
+          {"train_read_s", t_read - t0},
+          {"train_compute_s", t_rl - t_read - ar},
+          {"allreduce_s", ar},
+          {"allreduce_bytes", trainer_.allreduce_bytes() - arb0},
+          {"ckpt_s", t_end - t_save}};
 }
 
 // --- the end of an iteration --------------------------------------------------------------
@@ -176,6 +198,12 @@ io::Row record_iteration(const RunDir& run, io::Row row, const RolloutTimes& rol
   row["tokens_per_s"] = rollout.tokens_per_s;
   row["iteration_s"] = iteration_s;
   row["policy_iteration"] = static_cast<double>(policy);
+  const std::pair<const char*, double> parts[] = {{"gen_s", rollout.gen_s},
+                                                  {"reward_wait_s", rollout.reward_wait_s},
+                                                  {"rollout_publish_s", rollout.publish_s},
+                                                  {"rollout_wait_s", rollout.wait_s}};
+  for (const auto& [k, v] : parts)
+    if (std::isfinite(v)) row[k] = v;
   io::append_rows(run.metrics(), "metrics/1", "iteration", {row});
   K1RL_LOG_INFO("%s%s", summary_line(row).c_str(),
                 policy == iteration

@@ -29,8 +29,9 @@ std::vector<io::Row> run_local(const Config& cfg) {
     const double t0 = seconds_since_start();
     io::Row r = rd.iteration(td.trainer().model(), it, score);
     io::Row row = td.iteration(it);
-    out.push_back(record_iteration(run, row, {r["time_s"], r["tokens_per_s"]},
-                                   seconds_since_start() - t0, it, it));
+    RolloutTimes rt{r["time_s"], r["tokens_per_s"]};
+    rt.gen_s = r["gen_s"], rt.reward_wait_s = r["reward_wait_s"], rt.publish_s = r["publish_s"];
+    out.push_back(record_iteration(run, row, rt, seconds_since_start() - t0, it, it));
   }
   return out;
 }

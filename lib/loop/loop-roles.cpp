@@ -3,6 +3,8 @@
 // ranks (policy >= 0: θ_policy follows as a weight broadcast; -1: keep the weights held), rollout
 // generates, publishes its shards and answers "done", train trains and publishes the checkpoint.
 // The order of announcements is StalenessSchedule's (loop-schedule.cpp).
+#include <map>
+
 #include "lib/loop/loop.h"
 
 namespace k1rl::loop {
@@ -28,6 +30,10 @@ void bcast_header(const Comm& comm, Header& h) {
   K1RL_MPI_CHECK(MPI_Bcast(buf, 3, MPI_INT64_T, root, tr));
   h = {buf[0], buf[1], buf[2]};
 }
+
+// The "done" message: iteration, rollout seconds, tokens/s, then the slowest rollout rank's
+// gen_s, reward_wait_s, publish_s, wait_s.
+constexpr int kDone = 7;
 
 Comm join(Role role, std::vector<Role> required) {
   CommOptions opt;
@@ -59,13 +65,19 @@ class TrainRole {
         break;
       }
       const double t0 = announced_at_;
+      const double w0 = seconds_since_start();
       const RolloutTimes done = wait_rollout();
+      const double wait_rollout_s = seconds_since_start() - w0;
       if (plan.abandon(stop)) {
         abandon(plan);
         break;
       }
       if (auto a = plan.ahead(stop)) announce(*a);
       io::Row row = td.iteration(plan.iteration());
+      row["wait_rollout_s"] = wait_rollout_s;
+      row["bcast_s"] = bcast_of_[plan.iteration()].seconds;
+      row["bcast_bytes"] = bcast_of_[plan.iteration()].bytes;
+      bcast_of_.erase(plan.iteration());
       if (comm_.app_rank() == 0)
         record_iteration(run_, row, done, seconds_since_start() - t0, plan.iteration(),
                          plan.policy());
@@ -90,14 +102,17 @@ class TrainRole {
 
   // The header, then θ_policy unless rollout holds it.
   void announce(const StalenessSchedule::Announce& a) {
+    const double t = seconds_since_start();
     Header h{a.iteration, 0, a.send_weights ? a.policy : -1};
     bcast_header(comm_, h);
+    CommTimes& c = bcast_of_[a.iteration];
     if (a.send_weights) {
       model::Model& model = driver_->trainer().model();
       broadcast_weights(comm_, model.params(), static_cast<size_t>(model.num_params()),
-                        bcast_chunk_floats(cfg_));
+                        bcast_chunk_floats(cfg_), &c);
     }
     announced_at_ = seconds_since_start();
+    c.seconds = announced_at_ - t;  // the header and the weights
   }
 
   void send_stop(int64_t iteration) {
@@ -105,14 +120,17 @@ class TrainRole {
     bcast_header(comm_, h);
   }
 
-  // Rollout's "done" of an iteration {iteration, rollout seconds, tokens/s}, on every train rank.
+  // Rollout's "done" of an iteration {iteration, rollout seconds, tokens/s, the slowest rollout
+  // rank's gen, reward wait, publish and wait seconds}, on every train rank.
   RolloutTimes wait_rollout() {
-    double done[3] = {0, 0, 0};
+    double done[kDone] = {};
     if (comm_.app_rank() == 0)
-      K1RL_MPI_CHECK(MPI_Recv(done, 3, MPI_DOUBLE, 0, kTagRolloutDone, comm_.train_rollout(),
+      K1RL_MPI_CHECK(MPI_Recv(done, kDone, MPI_DOUBLE, 0, kTagRolloutDone, comm_.train_rollout(),
                               MPI_STATUS_IGNORE));
-    K1RL_MPI_CHECK(MPI_Bcast(done, 3, MPI_DOUBLE, 0, comm_.app()));
-    return {done[1], done[2]};
+    K1RL_MPI_CHECK(MPI_Bcast(done, kDone, MPI_DOUBLE, 0, comm_.app()));
+    RolloutTimes t{done[1], done[2]};
+    t.gen_s = done[3], t.reward_wait_s = done[4], t.publish_s = done[5], t.wait_s = done[6];
+    return t;
   }
 
   // Stopped while rollout generated plan.iteration() ahead: it is not trained.
@@ -142,9 +160,10 @@ class TrainRole {
   Comm& comm_;
   std::unique_ptr<RunLock> lock_;
   TrainDriver* driver_ = nullptr;
-  double announced_at_ = 0;  // when the last announcement went out
-  bool stopping_ = false;    // a stop request was agreed
-  std::string why_;          // its reason (train rank 0)
+  double announced_at_ = 0;                // when the last announcement went out
+  std::map<int64_t, CommTimes> bcast_of_;  // announced iteration -> its header + weights
+  bool stopping_ = false;                  // a stop request was agreed
+  std::string why_;                        // its reason (train rank 0)
 };
 }  // namespace
 
@@ -168,21 +187,33 @@ int run_rollout_role(const Config& cfg) {
   };
   while (true) {
     Header h;
+    const double w0 = seconds_since_start();  // idle until train announces the next iteration
     bcast_header(comm, h);
+    const double wait = seconds_since_start() - w0;
     if (h.stop) break;
     if (!rd) rd = std::make_unique<RolloutDriver>(cfg, comm.app());
+    CommTimes bc;
     if (h.policy >= 0)
       broadcast_weights(comm, model.params(), static_cast<size_t>(model.num_params()),
-                        bcast_chunk_floats(cfg));
+                        bcast_chunk_floats(cfg), &bc);
     const double t0 = seconds_since_start();
-    io::Row row = rd->iteration(model, h.iteration, score);
+    io::Row row =
+        rd->iteration(model, h.iteration, score, {{"wait_s", wait}, {"bcast_s", bc.seconds}});
     // Every shard of the iteration is published before train reads them.
-    double mine[2] = {row["tokens"], row["gen_s"]}, sum[2] = {0, 0};
-    K1RL_MPI_CHECK(MPI_Reduce(mine, sum, 2, MPI_DOUBLE, MPI_SUM, 0, comm.app()));
+    double mine = row["tokens"], sum = 0;
+    K1RL_MPI_CHECK(MPI_Reduce(&mine, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, comm.app()));
+    double slow[4] = {row["gen_s"], row["reward_wait_s"], row["publish_s"], wait}, slowest[4] = {};
+    K1RL_MPI_CHECK(MPI_Reduce(slow, slowest, 4, MPI_DOUBLE, MPI_MAX, 0, comm.app()));
     if (comm.app_rank() == 0) {
       const double secs = seconds_since_start() - t0;
-      double done[3] = {static_cast<double>(h.iteration), secs, secs > 0 ? sum[0] / secs : 0.0};
-      K1RL_MPI_CHECK(MPI_Send(done, 3, MPI_DOUBLE, 0, kTagRolloutDone, comm.train_rollout()));
+      double done[kDone] = {static_cast<double>(h.iteration),
+                            secs,
+                            secs > 0 ? sum / secs : 0.0,
+                            slowest[0],
+                            slowest[1],
+                            slowest[2],
+                            slowest[3]};
+      K1RL_MPI_CHECK(MPI_Send(done, kDone, MPI_DOUBLE, 0, kTagRolloutDone, comm.train_rollout()));
     }
   }
   client.stop();

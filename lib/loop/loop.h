@@ -11,6 +11,7 @@
 #include <mpi.h>
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,8 +36,10 @@ class RolloutDriver {
   // comm: the rollout ranks (MPI_COMM_NULL: a single rank).
   RolloutDriver(const Config& cfg, MPI_Comm comm);
   const Tokenizer& tokenizer() const { return *tok_; }
-  // Iteration `it` with the policy `model`; scores through `score`. Returns this rank's metrics.
-  io::Row iteration(const model::Model& model, int64_t it, const rollout::ScoreFn& score);
+  // Iteration `it` with the policy `model`; scores through `score`. Returns this rank's metrics
+  // (its /rollout row, with `extra`'s columns: the role's timers, docs/metrics.md "Time split").
+  io::Row iteration(const model::Model& model, int64_t it, const rollout::ScoreFn& score,
+                    const io::Row& extra = {});
 
  private:
   std::vector<int64_t> my_prompts(int64_t iteration);  // drawn by the master
@@ -73,6 +76,10 @@ class TrainDriver {
 struct RolloutTimes {
   double seconds = 0;       // from the announcement to the last shard published
   double tokens_per_s = 0;  // generated tokens over those seconds, all rollout ranks
+  // The slowest rollout rank's gen_s, reward_wait_s, publish_s and wait_s (docs/metrics.md "Time
+  // split"); NaN: not measured, not recorded.
+  double gen_s = kNaN, reward_wait_s = kNaN, publish_s = kNaN, wait_s = kNaN;
+  static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 };
 // Ends an iteration, the same in both loops: completes train's summary row with rollout's times,
 // the iteration's wall time and the policy that generated it (policy_iteration), appends it to

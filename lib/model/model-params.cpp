@@ -54,9 +54,17 @@ Model::Model(const ModelConfig& cfg) : cfg_(cfg), impl_(std::make_unique<Impl>()
   impl_->rope_sin.resize(cfg_.max_seq * half);
   ops::rope_table(impl_->rope_cos.data(), impl_->rope_sin.data(), cfg_.max_seq, cfg_.head_dim(),
                   cfg_.rope_theta);
+  ops::weights_register(params_.data(), num_params());  // the backend's bf16 mirror
 }
 
-Model::~Model() = default;
+Model::~Model() {
+  ops::weights_unregister(params_.data());
+}
+
+float* Model::params() {
+  ops::weights_changed(params_.data());
+  return params_.data();
+}
 
 const TensorInfo& Model::tensor(const std::string& name) const {
   for (const auto& t : tensors_)
@@ -72,6 +80,7 @@ std::vector<optim::ParamRange> Model::param_ranges() const {
 }
 
 void Model::init_params(uint64_t seed) {
+  ops::weights_changed(params_.data());
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const auto& t = tensors_[i];
     float* p = params_.data() + t.offset;

@@ -20,7 +20,18 @@
 #include "lib/core/core.h"
 #include "lib/optim/optim.h"
 
+namespace k1rl::ops {
+struct EngineInfo;
+}
+
 namespace k1rl::model {
+
+// ---------------------------------------------------------------------------------------------
+// The [engine] section (backend, precision): declared here, resolved once at start-up by
+// engine_setup (app_main calls it), which logs the bf16 ISA and throws ConfigError when the
+// requested precision is impossible on this CPU.
+void declare_engine_options(ConfigSpec& spec);
+ops::EngineInfo engine_setup(const Config& cfg);
 
 // ---------------------------------------------------------------------------------------------
 // Configuration: the [model] section.
@@ -111,11 +122,13 @@ class Model {
   const TensorInfo& tensor(const std::string& name) const;  // throws InputError
   std::vector<optim::ParamRange> param_ranges() const;      // for optim::AdamW
   int64_t num_params() const { return static_cast<int64_t>(params_.size()); }
-  float* params() { return params_.data(); }
+  // Handing out the parameters for writing (optimizer step, checkpoint load, weight broadcast)
+  // marks the backend's bf16 copy stale: it is converted again at the next product.
+  float* params();
   const float* params() const { return params_.data(); }
   float* grads() { return grads_.data(); }
   const float* grads() const { return grads_.data(); }
-  float* param(const std::string& name) { return params_.data() + tensor(name).offset; }
+  float* param(const std::string& name) { return params() + tensor(name).offset; }
   float* grad(const std::string& name) { return grads_.data() + tensor(name).offset; }
 
   // Seeded initialisation as in Hugging Face LLaMA: N(0, 0.02) for every matrix and the

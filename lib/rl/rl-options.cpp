@@ -46,6 +46,7 @@ const OptionTable<SamplerConfig>& sampler_options() {
 void declare_rl_options(ConfigSpec& s) {
   loss_options().declare(s);
   sampler_options().declare(s);
+  declare_dpo_options(s);
 }
 
 LossConfig LossConfig::from(const Config& cfg, int64_t iteration) {

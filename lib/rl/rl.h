@@ -1,4 +1,4 @@
-// k1rl rl: the policy-optimisation losses (k1.5, GRPO, PPO-clip, REINFORCE) on per-token
+// k1rl rl: the policy-optimisation losses (k1.5, GRPO, PPO-clip, REINFORCE, DPO) on per-token
 // log-probabilities, and the prompt samplers of the rollout master (uniform, curriculum,
 // prioritized) with their state in sampler.h5. The losses see only numbers: the trainer gets
 // per-token log-probs from the model, asks for d(loss)/d(logprob_t), and backpropagates those.
@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lib/core/core.h"
@@ -53,6 +54,49 @@ struct LossStats {
 // Throws NumericError on a non-finite log-prob or reward.
 LossStats group_loss(const LossConfig& cfg, const std::vector<AnswerView>& group,
                      const std::vector<float*>& dlogp);
+
+// ---------------------------------------------------------------------------------------------
+// DPO (long2short, train.mode = dpo; formula and pair rule in rl-dpo.cpp). A pair is a chosen
+// answer y_w and a rejected one y_l of one prompt; the reference policy's summed answer
+// log-probs ref_w, ref_l are computed once, before training, and stored with the pairs.
+void declare_dpo_options(ConfigSpec& spec);  // train.dpo_beta, train.dpo_long_ratio
+
+struct DpoConfig {
+  double beta = 0.1;        // β
+  double long_ratio = 1.5;  // a correct answer ≥ long_ratio × the chosen length is rejected
+  static DpoConfig from(const Config& cfg);
+};
+
+struct DpoPairView {
+  const float* logp_w = nullptr;  // [T_w] log π_θ of the chosen answer's tokens
+  int64_t T_w = 0;
+  double ref_w = 0.0;             // Σ_t log π_ref(y_w,t)
+  const float* logp_l = nullptr;  // [T_l] rejected
+  int64_t T_l = 0;
+  double ref_l = 0.0;
+};
+
+struct DpoStats {
+  double loss = 0.0;                      // −log σ(β·m)
+  double margin = 0.0;                    // β·m = β·[(S_w − ref_w) − (S_l − ref_l)]
+  double reward_w = 0.0, reward_l = 0.0;  // the implicit rewards β·(S − ref)
+};
+
+// Writes dlogp_w[t] = d(loss)/d(logp_w[t]) and dlogp_l[t] (times `scale`, e.g. 1/pairs of the
+// step) and returns the pair's loss. Throws NumericError on a non-finite input.
+DpoStats dpo_loss(const DpoConfig& cfg, const DpoPairView& pair, float* dlogp_w, float* dlogp_l,
+                  double scale = 1.0);
+
+// The pairs of one prompt from its sampled answers: chosen = the shortest correct answer (the
+// first of equal length), rejected = every wrong answer and every correct one at least
+// long_ratio × as long as the chosen. No correct answer: no pairs. Returns (chosen, rejected)
+// indices into `answers`.
+struct DpoCandidate {
+  int64_t length = 0;  // answer tokens
+  bool correct = false;
+};
+std::vector<std::pair<size_t, size_t>> dpo_pairs(const std::vector<DpoCandidate>& answers,
+                                                 double long_ratio = 1.5);
 
 // ---------------------------------------------------------------------------------------------
 // Prompt sampling (rollout master). Prompts are indices 0..n-1 with a difficulty 1..10.

@@ -24,6 +24,12 @@ std::string RunDir::sampler() const {
 std::string RunDir::eval() const {
   return root_ + "/eval.h5";
 }
+std::string RunDir::dpo_pairs() const {
+  return root_ + "/dpo_pairs.h5";
+}
+std::string RunDir::shortest_rejection() const {
+  return root_ + "/shortest_rejection.jsonl";
+}
 std::string RunDir::lock() const {
   return root_ + "/.lock";
 }

@@ -1,6 +1,7 @@
 // k1rl rundir: the layout of a run directory (DESIGN.md), spelled in one place. Every module that
 // reads or writes under run.dir asks a RunDir for the path instead of joining strings:
 //   <run>/config.ini  metrics.h5  sampler.h5  eval.h5  .lock
+//         dpo_pairs.h5  shortest_rejection.jsonl   (long2short train modes)
 //         ckpt/it_000012.h5  ckpt/latest
 //         buffer/it_000012.r0003.h5
 // A RunDir only names paths; lib/io publishes the files, lib/buffer and lib/train read them.
@@ -24,6 +25,8 @@ class RunDir {
   std::string sampler() const;     // sampler.h5: the prompt sampler's state
   std::string eval() const;        // eval.h5: k1rl-eval's results
   std::string lock() const;        // .lock: one job per run directory (lib/loop's RunLock)
+  std::string dpo_pairs() const;   // dpo_pairs.h5: train.mode = dpo's pairs (lib/long2short)
+  std::string shortest_rejection() const;  // shortest_rejection.jsonl: its SFT data
 
   std::string ckpt_dir() const;               // ckpt
   std::string ckpt(int64_t iteration) const;  // ckpt/it_000012.h5 holds θ_12

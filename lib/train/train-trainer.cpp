@@ -10,8 +10,9 @@ const OptionTable<TrainConfig>& train_options() {
   using T = TrainConfig;
   static const auto t =
       OptionTable<T>()
-          .choice("train.mode", &T::mode, {"sft", "rl"},
-                  "sft: warm-up only; rl: warm-up (if no checkpoint) then RL")
+          .choice("train.mode", &T::mode, {"sft", "rl", "dpo", "shortest_rejection"},
+                  "sft: warm-up only; rl: warm-up (if no checkpoint) then RL; dpo, "
+                  "shortest_rejection: long2short from train.init_checkpoint (docs/long2short.md)")
           .add("train.groups_per_step", &T::groups_per_step,
                "rl: prompt groups (k answers each) per optimizer step", Check().ge(1))
           .add("train.micro_batch_tokens", &T::micro_batch_tokens,
@@ -80,10 +81,13 @@ Trainer::Trainer(const Config& cfg, MPI_Comm comm)
 
 void Trainer::allreduce(float* data, int64_t n) const {
   if (size_ <= 1) return;
+  const double t0 = seconds_since_start();
   for (int64_t off = 0; off < n; off += INT_MAX / 2) {
     int count = static_cast<int>(std::min<int64_t>(n - off, INT_MAX / 2));
     K1RL_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_FLOAT, MPI_SUM, comm_));
   }
+  allreduce_s_ += seconds_since_start() - t0;
+  allreduce_bytes_ += static_cast<double>(n) * sizeof(float);
 }
 
 void Trainer::allreduce(double* data, int n) const {

@@ -25,7 +25,7 @@ namespace k1rl::train {
 void declare_train_options(ConfigSpec& spec);  // [train] (the loss keys are lib/rl's)
 
 struct TrainConfig {
-  std::string mode = "rl";            // sft | rl
+  std::string mode = "rl";            // sft | rl | dpo | shortest_rejection
   int64_t groups_per_step = 8;        // rl: prompt groups per optimizer step (all ranks)
   int64_t micro_batch_tokens = 4096;  // tokens per forward/backward pass on one rank
   int64_t epochs = 1;                 // rl: passes over one iteration's groups
@@ -41,6 +41,15 @@ const OptionTable<TrainConfig>& train_options();
 
 // The iteration named by <run>/ckpt/latest, or -1 when there is none (names: lib/rundir).
 int64_t latest_checkpoint(const RunDir& run);
+
+// One DPO pair as the trainer sees it (lib/long2short owns the data): prompt + answer sequences
+// and Σ log π_ref over each answer's tokens.
+struct DpoPairRef {
+  const std::vector<int32_t>* chosen = nullptr;
+  const std::vector<int32_t>* rejected = nullptr;
+  int32_t prompt_len = 0;
+  double ref_chosen = 0, ref_rejected = 0;
+};
 
 class Trainer {
  public:
@@ -58,6 +67,15 @@ class Trainer {
   // each takes its share of the groups). One metrics row per optimizer step.
   std::vector<io::Row> rl_iteration(const std::vector<buffer::Trajectory>& trajs,
                                     int64_t iteration);
+
+  // DPO (train.mode = dpo; lib/rl/rl-dpo.cpp): `steps` updates of `batch` pairs drawn from
+  // `pairs` (every rank passes the same list); one metrics row per step.
+  std::vector<io::Row> dpo(const std::vector<DpoPairRef>& pairs, int64_t steps, int64_t batch);
+
+  // Seconds in the gradient allreduce and its payload bytes (4 per parameter per step), summed
+  // since construction; 0 on one rank.
+  double allreduce_s() const { return allreduce_s_; }
+  double allreduce_bytes() const { return allreduce_bytes_; }
 
   void save(int64_t iteration);                // ckpt/it_<iteration>.h5 and latest (rank 0 writes)
   void load(const std::string& path);          // parameters, optimizer state, step, RNG
@@ -77,6 +95,7 @@ class Trainer {
   policy::PromptFormat format_;
   Rng rng_;
   int64_t step_ = 0;
+  mutable double allreduce_s_ = 0, allreduce_bytes_ = 0;
 };
 
 }  // namespace k1rl::train

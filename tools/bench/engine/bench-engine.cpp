@@ -1,8 +1,8 @@
 // k1rl-bench-engine: lib/model's training tokens/s (forward + backward + AdamW) at shapes S and M
 // and generation tokens/s (batch 64 and 1, prompt 32, 224 new tokens) next to PyTorch on the same
 // shapes in the same run and environment, with achieved GFLOP/s against the measured sgemm peak.
-// Usage: k1rl-bench-engine [--quick] [--no-torch] [--kv f32|f16] [--only train|gen|...]
-// (ends with a JSON line)
+// Usage: k1rl-bench-engine [--quick] [--no-torch] [--no-bf16|--only-bf16] [--kv f32|bf24|f16]
+// [--only train|gen|...] (ends with a JSON line; the bf16 rows are bench-bf16.cpp's)
 #include <cblas.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -19,6 +19,7 @@
 
 #include "kernels/ops.h"
 #include "lib/model/model.h"
+#include "tools/bench/engine/bench-bf16.h"
 #include "tools/bench/shapes.h"
 
 using namespace k1rl;
@@ -179,7 +180,7 @@ TorchResult torch_run(const std::string& args) {
 
 int main(int argc, char** argv) {
   apply_environment(argv);
-  bool quick = false, torch = true;
+  bool quick = false, torch = true, bf16 = true, fp32 = true;
   // The rollout's default cache first: gen_ratio_b64/b1 report it.
   const model::KvType kv_default = model::KvType::bf24;  // rollout.kv_cache's default
   std::vector<model::KvType> kv_types{kv_default, model::KvType::f32, model::KvType::f16};
@@ -194,6 +195,10 @@ int main(int argc, char** argv) {
       kv_types = {model::kv_type_from_name(k)};
     } else if (a == "--no-torch") {
       torch = false;
+    } else if (a == "--no-bf16") {
+      bf16 = false;
+    } else if (a == "--only-bf16") {
+      fp32 = false;
     } else if (a == "--only" && i + 1 < argc) {
       std::string o = argv[++i];
       if (o.rfind("gen", 0) == 0) train_shapes.clear();
@@ -204,8 +209,8 @@ int main(int argc, char** argv) {
       if (o == "train-M") train_shapes = {"M"};
     } else {
       std::fprintf(stderr,
-                   "usage: k1rl-bench-engine [--quick] [--no-torch] [--kv f32|bf24|f16] [--only "
-                   "train|train-S|train-M|gen|gen64|gen1]\n");
+                   "usage: k1rl-bench-engine [--quick] [--no-torch] [--no-bf16|--only-bf16] [--kv "
+                   "f32|bf24|f16] [--only train|train-S|train-M|gen|gen64|gen1]\n");
       return 64;
     }
   }
@@ -231,7 +236,7 @@ int main(int argc, char** argv) {
   };
   double ratio[4] = {0, 0, 0, 0}, peak_frac_m = 0;
   std::map<model::KvType, std::array<double, 2>> gen_ratio;  // per cache type: b64, b1
-  for (const char* name : train_shapes) {
+  for (const char* name : fp32 ? train_shapes : std::vector<const char*>{}) {
     const int si = name[0] == 'S' ? 0 : 1;
     Shape s = shape(name);
     const int steps = quick ? 1 : (s.name[0] == 'S' ? 5 : 3);
@@ -242,7 +247,7 @@ int main(int argc, char** argv) {
     row(strfmt("train %s", name), r.tokens_per_s, 1e6 * r.cpu_per_step / double(s.batch * s.seq), t,
         r.gflops, peak);
   }
-  for (int64_t b : gen_batches) {
+  for (int64_t b : fp32 ? gen_batches : std::vector<int64_t>{}) {
     const int gi = b == 64 ? 2 : 3;
     const int reps = quick ? 1 : 5;  // best of 5 for both programs: the cores are shared
     const TorchResult t =
@@ -259,6 +264,10 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "(ratio = k1rl/torch tokens per second; cpu ratio = torch/k1rl CPU time per token)\n");
+  // The bf16 rows (issue 14: bench-bf16.cpp), same shapes and flags.
+  bench::Bf16Options bo;
+  bo.quick = quick, bo.torch = torch, bo.train_shapes = train_shapes, bo.gen_batches = gen_batches;
+  const std::string bf16_json = bf16 ? bench::bench_bf16_rows(bo) : "";
   const double own = sgemm_peak(true);
   std::printf("\nsgemm peak (2048^3, OpenBLAS's own 2 threads): %.0f GFLOP/s\n", own);
   if (own > peak) peak_frac_m *= peak / own;
@@ -266,9 +275,9 @@ int main(int argc, char** argv) {
       "{\"train_ratio_S\": %.3f, \"train_ratio_M\": %.3f, \"gen_ratio_b64\": %.3f, "
       "\"gen_ratio_b1\": %.3f, \"peak_frac_M\": %.3f, \"gen_kv\": \"%s\", "
       "\"gen_ratio_b64_f32kv\": %.3f, \"gen_ratio_b1_f32kv\": %.3f, "
-      "\"gen_ratio_b64_f16kv\": %.3f, \"gen_ratio_b1_f16kv\": %.3f}\n",
+      "\"gen_ratio_b64_f16kv\": %.3f, \"gen_ratio_b1_f16kv\": %.3f%s}\n",
       ratio[0], ratio[1], ratio[2], ratio[3], peak_frac_m, model::kv_type_name(kv_default),
       gen_ratio[model::KvType::f32][0], gen_ratio[model::KvType::f32][1],
-      gen_ratio[model::KvType::f16][0], gen_ratio[model::KvType::f16][1]);
+      gen_ratio[model::KvType::f16][0], gen_ratio[model::KvType::f16][1], bf16_json.c_str());
   return 0;
 }

@@ -8,9 +8,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "kernels/ops.h"
 #include "lib/app/app.h"
 #include "lib/eval/eval.h"
 #include "lib/loop/loop.h"
+#include "lib/model/model.h"
 
 using namespace k1rl;
 
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
       return ov;
     };
     Config sft = make(ini, with({"--run.dir=" + out + "/sft", "--run.iterations=0"}));
+    model::engine_setup(sft);  // --engine.precision=... as the apps do
     if (iterations < 0) iterations = make(ini, {}).get_int("run.iterations");
     double t0 = seconds_since_start();
     loop::run_local(sft);

@@ -1,0 +1,35 @@
+// The [engine] section: which backend runs kernels/ops.h and in what precision, resolved once
+// at start-up (app_main calls engine_setup before the app's body). docs/engine.md, "The backend
+// seam" and "bf16".
+#include "kernels/ops.h"
+#include "lib/model/model.h"
+
+namespace k1rl::model {
+
+void declare_engine_options(ConfigSpec& s) {
+  s.add_choice("engine.backend", "cpu", {"cpu"},
+               "backend that owns the buffers and runs the ops (cuda: a later issue)")
+      .add_choice("engine.precision", "fp32", {"fp32", "bf16", "auto"},
+                  "linear layers in fp32, or bf16 products with fp32 accumulation, master "
+                  "weights, norms, softmax and loss (AMX/AVX512-BF16 via oneDNN); auto = bf16 "
+                  "where the CPU has it, else fp32");
+}
+
+ops::EngineInfo engine_setup(const Config& cfg) {
+  const std::string want = cfg.get_string("engine.precision");
+  const ops::PrecisionRequest req = want == "bf16"   ? ops::PrecisionRequest::bf16
+                                    : want == "auto" ? ops::PrecisionRequest::auto_
+                                                     : ops::PrecisionRequest::fp32;
+  ops::EngineInfo info;
+  if (!ops::engine_init(ops::Backend::cpu, req, &info))
+    throw ConfigError("engine.precision = " + want + " is not possible here", info.note,
+                      "set engine.precision = auto (bf16 where the CPU has it) or fp32");
+  if (info.precision == ops::Precision::bf16)
+    K1RL_LOG_INFO("engine: cpu backend, bf16 products with fp32 accumulation (oneDNN %s)",
+                  info.bf16_isa.c_str());
+  else if (req == ops::PrecisionRequest::auto_)
+    K1RL_LOG_INFO("engine: cpu backend, fp32 (engine.precision = auto: %s)", info.note.c_str());
+  return info;
+}
+
+}  // namespace k1rl::model

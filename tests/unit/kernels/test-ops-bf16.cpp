@@ -1,0 +1,232 @@
+// The bf16 linear layers (Precision::bf16) against their float32 twins and against exact
+// (double) products of the same bf16-rounded operands. Tolerances, relative to the largest
+// entry of each tensor:
+//  - against double products of the rounded operands: 2e-5 (float32 accumulation only; a
+//    wrong rounding or a dropped term shows up at 1e-3 or more);
+//  - against the float32 path: 2e-2 (bf16 keeps 8 mantissa bits: each operand is off by up to
+//    2^-9 relative; errors partly cancel over K terms; measured ~4e-3).
+// Every case skips itself (GTEST_SKIP, with the reason) on a CPU without AMX-BF16/AVX512-BF16.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/ops.h"
+#include "tests/unit/kernels/kernel-test-util.h"
+
+namespace k1rl::test {
+namespace {
+
+#define SKIP_WITHOUT_BF16()                                                                    \
+  if (!ops::bf16_supported())                                                                  \
+  GTEST_SKIP() << "this CPU has neither AMX-BF16 nor AVX512-BF16 (or K1RL_ISA caps AVX-512): " \
+                  "the bf16 path cannot run here"
+
+// Runs fn under the given precision, restoring fp32 after.
+template <class F>
+void with_precision(ops::Precision p, F&& fn) {
+  ops::set_precision(p);
+  fn();
+  ops::set_precision(ops::Precision::fp32);
+}
+
+std::vector<float> rounded(const std::vector<float>& x) {
+  std::vector<float> r(x.size());
+  for (size_t i = 0; i < x.size(); ++i) r[i] = ops::float_from_bf16(ops::bf16_from_float(x[i]));
+  return r;
+}
+
+// out[n,m] = Σ_k a[n,k]·w[m,k] in double.
+std::vector<double> ref_nt(const std::vector<float>& a, const std::vector<float>& w, int64_t N,
+                           int64_t K, int64_t M) {
+  std::vector<double> o(N * M, 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t m = 0; m < M; ++m) {
+      double s = 0;
+      for (int64_t k = 0; k < K; ++k) s += double(a[n * K + k]) * w[m * K + k];
+      o[n * M + m] = s;
+    }
+  return o;
+}
+
+TEST(Bf16, ConversionIsNearestEven) {
+  // Scalar rounding: ties to even, NaN stays NaN, infinities and overflow.
+  EXPECT_EQ(ops::bf16_from_float(1.0f), 0x3f80);
+  uint32_t tie_down = 0x3f808000u, tie_up = 0x3f818000u, above = 0x3f808001u;
+  float f;
+  std::memcpy(&f, &tie_down, 4);
+  EXPECT_EQ(ops::bf16_from_float(f), 0x3f80);  // tie, even below
+  std::memcpy(&f, &tie_up, 4);
+  EXPECT_EQ(ops::bf16_from_float(f), 0x3f82);  // tie, even above
+  std::memcpy(&f, &above, 4);
+  EXPECT_EQ(ops::bf16_from_float(f), 0x3f81);
+  EXPECT_TRUE(std::isnan(ops::float_from_bf16(ops::bf16_from_float(NAN))));
+  EXPECT_EQ(ops::bf16_from_float(INFINITY), 0x7f80);
+  EXPECT_EQ(ops::bf16_from_float(3.4e38f), 0x7f80);  // rounds up past the largest bf16
+  // The vector conversion equals the scalar one on normal floats (tails of every length).
+  auto x = randn(1000, 11, 10.f);
+  for (int64_t n : {1, 15, 16, 17, 31, 32, 33, 1000}) {
+    std::vector<uint16_t> v(n);
+    ops::convert_to_bf16(v.data(), x.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(v[i], ops::bf16_from_float(x[i])) << n << " " << i;
+  }
+}
+
+struct Shape {
+  int64_t N, K, M;
+};
+const Shape kShapes[] = {{1, 64, 32}, {7, 33, 45}, {64, 256, 96}, {130, 200, 515}, {256, 768, 64}};
+
+TEST(Bf16, ForwardMatchesRoundedProductAndFp32) {
+  SKIP_WITHOUT_BF16();
+  for (const Shape& s : kShapes)
+    for (bool bias : {false, true})
+      for (bool acc : {false, true}) {
+        auto x = randn(s.N * s.K, 1), w = randn(s.M * s.K, 2, 0.05f), b = randn(s.M, 3);
+        auto init = randn(s.N * s.M, 4);
+        std::vector<float> o32 = init, o16 = init;
+        ops::matmul_forward(o32.data(), x.data(), w.data(), bias ? b.data() : nullptr, s.N, s.K,
+                            s.M, acc);
+        with_precision(ops::Precision::bf16, [&] {
+          ops::matmul_forward(o16.data(), x.data(), w.data(), bias ? b.data() : nullptr, s.N, s.K,
+                              s.M, acc);
+        });
+        auto ref = ref_nt(rounded(x), rounded(w), s.N, s.K, s.M);
+        for (int64_t i = 0; i < s.N * s.M; ++i)
+          ref[i] += (bias ? b[i % s.M] : 0.0) + (acc ? init[i] : 0.0);
+        const std::string what = "N" + std::to_string(s.N) + " K" + std::to_string(s.K) + " M" +
+                                 std::to_string(s.M) + (bias ? " bias" : "") + (acc ? " acc" : "");
+        EXPECT_LT(rel_err(o16.data(), ref.data(), o16.size()), 2e-5) << what;
+        const double e32 = rel_err(o16, o32);
+        EXPECT_LT(e32, 2e-2) << what;
+        EXPECT_GT(e32, 1e-6) << what << ": the bf16 path computed in float32";
+      }
+}
+
+TEST(Bf16, BackwardMatchesRoundedProductsAndFp32) {
+  SKIP_WITHOUT_BF16();
+  for (const Shape& s : kShapes)
+    for (bool acc : {false, true}) {
+      auto x = randn(s.N * s.K, 5), w = randn(s.M * s.K, 6, 0.05f), d = randn(s.N * s.M, 7);
+      auto din0 = randn(s.N * s.K, 8), dw0 = randn(s.M * s.K, 9, 0.1f);
+      std::vector<float> din32 = din0, dw32 = dw0, din16 = din0, dw16 = dw0;
+      ops::matmul_backward(din32.data(), dw32.data(), nullptr, d.data(), x.data(), w.data(), s.N,
+                           s.K, s.M, acc);
+      with_precision(ops::Precision::bf16, [&] {
+        ops::matmul_backward(din16.data(), dw16.data(), nullptr, d.data(), x.data(), w.data(), s.N,
+                             s.K, s.M, acc);
+      });
+      const auto xr = rounded(x), wr = rounded(w), dr = rounded(d);
+      std::vector<double> rdin(s.N * s.K), rdw(s.M * s.K);
+      for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t k = 0; k < s.K; ++k) {
+          double t = acc ? din0[n * s.K + k] : 0.0;
+          for (int64_t m = 0; m < s.M; ++m) t += double(dr[n * s.M + m]) * wr[m * s.K + k];
+          rdin[n * s.K + k] = t;
+        }
+      for (int64_t m = 0; m < s.M; ++m)
+        for (int64_t k = 0; k < s.K; ++k) {
+          double t = dw0[m * s.K + k];
+          for (int64_t n = 0; n < s.N; ++n) t += double(dr[n * s.M + m]) * xr[n * s.K + k];
+          rdw[m * s.K + k] = t;
+        }
+      const std::string what = "N" + std::to_string(s.N) + " K" + std::to_string(s.K) + " M" +
+                               std::to_string(s.M) + (acc ? " acc" : "");
+      EXPECT_LT(rel_err(din16.data(), rdin.data(), din16.size()), 2e-5) << "din " << what;
+      EXPECT_LT(rel_err(dw16.data(), rdw.data(), dw16.size()), 2e-5) << "dw " << what;
+      EXPECT_LT(rel_err(din16, din32), 2e-2) << "din " << what;
+      EXPECT_LT(rel_err(dw16, dw32), 2e-2) << "dw " << what;
+    }
+}
+
+TEST(Bf16, PackedDecodeProductEqualsTrainingProduct) {
+  SKIP_WITHOUT_BF16();
+  // The decode product (matmul_packed on bf16 panels) and the training one (oneDNN) multiply
+  // the same rounded numbers: they agree to float32 summation order.
+  for (const Shape& s : kShapes)
+    for (bool acc : {false, true}) {
+      auto x = randn(s.N * s.K, 21), w = randn(s.M * s.K, 22, 0.05f), b = randn(s.M, 23);
+      auto init = randn(s.N * s.M, 24);
+      std::vector<float> o1 = init, o2 = init;
+      with_precision(ops::Precision::bf16, [&] {
+        std::vector<float> packed(ops::packed_size(s.M, s.K));
+        ops::pack_weights(packed.data(), w.data(), s.M, s.K);
+        ops::matmul_packed(o1.data(), x.data(), packed.data(), b.data(), s.N, s.K, s.M, acc);
+        ops::matmul_forward(o2.data(), x.data(), w.data(), b.data(), s.N, s.K, s.M, acc);
+      });
+      EXPECT_LT(rel_err(o1, o2), 1e-5) << s.N << " " << s.K << " " << s.M << " " << acc;
+      // Also inside a team of threads (decode steps run there).
+      std::vector<float> o3 = init;
+      with_precision(ops::Precision::bf16, [&] {
+        std::vector<float> packed(ops::packed_size(s.M, s.K));
+        ops::pack_weights(packed.data(), w.data(), s.M, s.K);
+        ops::team([&] {
+          ops::matmul_packed(o3.data(), x.data(), packed.data(), b.data(), s.N, s.K, s.M, acc);
+        });
+      });
+      EXPECT_EQ(o3, o1) << "team " << s.N << " " << s.K << " " << s.M;
+    }
+}
+
+TEST(Bf16, PackedCopyKeepsItsPrecision) {
+  SKIP_WITHOUT_BF16();
+  const int64_t N = 5, K = 96, M = 70;
+  auto x = randn(N * K, 31), w = randn(M * K, 32, 0.05f);
+  std::vector<float> packed(ops::packed_size(M, K)), a(N * M), b(N * M);
+  ops::pack_weights(packed.data(), w.data(), M, K);  // packed under fp32
+  with_precision(ops::Precision::bf16,
+                 [&] { ops::matmul_packed(a.data(), x.data(), packed.data(), nullptr, N, K, M); });
+  ops::matmul_forward(b.data(), x.data(), w.data(), nullptr, N, K, M);
+  EXPECT_LT(rel_err(a, b), 1e-5);  // computed in fp32, as packed
+}
+
+TEST(Bf16, WeightMirrorConvertsOncePerChange) {
+  SKIP_WITHOUT_BF16();
+  const int64_t N = 16, K = 64, M = 48;
+  auto x = randn(N * K, 41), w = randn(M * K, 42, 0.05f);
+  ops::weights_register(w.data(), M * K);
+  std::vector<float> first(N * M), again(N * M), fresh(N * M);
+  with_precision(ops::Precision::bf16, [&] {
+    ops::matmul_forward(first.data(), x.data(), w.data(), nullptr, N, K, M);
+    for (auto& v : w) v *= 2.f;  // written without weights_changed: the mirror is stale
+    ops::matmul_forward(again.data(), x.data(), w.data(), nullptr, N, K, M);
+    ops::weights_changed(w.data());
+    ops::matmul_forward(fresh.data(), x.data(), w.data(), nullptr, N, K, M);
+  });
+  ops::weights_unregister(w.data());
+  EXPECT_EQ(again, first) << "the mirror was converted again without weights_changed";
+  for (int64_t i = 0; i < N * M; ++i) ASSERT_FLOAT_EQ(fresh[i], 2.f * first[i]) << i;
+  // Unregistered weights are converted at every call.
+  std::vector<float> un(N * M);
+  for (auto& v : w) v *= 0.5f;
+  with_precision(ops::Precision::bf16,
+                 [&] { ops::matmul_forward(un.data(), x.data(), w.data(), nullptr, N, K, M); });
+  EXPECT_EQ(un, first);
+}
+
+TEST(Bf16, EngineResolvesThePrecision) {
+  ops::EngineInfo info;
+  ASSERT_TRUE(ops::engine_init(ops::Backend::cpu, ops::PrecisionRequest::fp32, &info));
+  EXPECT_EQ(info.precision, ops::Precision::fp32);
+  EXPECT_FALSE(ops::engine_init(ops::Backend::cuda, ops::PrecisionRequest::fp32, &info));
+  // Without bf16 hardware (simulated by capping the ISA below AVX-512): auto falls back to fp32
+  // with a note, bf16 is refused with the reason.
+  const ops::Isa was = ops::isa();
+  ops::set_isa(ops::Isa::avx2);
+  ASSERT_TRUE(ops::engine_init(ops::Backend::cpu, ops::PrecisionRequest::auto_, &info));
+  EXPECT_EQ(info.precision, ops::Precision::fp32);
+  EXPECT_NE(info.note, "");
+  EXPECT_FALSE(ops::engine_init(ops::Backend::cpu, ops::PrecisionRequest::bf16, &info));
+  EXPECT_NE(info.note.find("K1RL_ISA"), std::string::npos) << info.note;
+  EXPECT_EQ(ops::precision(), ops::Precision::fp32);
+  ops::set_isa(was);
+  if (!ops::bf16_supported()) GTEST_SKIP() << "no bf16 hardware: the bf16 half is not checked";
+  ASSERT_TRUE(ops::engine_init(ops::Backend::cpu, ops::PrecisionRequest::auto_, &info));
+  EXPECT_EQ(info.precision, ops::Precision::bf16);
+  EXPECT_NE(info.bf16_isa.find("avx512"), std::string::npos) << info.bf16_isa;
+  EXPECT_EQ(ops::precision(), ops::Precision::bf16);
+  ASSERT_TRUE(ops::engine_init(ops::Backend::cpu, ops::PrecisionRequest::fp32, &info));
+}
+
+}  // namespace
+}  // namespace k1rl::test
