@@ -101,11 +101,7 @@ void print_help(const AppInfo& info, const ConfigSpec& spec) {
   for (const auto& o : spec.options()) {
     std::cout << "  --" << o.key << " (default " << config_value_text(o.def) << ")\n      "
               << o.help;
-    if (!o.choices.empty()) {
-      std::cout << " [";
-      for (size_t i = 0; i < o.choices.size(); ++i) std::cout << (i ? "|" : "") << o.choices[i];
-      std::cout << "]";
-    }
+    if (!o.constraint().empty()) std::cout << " " << o.constraint();  // [a|b] or (>= 1)
     std::cout << "\n";
   }
   std::cout << "\nExit codes: 0 ok, 1 internal error, 2 bad input (config, files, data, peers),\n"
@@ -171,6 +167,7 @@ int app_main(int argc, char** argv, const AppInfo& info,
   }
   try {
     ctx.cfg = Config::load(spec, args.config, args.overrides);
+    check_all_options(ctx.cfg);  // what spans keys too, before any work
     ctx.flags = args.flags;
   } catch (const Error& e) {
     return fail(info, e.line(), kExitBadInput, ctx.rank == 0);  // every rank sees the same error

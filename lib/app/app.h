@@ -20,6 +20,11 @@ namespace k1rl {
 // Declares every section of the shared config file (run, model, train, rollout, reward, ...).
 // Each module contributes its own declare_<module>_options(ConfigSpec&); see schema.cpp.
 void declare_all_options(ConfigSpec& spec);
+// The option tables of the sections read into structs (each key bound to its member).
+std::vector<const OptionGroup*> all_option_groups();
+// Reads every section into its struct as the modules do, so that a bad value or combination
+// (model.heads not dividing model.dim) is a ConfigError naming the key before any work starts.
+void check_all_options(const Config& cfg);
 
 // An app-specific flag (not part of the INI file), e.g. k1rl-reward --score FILE.
 struct AppFlag {

@@ -11,6 +11,7 @@
 #include "lib/reward/reward.h"
 #include "lib/rl/rl.h"
 #include "lib/rollout/rollout.h"
+#include "lib/tasks/tasks.h"
 #include "lib/tokenizer/tokenizer.h"
 #include "lib/train/train.h"
 
@@ -42,6 +43,26 @@ void declare_all_options(ConfigSpec& spec) {
   loop::declare_loop_role_options(spec);
   eval::declare_eval_options(spec);
   long2short::declare_long2short_options(spec);
+}
+
+std::vector<const OptionGroup*> all_option_groups() {
+  return {&model::model_options(), &optim::optim_options(), &rl::loss_options(),
+          &rl::sampler_options(),  &reward_options(),       &task_set_options(),
+          &eval::eval_options(),   &train::train_options(), &rollout::rollout_options()};
+}
+
+void check_all_options(const Config& cfg) {
+  model::ModelConfig::from_config(cfg);
+  optim::OptimConfig::from_config(cfg);
+  rl::LossConfig::from(cfg, 0);
+  rl::SamplerConfig::from(cfg);
+  reward_options_from_config(cfg);
+  task_set_spec_from_config(cfg);
+  eval::EvalConfig::from(cfg);
+  bcast_chunk_floats(cfg);
+  train::TrainConfig::from(cfg);
+  rollout::RolloutConfig::from(cfg);
+  parse_log_level(cfg.get_string("run.log_level"));
 }
 
 }  // namespace k1rl

@@ -56,16 +56,13 @@ void broadcast_weights(const Comm& comm, float* data, size_t n, size_t chunk, Co
 
 void declare_comm_options(ConfigSpec& spec) {
   spec.add_int("comm.bcast_chunk_mib", 1024,
-               "piece size of the train->rollout weight broadcast in MiB (1..8191); "
-               "each piece is one MPI_Bcast");
+               "piece size of the train->rollout weight broadcast in MiB; each piece is one "
+               "MPI_Bcast (of at most INT_MAX floats)",
+               Check().ge(1).le(8191));
 }
 
 size_t bcast_chunk_floats(const Config& cfg) {
-  int64_t mib = cfg.get_int("comm.bcast_chunk_mib");
-  if (mib < 1 || mib > 8191)
-    throw ConfigError("comm.bcast_chunk_mib",
-                      strfmt("%lld is out of range", static_cast<long long>(mib)),
-                      "use 1..8191 (MiB)");
+  const int64_t mib = cfg.get_int("comm.bcast_chunk_mib");  // 1..8191, checked when read
   return static_cast<size_t>(mib) * (1024 * 1024 / sizeof(float));
 }
 

@@ -4,6 +4,9 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -88,31 +91,119 @@ ConfigValue from_boost(const ConfigValue& like, const po::variable_value& v) {
 
 }  // namespace
 
+// --- Check --------------------------------------------------------------------------------
+
+namespace {
+std::string bound_text(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e16) return strfmt("%.0f", v);
+  return config_value_text(v);
+}
+}  // namespace
+
+Check& Check::ge(double v) {
+  if (v > lo_) lo_ = v, lo_open_ = false;
+  return *this;
+}
+Check& Check::gt(double v) {
+  if (v >= lo_) lo_ = v, lo_open_ = true;
+  return *this;
+}
+Check& Check::le(double v) {
+  if (v < hi_) hi_ = v, hi_open_ = false;
+  return *this;
+}
+Check& Check::lt(double v) {
+  if (v <= hi_) hi_ = v, hi_open_ = true;
+  return *this;
+}
+Check& Check::rule(std::function<bool(const ConfigValue&)> ok, std::string what) {
+  rules_.emplace_back(std::move(ok), std::move(what));
+  return *this;
+}
+bool Check::bounded() const {
+  return std::isfinite(lo_) || std::isfinite(hi_);
+}
+
+std::string Check::text() const {
+  const bool lo = std::isfinite(lo_), hi = std::isfinite(hi_);
+  if (lo && hi)
+    return std::string("in ") + (lo_open_ ? "(" : "[") + bound_text(lo_) + ", " + bound_text(hi_) +
+           (hi_open_ ? ")" : "]");
+  if (lo) return (lo_open_ ? "> " : ">= ") + bound_text(lo_);
+  if (hi) return (hi_open_ ? "< " : "<= ") + bound_text(hi_);
+  return "";
+}
+
+std::string Check::problem(const ConfigValue& v) const {
+  std::optional<double> x;
+  if (const auto* i = std::get_if<int64_t>(&v)) x = static_cast<double>(*i);
+  if (const auto* d = std::get_if<double>(&v)) {
+    if (!std::isfinite(*d)) return "it must be a finite number" + (bounded() ? " " + text() : "");
+    x = *d;
+  }
+  if (x && ((lo_open_ ? *x <= lo_ : *x < lo_) || (hi_open_ ? *x >= hi_ : *x > hi_)))
+    return "it must be " + text();
+  for (const auto& [ok, what] : rules_)
+    if (!ok(v)) return "it must be " + what;
+  return "";
+}
+
+std::string ConfigSpec::Option::constraint() const {
+  std::string out;
+  for (size_t i = 0; i < choices.size(); ++i) out += (i ? "|" : "") + choices[i];
+  if (!out.empty()) out = "[" + out + "]";
+  if (check.bounded()) out += (out.empty() ? "(" : " (") + check.text() + ")";
+  return out;
+}
+
+std::string ConfigSpec::Option::problem(const ConfigValue& v) const {
+  if (!choices.empty()) {
+    const auto* s = std::get_if<std::string>(&v);
+    if (!s || std::find(choices.begin(), choices.end(), *s) == choices.end()) {
+      std::string list;
+      for (const auto& c : choices) list += (list.empty() ? "" : "|") + c;
+      return "it must be one of " + list;
+    }
+  }
+  return check.problem(v);
+}
+
+void config_bad_value(const ConfigSpec::Option& o, const std::string& value_text,
+                      const std::string& where, const std::string& why) {
+  throw ConfigError("bad value '" + value_text + "' for " + o.key + " (" + where + ")", why,
+                    "help: " + o.help);
+}
+
 // --- ConfigSpec ---------------------------------------------------------------------------
 
 ConfigSpec& ConfigSpec::add(Option o) {
   if (find(o.key))
     throw ConfigError("option '" + o.key + "' declared twice", "two modules declare the same key",
                       "rename one of them");
+  std::string why = o.problem(o.def);
+  if (!why.empty())
+    throw ConfigError("option '" + o.key + "' is declared with the bad default '" +
+                          config_value_text(o.def) + "'",
+                      why, "fix its declaration");
   options_.push_back(std::move(o));
   return *this;
 }
 ConfigSpec& ConfigSpec::add_bool(const std::string& k, bool d, const std::string& h) {
-  return add({k, h, d, {}});
+  return add({k, h, d, {}, {}});
 }
-ConfigSpec& ConfigSpec::add_int(const std::string& k, int64_t d, const std::string& h) {
-  return add({k, h, d, {}});
+ConfigSpec& ConfigSpec::add_int(const std::string& k, int64_t d, const std::string& h, Check c) {
+  return add({k, h, d, {}, std::move(c)});
 }
-ConfigSpec& ConfigSpec::add_double(const std::string& k, double d, const std::string& h) {
-  return add({k, h, d, {}});
+ConfigSpec& ConfigSpec::add_double(const std::string& k, double d, const std::string& h, Check c) {
+  return add({k, h, d, {}, std::move(c)});
 }
-ConfigSpec& ConfigSpec::add_string(const std::string& k, const std::string& d,
-                                   const std::string& h) {
-  return add({k, h, d, {}});
+ConfigSpec& ConfigSpec::add_string(const std::string& k, const std::string& d, const std::string& h,
+                                   Check c) {
+  return add({k, h, d, {}, std::move(c)});
 }
 ConfigSpec& ConfigSpec::add_choice(const std::string& k, const std::string& d,
                                    const std::vector<std::string>& c, const std::string& h) {
-  return add({k, h, d, c});
+  return add({k, h, d, c, {}});
 }
 
 const ConfigSpec::Option* ConfigSpec::find(const std::string& key) const {
@@ -162,15 +253,8 @@ void Config::assign(const std::string& key, const std::string& text, const std::
                       std::string("expected ") + type_name(o.def), "help: " + o.help);
   }
   ConfigValue v = from_boost(o.def, vm[key]);
-  if (!o.choices.empty()) {
-    const auto& s = std::get<std::string>(v);
-    if (std::find(o.choices.begin(), o.choices.end(), s) == o.choices.end()) {
-      std::string list;
-      for (const auto& c : o.choices) list += (list.empty() ? "" : "|") + c;
-      throw ConfigError("bad value '" + s + "' for " + key + " (" + where + ")",
-                        "expected one of " + list, "help: " + o.help);
-    }
-  }
+  std::string why = o.problem(v);
+  if (!why.empty()) config_bad_value(o, text, where, why);
   values_[key] = v;
   sources_[key] = where;
 }
@@ -241,9 +325,11 @@ Config Config::parse(const ConfigSpec& spec, const std::string& ini_text, const 
   for (const auto& [key, n] : line_of) {
     std::string where = strfmt("%s:%d", name.c_str(), n);
     const auto& o = cfg.option(key);
-    cfg.values_[key] = from_boost(o.def, vm[key]);
+    ConfigValue v = from_boost(o.def, vm[key]);
+    std::string why = o.problem(v);
+    if (!why.empty()) config_bad_value(o, config_value_text(v), where, why);
+    cfg.values_[key] = v;
     cfg.sources_[key] = where;
-    if (!o.choices.empty()) cfg.assign(key, config_value_text(cfg.values_[key]), where);
   }
   // Pass 3: command-line overrides "section.key=value" (leading dashes allowed).
   for (std::string ov : overrides) {
@@ -330,6 +416,43 @@ std::string config_value_text(const ConfigValue& v) {
   }
 }
 
+std::optional<ConfigValue> config_value_from_text(const ConfigValue& like, const std::string& t) {
+  char* end = nullptr;
+  switch (like.index()) {
+    case 0:
+      if (t == "true" || t == "1") return ConfigValue(true);
+      if (t == "false" || t == "0") return ConfigValue(false);
+      return std::nullopt;
+    case 1: {
+      errno = 0;
+      long long v = std::strtoll(t.c_str(), &end, 10);
+      if (t.empty() || *end || errno) return std::nullopt;
+      return ConfigValue(static_cast<int64_t>(v));
+    }
+    case 2: {
+      double v = std::strtod(t.c_str(), &end);
+      if (t.empty() || *end) return std::nullopt;
+      return ConfigValue(v);
+    }
+    default:
+      return ConfigValue(t);
+  }
+}
+
+std::vector<std::string> config_split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!trim(item).empty()) out.push_back(trim(item));
+  return out;
+}
+
+std::string config_join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out;
+}
+
 std::map<std::string, std::string> Config::section(const std::string& name) const {
   std::map<std::string, std::string> out;
   for (const auto& [key, v] : values_)
@@ -352,11 +475,7 @@ std::string Config::to_ini() const {
     for (const auto* o : opts) {
       std::string key = sec.empty() ? o->key : o->key.substr(sec.size() + 1);
       out += "# " + o->help;
-      if (!o->choices.empty()) {
-        out += " (";
-        for (size_t i = 0; i < o->choices.size(); ++i) out += (i ? "|" : "") + o->choices[i];
-        out += ")";
-      }
+      if (!o->constraint().empty()) out += " " + o->constraint();
       out += "\n" + key + " = " + config_value_text(values_.at(o->key)) + "\n";
     }
   }

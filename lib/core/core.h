@@ -4,11 +4,15 @@
 
 #include <cstdarg>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -119,11 +123,36 @@ class Rng {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Config: every option is declared once (key "section.key", type, default, help), read from an
-// INI file in Boost.Program_options config-file syntax ([section] then key = value, # comments),
-// then overridden by --section.key=value on the command line. Unknown keys and bad values are
-// ConfigErrors naming the file, the line and the nearest valid key.
+// Config: every option is declared once (key "section.key", type, default, help, checks), read
+// from an INI file in Boost.Program_options config-file syntax ([section] then key = value,
+// # comments), then overridden by --section.key=value on the command line. Unknown keys and bad
+// values (wrong type, not a choice, outside the declared range, a non-finite number) are
+// ConfigErrors naming the key, the file and line (or "command line") and the nearest valid key.
+// A module that reads options into a struct declares them with an OptionTable (below): one line
+// per option binds key, member, help and checks, and the default is the member's own.
 using ConfigValue = std::variant<bool, int64_t, double, std::string>;
+
+// What a good value of a numeric option is, declared with it: bounds (inclusive or strict) and
+// extra rules. Doubles must always be finite. Check().ge(0).lt(1) reads "in [0, 1)".
+class Check {
+ public:
+  Check& ge(double v);  // value >= v (bounds only tighten: ge(0).ge(1) is ge(1))
+  Check& gt(double v);  // value > v
+  Check& le(double v);  // value <= v
+  Check& lt(double v);  // value < v
+  // An extra rule: `ok` is true for a good value; `what` completes "it must be <what>".
+  Check& rule(std::function<bool(const ConfigValue&)> ok, std::string what);
+  // "" when `v` passes, else "it must be ..." (for the error's why).
+  std::string problem(const ConfigValue& v) const;
+  std::string text() const;  // the bounds: ">= 1", "in [0, 1)", "" when unbounded
+  bool bounded() const;
+
+ private:
+  double lo_ = -std::numeric_limits<double>::infinity();
+  double hi_ = std::numeric_limits<double>::infinity();
+  bool lo_open_ = false, hi_open_ = false;
+  std::vector<std::pair<std::function<bool(const ConfigValue&)>, std::string>> rules_;
+};
 
 class ConfigSpec {
  public:
@@ -131,20 +160,29 @@ class ConfigSpec {
     std::string key, help;
     ConfigValue def;
     std::vector<std::string> choices;  // non-empty: the value must be one of these (strings)
+    Check check;                       // numbers: range and rules; every double must be finite
+    // What a good value is, for help texts: "[k15|grpo]", "(>= 1)", "" for anything.
+    std::string constraint() const;
+    // "" when `v` passes the choices and the check, else why not ("it must be >= 1").
+    std::string problem(const ConfigValue& v) const;
   };
   ConfigSpec& add_bool(const std::string& key, bool def, const std::string& help);
-  ConfigSpec& add_int(const std::string& key, int64_t def, const std::string& help);
-  ConfigSpec& add_double(const std::string& key, double def, const std::string& help);
-  ConfigSpec& add_string(const std::string& key, const std::string& def, const std::string& help);
+  ConfigSpec& add_int(const std::string& key, int64_t def, const std::string& help,
+                      Check check = {});
+  ConfigSpec& add_double(const std::string& key, double def, const std::string& help,
+                         Check check = {});
+  ConfigSpec& add_string(const std::string& key, const std::string& def, const std::string& help,
+                         Check check = {});
   ConfigSpec& add_choice(const std::string& key, const std::string& def,
                          const std::vector<std::string>& choices, const std::string& help);
+  // Any option; a key declared twice or a default its own checks refuse is a ConfigError.
+  ConfigSpec& add(Option o);
   const std::vector<Option>& options() const { return options_; }
   const Option* find(const std::string& key) const;
   // The declared key closest to `key` (edit distance, same-name keys in other sections first).
   std::string nearest(const std::string& key) const;
 
  private:
-  ConfigSpec& add(Option o);
   std::vector<Option> options_;
 };
 
@@ -182,6 +220,234 @@ class Config {
 };
 
 std::string config_value_text(const ConfigValue& v);
+// Text as a value of the type of `like` (as a checkpoint attribute stores it): integers, numbers,
+// true/false/1/0, any text; nullopt when it does not read as that type.
+std::optional<ConfigValue> config_value_from_text(const ConfigValue& like, const std::string& text);
+// A list option's text: comma-separated, blanks around items dropped, empty items skipped.
+std::vector<std::string> config_split_list(const std::string& text);
+std::string config_join_list(const std::vector<std::string>& items);
+// "bad value '<v>' for <key> (<where>): it must be ...; help: <help>"
+[[noreturn]] void config_bad_value(const ConfigSpec::Option& o, const std::string& value_text,
+                                   const std::string& where, const std::string& why);
+
+// ---------------------------------------------------------------------------------------------
+// OptionTable<S>: the options of a struct S, each declared once and bound to its member, so
+// that the default (the member's value in S{}), the help, the checks, the parser and
+// --print-config cannot drift. Usage (a module's table, built once):
+//   const OptionTable<EvalConfig>& eval_options() {
+//     static const auto t = OptionTable<EvalConfig>()
+//         .add("eval.samples", &EvalConfig::samples, "k samples per prompt", Check().ge(0))
+//         .choice("eval.kind", &EvalConfig::kind, {{"a", Kind::a}, {"b", Kind::b}}, "...");
+//     return t;
+//   }
+//   declare: eval_options().declare(spec);    fill: EvalConfig e = eval_options().read(cfg);
+// Members may be bool, any integer (the range of a narrower type is checked too), float or
+// double (finite), std::string, or std::vector<std::string> (comma-separated in the config).
+// A member is named by a member pointer or by an accessor [](S& s) -> auto& { return s.a.b; }.
+class OptionGroup {  // what schema-wide code and tests see of a table, whatever its S
+ public:
+  virtual ~OptionGroup() = default;
+  virtual void declare(ConfigSpec& spec) const = 0;
+  virtual std::vector<std::string> keys() const = 0;
+  // A struct filled from `cfg`, read back through the bindings (key -> value).
+  virtual std::map<std::string, ConfigValue> read_back(const Config& cfg) const = 0;
+  // S{} read through the bindings: what the declarations use as defaults.
+  virtual std::map<std::string, ConfigValue> defaults() const = 0;
+};
+
+namespace config_detail {
+template <class S, class M>
+auto accessor(M m) {
+  if constexpr (std::is_member_object_pointer_v<M>) return [m](S & s) -> auto& {
+      return s.*m;
+    };
+  else
+    return m;
+}
+template <class S, class M>
+using member_t = std::remove_cv_t<
+    std::remove_reference_t<decltype(accessor<S>(std::declval<M>())(std::declval<S&>()))>>;
+template <class T>
+inline constexpr bool is_list = std::is_same_v<T, std::vector<std::string>>;
+
+template <class T>
+ConfigValue to_value(const T& v) {
+  if constexpr (std::is_same_v<T, bool>)
+    return v;
+  else if constexpr (std::is_integral_v<T>)
+    return static_cast<int64_t>(v);
+  else if constexpr (std::is_floating_point_v<T>)
+    return static_cast<double>(v);
+  else if constexpr (std::is_same_v<T, std::string>)
+    return v;
+  else if constexpr (is_list<T>)
+    return config_join_list(v);
+  else
+    static_assert(sizeof(T) == 0, "bind this member with choice() or an accessor");
+}
+template <class T>
+void from_value(T& out, const ConfigValue& v) {
+  if constexpr (std::is_same_v<T, bool>)
+    out = std::get<bool>(v);
+  else if constexpr (std::is_integral_v<T>)
+    out = static_cast<T>(std::get<int64_t>(v));
+  else if constexpr (std::is_floating_point_v<T>)
+    out = static_cast<T>(std::get<double>(v));
+  else if constexpr (std::is_same_v<T, std::string>)
+    out = std::get<std::string>(v);
+  else
+    out = config_split_list(std::get<std::string>(v));
+}
+// The range of an integer member narrower than int64_t (or unsigned), so that 1e10 cannot wrap.
+template <class T>
+Check with_type_range(Check c) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (std::is_unsigned_v<T> || sizeof(T) < sizeof(int64_t))
+      c.ge(static_cast<double>(std::numeric_limits<T>::min()));
+    if (sizeof(T) < sizeof(int64_t)) c.le(static_cast<double>(std::numeric_limits<T>::max()));
+  }
+  return c;
+}
+}  // namespace config_detail
+
+template <class S>
+class OptionTable : public OptionGroup {
+ public:
+  // `key` bound to a plain member.
+  template <class M>
+  OptionTable& add(std::string key, M member, std::string help, Check check = {}) {
+    using T = config_detail::member_t<S, M>;
+    auto at = config_detail::accessor<S>(member);
+    return bind(
+        ConfigSpec::Option{std::move(key),
+                           std::move(help),
+                           ConfigValue{},
+                           {},
+                           config_detail::with_type_range<T>(std::move(check))},
+        [at](S& s, const ConfigValue& v) { config_detail::from_value(at(s), v); },
+        [at](S& s) { return config_detail::to_value(at(s)); });
+  }
+  // A text key that must be one of `names`: for a std::string member the names themselves,
+  // for any other member (an enum, a bool) pairs {"name", value}.
+  template <class M, class T = config_detail::member_t<S, M>>
+  OptionTable& choice(std::string key, M member,
+                      std::conditional_t<std::is_same_v<T, std::string>, std::vector<std::string>,
+                                         std::vector<std::pair<std::string, T>>>
+                          names,
+                      std::string help) {
+    auto at = config_detail::accessor<S>(member);
+    std::vector<std::string> list;
+    for (const auto& n : names) {
+      if constexpr (std::is_same_v<T, std::string>)
+        list.push_back(n);
+      else
+        list.push_back(n.first);
+    }
+    if constexpr (std::is_same_v<T, std::string>) {
+      return bind(
+          {std::move(key), std::move(help), ConfigValue{}, std::move(list), {}},
+          [at](S& s, const ConfigValue& v) { at(s) = std::get<std::string>(v); },
+          [at](S& s) { return ConfigValue(at(s)); });
+    } else {
+      return bind(
+          {std::move(key), std::move(help), ConfigValue{}, std::move(list), {}},
+          [at, names](S& s, const ConfigValue& v) {
+            for (const auto& [n, val] : names)
+              if (n == std::get<std::string>(v)) at(s) = val;
+          },
+          [at, names](S& s) {
+            for (const auto& [n, val] : names)
+              if (val == at(s)) return ConfigValue(n);
+            return ConfigValue(std::string("?"));  // a value without a name: declare() refuses it
+          });
+    }
+  }
+  // An integer key counted in units of `scale` of the member (MiB in the config, bytes in S).
+  template <class M>
+  OptionTable& scaled(std::string key, M member, int64_t scale, std::string help,
+                      Check check = {}) {
+    auto at = config_detail::accessor<S>(member);
+    check.le(static_cast<double>(std::numeric_limits<int64_t>::max() / scale));
+    return bind(
+        {std::move(key), std::move(help), ConfigValue{}, {}, std::move(check)},
+        [at, scale](S& s, const ConfigValue& v) { at(s) = std::get<int64_t>(v) * scale; },
+        [at, scale](S& s) { return ConfigValue(static_cast<int64_t>(at(s) / scale)); });
+  }
+
+  void declare(ConfigSpec& spec) const override {
+    for (const auto& b : bindings_) spec.add(b.opt);
+  }
+  std::vector<std::string> keys() const override {
+    std::vector<std::string> k;
+    for (const auto& b : bindings_) k.push_back(b.opt.key);
+    return k;
+  }
+  // S filled from `cfg` (whose values were checked when it was made).
+  S read(const Config& cfg) const {
+    S s{};
+    for (const auto& b : bindings_) b.put(s, cfg.get(b.opt.key));
+    return s;
+  }
+  // Checks a struct made in code against the same declarations (ConfigError naming the key).
+  void check(const S& s) const {
+    S c = s;
+    for (const auto& b : bindings_) {
+      ConfigValue v = b.get(c);
+      std::string why = b.opt.problem(v);
+      if (!why.empty()) config_bad_value(b.opt, config_value_text(v), "set by the program", why);
+    }
+  }
+  // The struct as key -> text with keys relative to their section ("dim" for "model.dim"),
+  // e.g. checkpoint attributes, and back; from_map throws IoError naming a missing or
+  // unreadable key of the file `where`.
+  std::map<std::string, std::string> to_map(const S& s) const {
+    S c = s;
+    std::map<std::string, std::string> out;
+    for (const auto& b : bindings_) out[local(b.opt.key)] = config_value_text(b.get(c));
+    return out;
+  }
+  S from_map(const std::map<std::string, std::string>& kv, const std::string& where) const {
+    S s{};
+    for (const auto& b : bindings_) {
+      auto it = kv.find(local(b.opt.key));
+      if (it == kv.end())
+        throw IoError(where + " has no " + b.opt.key, "the stored config is incomplete",
+                      "the file was written by another tool or version");
+      std::optional<ConfigValue> v = config_value_from_text(b.opt.def, it->second);
+      if (!v || (!b.opt.choices.empty() && !b.opt.problem(*v).empty()))
+        throw IoError(where + ": " + b.opt.key + " reads '" + it->second + "'",
+                      "it is not a value of this option",
+                      "the file is corrupt or from another tool");
+      b.put(s, *v);
+    }
+    return s;
+  }
+  std::map<std::string, ConfigValue> read_back(const Config& cfg) const override {
+    return values(read(cfg));
+  }
+  std::map<std::string, ConfigValue> defaults() const override { return values(S{}); }
+
+ private:
+  struct Binding {
+    ConfigSpec::Option opt;
+    std::function<void(S&, const ConfigValue&)> put;
+    std::function<ConfigValue(S&)> get;
+  };
+  OptionTable& bind(ConfigSpec::Option opt, std::function<void(S&, const ConfigValue&)> put,
+                    std::function<ConfigValue(S&)> get) {
+    S d{};
+    opt.def = get(d);
+    bindings_.push_back({std::move(opt), std::move(put), std::move(get)});
+    return *this;
+  }
+  std::map<std::string, ConfigValue> values(S s) const {
+    std::map<std::string, ConfigValue> out;
+    for (const auto& b : bindings_) out[b.opt.key] = b.get(s);
+    return out;
+  }
+  static std::string local(const std::string& key) { return key.substr(key.find('.') + 1); }
+  std::vector<Binding> bindings_;
+};
 
 }  // namespace k1rl
 

@@ -6,22 +6,28 @@
 
 namespace k1rl::eval {
 
+const OptionTable<EvalConfig>& eval_options() {
+  using E = EvalConfig;
+  static const auto t =
+      OptionTable<E>()
+          .add("eval.max_prompts", &E::max_prompts, "held-out prompts evaluated (0: all)",
+               Check().ge(0))
+          .add("eval.samples", &E::samples,
+               "k samples per prompt for pass@1 / pass@k (0: greedy only)", Check().ge(0))
+          .add("eval.temperature", &E::temperature, "temperature of the sampled evaluation",
+               Check().ge(0))
+          .add("eval.max_answer_tokens", &E::max_answer_tokens, "answer length limit",
+               Check().ge(1))
+          .add("eval.max_batch", &E::max_batch, "sequences generated together", Check().ge(1));
+  return t;
+}
+
 void declare_eval_options(ConfigSpec& s) {
-  s.add_int("eval.max_prompts", 200, "held-out prompts evaluated (0: all)")
-      .add_int("eval.samples", 4, "k samples per prompt for pass@1 / pass@k (0: greedy only)")
-      .add_double("eval.temperature", 1.0, "temperature of the sampled evaluation")
-      .add_int("eval.max_answer_tokens", 128, "answer length limit")
-      .add_int("eval.max_batch", 64, "sequences generated together");
+  eval_options().declare(s);
 }
 
 EvalConfig EvalConfig::from(const Config& cfg) {
-  EvalConfig e;
-  e.max_prompts = cfg.get_int_min("eval.max_prompts", 0);
-  e.samples = cfg.get_int_min("eval.samples", 0);
-  e.temperature = cfg.get_double("eval.temperature");
-  e.max_answer_tokens = cfg.get_int_min("eval.max_answer_tokens", 1);
-  e.max_batch = cfg.get_int_min("eval.max_batch", 1);
-  return e;
+  return eval_options().read(cfg);
 }
 
 double pass_at_k(int64_t n, int64_t c, int64_t k) {

@@ -26,6 +26,7 @@ struct EvalConfig {
   int64_t max_batch = 64;
   static EvalConfig from(const Config& cfg);
 };
+const OptionTable<EvalConfig>& eval_options();  // [eval], bound to EvalConfig
 
 // One generated answer: what the model saw, what it wrote, and how the checker read it.
 struct EvalRecord {

@@ -8,7 +8,8 @@
 namespace k1rl::loop {
 
 void declare_loop_options(ConfigSpec& s) {
-  s.add_int("run.iterations", 1, "RL iterations per job (k1rl-train; a later job resumes)");
+  s.add_int("run.iterations", 1, "RL iterations per job (k1rl-train; a later job resumes)",
+            Check().ge(0));
   declare_retention_options(s);
 }
 

@@ -21,12 +21,15 @@ namespace k1rl::loop {
 void declare_retention_options(ConfigSpec& s) {
   s.add_int("run.keep_checkpoints", 3,
             "newest checkpoints kept in ckpt/, the one ckpt/latest names included (0: keep all); "
-            "it_000000.h5, the policy RL started from, is always kept")
+            "it_000000.h5, the policy RL started from, is always kept",
+            Check().ge(0))
       .add_int("run.keep_every", 0,
-               "also keep every M-th checkpoint for good (iteration % M == 0; 0: none)")
+               "also keep every M-th checkpoint for good (iteration % M == 0; 0: none)",
+               Check().ge(0))
       .add_int("run.keep_shards_every", 10,
                "buffer shards of every K-th iteration are kept for k1rl-inspect and tools/plot.py "
-               "(0: none, 1: all); the others go once trained and no resume needs them");
+               "(0: none, 1: all); the others go once trained and no resume needs them",
+               Check().ge(0));
 }
 
 Retention Retention::from(const Config& cfg) {

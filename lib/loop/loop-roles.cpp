@@ -13,11 +13,14 @@ void declare_loop_role_options(ConfigSpec& s) {
   s.add_int(
       "run.staleness", 0,
       "0: rollout of iteration N uses θ_N; 1: rollout of N+1 overlaps training of N and uses θ_N "
-      "(MPMD roles; --local ignores it)");
+      "(MPMD roles; --local ignores it)",
+      Check().ge(0).le(1));
+
   s.add_double("run.peer_timeout_s", 3600,
                "MPMD roles: seconds train rank 0 waits for rollout (its done, the weight "
                "broadcast) and rollout for train's next header, before it ends the job naming the "
-               "silent side (0: wait for ever)");
+               "silent side (0: wait for ever)",
+               Check().ge(0));
 }
 
 namespace {

@@ -114,7 +114,7 @@ class StalenessSchedule {
   };
   using StopFn = std::function<bool()>;
   // first: the job's first iteration; iterations: run.iterations; staleness 1 runs one ahead,
-  // any other value as 0.
+  // 0 does not (the option refuses other values).
   StalenessSchedule(int64_t staleness, int64_t first, int64_t iterations);
   std::optional<Announce> begin(const StopFn& stop);
   bool ended() const { return ended_; }

@@ -65,6 +65,8 @@ struct ConfigDiff {
   std::string key, a, b;
 };
 ConfigDiff config_diff(const ModelConfig& a, const ModelConfig& b);
+// The [model] options, each bound to its ModelConfig member (declared once, with its checks).
+const OptionTable<ModelConfig>& model_options();
 
 // ---------------------------------------------------------------------------------------------
 // One parameter tensor inside the flat buffer.

@@ -9,51 +9,38 @@
 
 namespace k1rl::optim {
 
-void declare_optim_options(ConfigSpec& s) {
-  s.add_double("optim.lr", 3e-4, "peak learning rate")
-      .add_double("optim.beta1", 0.9, "AdamW first-moment decay")
-      .add_double("optim.beta2", 0.95, "AdamW second-moment decay")
-      .add_double("optim.eps", 1e-8, "AdamW epsilon")
-      .add_double("optim.weight_decay", 0.1,
-                  "decoupled weight decay on weight matrices (not on norms or biases)")
-      .add_double("optim.grad_clip", 1.0, "clip the global gradient L2 norm to this; 0 = off")
-      .add_choice("optim.schedule", "cosine", {"cosine", "constant"},
+const OptionTable<OptimConfig>& optim_options() {
+  using O = OptimConfig;
+  static const auto t =
+      OptionTable<O>()
+          .add("optim.lr", &O::lr, "peak learning rate", Check().ge(0))
+          .add("optim.beta1", &O::beta1, "AdamW first-moment decay", Check().ge(0).lt(1))
+          .add("optim.beta2", &O::beta2, "AdamW second-moment decay", Check().ge(0).lt(1))
+          .add("optim.eps", &O::eps, "AdamW epsilon", Check().gt(0))
+          .add("optim.weight_decay", &O::weight_decay,
+               "decoupled weight decay on weight matrices (not on norms or biases)", Check().ge(0))
+          .add("optim.grad_clip", &O::grad_clip,
+               "clip the global gradient L2 norm to this; 0 = off", Check().ge(0))
+          .choice("optim.schedule", &O::schedule, {"cosine", "constant"},
                   "learning-rate schedule after the warm-up")
-      .add_int("optim.warmup_steps", 0, "linear warm-up steps")
-      .add_int("optim.total_steps", 1000, "cosine: steps until lr reaches lr*lr_final_frac")
-      .add_double("optim.lr_final_frac", 0.1, "cosine: final learning rate as a fraction of lr");
+          .add("optim.warmup_steps", &O::warmup_steps, "linear warm-up steps", Check().ge(0))
+          .add("optim.total_steps", &O::total_steps,
+               "cosine: steps until lr reaches lr*lr_final_frac", Check().ge(1))
+          .add("optim.lr_final_frac", &O::lr_final_frac,
+               "cosine: final learning rate as a fraction of lr", Check().ge(0).le(1));
+  return t;
+}
+
+void declare_optim_options(ConfigSpec& s) {
+  optim_options().declare(s);
 }
 
 OptimConfig OptimConfig::from_config(const Config& cfg) {
-  OptimConfig c;
-  c.lr = cfg.get_double("optim.lr");
-  c.beta1 = cfg.get_double("optim.beta1");
-  c.beta2 = cfg.get_double("optim.beta2");
-  c.eps = cfg.get_double("optim.eps");
-  c.weight_decay = cfg.get_double("optim.weight_decay");
-  c.grad_clip = cfg.get_double("optim.grad_clip");
-  c.schedule = cfg.get_string("optim.schedule");
-  c.warmup_steps = cfg.get_int("optim.warmup_steps");
-  c.total_steps = cfg.get_int("optim.total_steps");
-  c.lr_final_frac = cfg.get_double("optim.lr_final_frac");
-  c.validate();
-  return c;
+  return optim_options().read(cfg);  // every key was checked when cfg was read
 }
 
 void OptimConfig::validate() const {
-  auto bad = [](const char* key, const std::string& why) {
-    throw ConfigError(std::string("bad value for optim.") + key, why,
-                      "fix it in the [optim] section or with --optim." + std::string(key) + "=...");
-  };
-  if (!(lr >= 0)) bad("lr", "must be >= 0");
-  if (!(beta1 >= 0 && beta1 < 1)) bad("beta1", "must be in [0, 1)");
-  if (!(beta2 >= 0 && beta2 < 1)) bad("beta2", "must be in [0, 1)");
-  if (!(eps > 0)) bad("eps", "must be > 0");
-  if (!(weight_decay >= 0)) bad("weight_decay", "must be >= 0");
-  if (schedule != "cosine" && schedule != "constant") bad("schedule", "cosine or constant");
-  if (warmup_steps < 0) bad("warmup_steps", "must be >= 0");
-  if (total_steps < 1) bad("total_steps", "must be >= 1");
-  if (!(lr_final_frac >= 0 && lr_final_frac <= 1)) bad("lr_final_frac", "must be in [0, 1]");
+  optim_options().check(*this);
 }
 
 double lr_at(const OptimConfig& c, int64_t step) {

@@ -28,6 +28,8 @@ struct OptimConfig {
   static OptimConfig from_config(const Config& cfg);  // throws ConfigError on bad values
   void validate() const;
 };
+// The [optim] options, each bound to its OptimConfig member.
+const OptionTable<OptimConfig>& optim_options();
 
 // Learning rate of update number `step` (0 for the first update).
 double lr_at(const OptimConfig& c, int64_t step);

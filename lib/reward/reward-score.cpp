@@ -107,59 +107,77 @@ CheckResult check_answer(const Task& task, const std::string& text, const Sandbo
   }
 }
 
-void declare_reward_options(ConfigSpec& s) {
-  s.add_string("reward.tasks", "",
+const OptionTable<RewardOptions>& reward_options() {
+  using R = RewardOptions;
+  auto sb = [](R& r) -> SandboxOptions& { return r.sandbox; };
+  auto lim = [](R& r) -> SandboxLimits& { return r.sandbox.limits; };
+  static const auto t =
+      OptionTable<R>()
+          .add("reward.tasks", &R::task_files,
                "task files the reward ranks load, comma-separated (empty: tasks.train_file and "
                "tasks.heldout_file)")
-      .add_int("reward.workers", 0,
-               "code-checking worker threads per reward rank (0: one per core)")
-      .add_bool("reward.code_partial", false,
-                "code reward is the fraction of tests passed (false: 1 only when all pass)")
-      .add_string("reward.python", "/usr/bin/python3",
-                  "Python that runs code answers in the sandbox")
-      .add_double("reward.length_penalty_weight", 1.0, "weight of the k1.5 length reward")
-      .add_int("reward.length_penalty_warmup", 10, "iterations before the length reward counts")
-      .add_double("reward.repetition_penalty_weight", 0.2, "weight of the repetition penalty")
-      .add_int("reward.repetition_ngram", 4, "word n-gram size of the repetition penalty")
-      .add_double("reward.repetition_threshold", 0.5,
-                  "repeated n-gram fraction that is still free of penalty")
-      .add_choice("reward.sandbox", "auto", {"auto", "bwrap", "unshare", "rlimits"},
-                  "sandbox isolation for code answers (auto: the strongest that works)")
-      .add_double("reward.sandbox_wall_s", 2.0, "wall-clock limit of one test run (seconds)")
-      .add_double("reward.sandbox_cpu_s", 2.0, "CPU limit of one test run (seconds)")
-      .add_int("reward.sandbox_memory_mb", 512, "address-space limit of one test run (MiB)")
-      .add_int("reward.sandbox_processes", 16, "processes/threads a test run may have")
-      .add_int("reward.sandbox_file_mb", 16, "largest file a test run may write (MiB)")
-      .add_int("reward.sandbox_open_files", 64, "open files a test run may have")
-      .add_int("reward.sandbox_output_kb", 1024, "output kept from a test run (KiB); more kills it")
-      .add_string("reward.sandbox_ro_paths", "/usr,/bin,/lib,/lib64,/sbin",
-                  "host folders shown read-only inside the bwrap sandbox (comma-separated)")
-      .add_string(
-          "reward.sandbox_tmp_dir", "",
-          "host folder for working dirs of the unshare/rlimits levels (empty: $TMPDIR or /tmp)")
-      .add_int("reward.sandbox_uid_base", 61000, "first uid sandboxed programs run as when root");
+          .add("reward.workers", &R::workers,
+               "code-checking worker threads per reward rank (0: one per core)",
+               Check().ge(0).le(4096))
+          .add("reward.code_partial", &R::code_partial,
+               "code reward is the fraction of tests passed (false: 1 only when all pass)")
+          .add("reward.python", &R::python, "Python that runs code answers in the sandbox")
+          .add("reward.length_penalty_weight", &R::length_penalty_weight,
+               "weight of the k1.5 length reward", Check().ge(0))
+          .add("reward.length_penalty_warmup", &R::length_penalty_warmup,
+               "iterations before the length reward counts", Check().ge(0))
+          .add("reward.repetition_penalty_weight", &R::repetition_penalty_weight,
+               "weight of the repetition penalty", Check().ge(0))
+          .add("reward.repetition_ngram", &R::repetition_ngram,
+               "word n-gram size of the repetition penalty", Check().ge(1))
+          .add("reward.repetition_threshold", &R::repetition_threshold,
+               "repeated n-gram fraction that is still free of penalty", Check().ge(0).le(1))
+          .choice(
+              "reward.sandbox", [](R & r) -> auto& { return r.sandbox.isolation; },
+              {"auto", "bwrap", "unshare", "rlimits"},
+              "sandbox isolation for code answers (auto: the strongest that works)")
+          .add(
+              "reward.sandbox_wall_s", [lim](R & r) -> auto& { return lim(r).wall_s; },
+              "wall-clock limit of one test run (seconds)", Check().gt(0).le(86400))
+          .add(
+              "reward.sandbox_cpu_s", [lim](R & r) -> auto& { return lim(r).cpu_s; },
+              "CPU limit of one test run (seconds)", Check().gt(0).le(86400))
+          .scaled(
+              "reward.sandbox_memory_mb", [lim](R & r) -> auto& { return lim(r).memory_bytes; },
+              1 << 20, "address-space limit of one test run (MiB)", Check().ge(1).le(1 << 30))
+          .add(
+              "reward.sandbox_processes", [lim](R & r) -> auto& { return lim(r).processes; },
+              "processes/threads a test run may have", Check().ge(1))
+          .scaled(
+              "reward.sandbox_file_mb", [lim](R & r) -> auto& { return lim(r).file_bytes; },
+              1 << 20, "largest file a test run may write (MiB)", Check().ge(1).le(1 << 30))
+          .add(
+              "reward.sandbox_open_files", [lim](R & r) -> auto& { return lim(r).open_files; },
+              "open files a test run may have", Check().ge(8))
+          .scaled(
+              "reward.sandbox_output_kb", [lim](R & r) -> auto& { return lim(r).output_bytes; },
+              1 << 10, "output kept from a test run (KiB); more kills it",
+              Check().ge(1).le(1 << 30))
+          .add(
+              "reward.sandbox_ro_paths", [sb](R & r) -> auto& { return sb(r).ro_paths; },
+              "host folders shown read-only inside the bwrap sandbox (comma-separated)")
+          .add(
+              "reward.sandbox_tmp_dir", [sb](R & r) -> auto& { return sb(r).tmp_dir; },
+              "host folder for working dirs of the unshare/rlimits levels (empty: $TMPDIR or "
+              "/tmp)")
+          .add(
+              "reward.sandbox_uid_base", [sb](R & r) -> auto& { return sb(r).uid_base; },
+              "first uid sandboxed programs run as when root (they use the 65536 above it)",
+              Check().ge(1).le(std::numeric_limits<int32_t>::max() - 65536));
+  return t;
 }
 
-namespace {
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s + ",") {
-    if (c == ',') {
-      size_t a = cur.find_first_not_of(" \t"), b = cur.find_last_not_of(" \t");
-      if (a != std::string::npos) out.push_back(cur.substr(a, b - a + 1));
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  return out;
+void declare_reward_options(ConfigSpec& s) {
+  reward_options().declare(s);
 }
-}  // namespace
 
 RewardOptions reward_options_from_config(const Config& cfg) {
-  RewardOptions o;
-  o.task_files = split_list(cfg.get_string("reward.tasks"));
+  RewardOptions o = reward_options().read(cfg);
   if (o.task_files.empty()) {
     try {
       for (const char* k : {"tasks.train_file", "tasks.heldout_file"})
@@ -167,30 +185,6 @@ RewardOptions reward_options_from_config(const Config& cfg) {
     } catch (const ConfigError&) {  // a config without the [tasks] section
     }
   }
-  o.workers = static_cast<int>(cfg.get_int("reward.workers"));
-  o.code_partial = cfg.get_bool("reward.code_partial");
-  o.python = cfg.get_string("reward.python");
-  o.length_penalty_weight = cfg.get_double("reward.length_penalty_weight");
-  o.length_penalty_warmup = cfg.get_int("reward.length_penalty_warmup");
-  o.repetition_penalty_weight = cfg.get_double("reward.repetition_penalty_weight");
-  o.repetition_ngram = static_cast<int>(cfg.get_int("reward.repetition_ngram"));
-  o.repetition_threshold = cfg.get_double("reward.repetition_threshold");
-  SandboxOptions& sb = o.sandbox;
-  sb.isolation = cfg.get_string("reward.sandbox");
-  sb.ro_paths = split_list(cfg.get_string("reward.sandbox_ro_paths"));
-  sb.tmp_dir = cfg.get_string("reward.sandbox_tmp_dir");
-  sb.uid_base = cfg.get_int("reward.sandbox_uid_base");
-  sb.limits.wall_s = cfg.get_double("reward.sandbox_wall_s");
-  sb.limits.cpu_s = cfg.get_double("reward.sandbox_cpu_s");
-  sb.limits.memory_bytes = cfg.get_int("reward.sandbox_memory_mb") << 20;
-  sb.limits.processes = cfg.get_int("reward.sandbox_processes");
-  sb.limits.file_bytes = cfg.get_int("reward.sandbox_file_mb") << 20;
-  sb.limits.open_files = cfg.get_int("reward.sandbox_open_files");
-  sb.limits.output_bytes = cfg.get_int("reward.sandbox_output_kb") << 10;
-  if (sb.limits.wall_s <= 0 || sb.limits.cpu_s <= 0 || sb.limits.memory_bytes <= 0 ||
-      sb.limits.processes < 1 || sb.limits.open_files < 8 || sb.limits.output_bytes <= 0)
-    throw ConfigError("bad sandbox limits", "limits must be positive (open files at least 8)",
-                      "check the reward.sandbox_* keys");
   return o;
 }
 

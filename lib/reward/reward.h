@@ -44,7 +44,9 @@ struct RewardOptions {
   double repetition_threshold = 0.5;  // repeated n-gram fraction below this costs nothing
   SandboxOptions sandbox;
 };
-RewardOptions reward_options_from_config(const Config& cfg);
+// The [reward] options (sandbox limits included), each bound to its RewardOptions member.
+const OptionTable<RewardOptions>& reward_options();
+RewardOptions reward_options_from_config(const Config& cfg);  // + the reward.tasks fallback
 
 // One answer to score. The task is found by id in the Scorer's table, or given inline.
 struct Answer {

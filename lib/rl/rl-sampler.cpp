@@ -9,24 +9,6 @@
 
 namespace k1rl::rl {
 
-SamplerConfig SamplerConfig::from(const Config& cfg) {
-  SamplerConfig c;
-  const std::string& m = cfg.get_string("rollout.sampler");
-  c.mode = m == "curriculum"    ? SamplerMode::curriculum
-           : m == "prioritized" ? SamplerMode::prioritized
-                                : SamplerMode::uniform;
-  c.success_ema = cfg.get_double("rollout.success_ema");
-  c.priority_floor = cfg.get_double("rollout.priority_floor");
-  c.curriculum_iterations = cfg.get_int("rollout.curriculum_iterations");
-  if (c.success_ema <= 0 || c.success_ema > 1)
-    throw ConfigError("bad rollout.success_ema", strfmt("%g is outside (0, 1]", c.success_ema),
-                      "use e.g. 0.3");
-  if (c.priority_floor <= 0)
-    throw ConfigError("bad rollout.priority_floor", "it must be > 0 so that no prompt starves",
-                      "use e.g. 0.05");
-  return c;
-}
-
 PromptSampler::PromptSampler(SamplerConfig cfg, std::vector<int> difficulty, uint64_t seed)
     : cfg_(cfg),
       difficulty_(std::move(difficulty)),

@@ -13,7 +13,7 @@
 
 namespace k1rl::rl {
 
-void declare_rl_options(ConfigSpec& spec);  // the policy-loss keys of [train]
+void declare_rl_options(ConfigSpec& spec);  // the policy-loss keys of [train], sampler keys
 
 // ---------------------------------------------------------------------------------------------
 // Losses. One group = the k answers to one prompt, sampled from the reference policy π_θi whose
@@ -23,7 +23,7 @@ Algorithm parse_algorithm(const std::string& name);  // throws ConfigError
 
 struct LossConfig {
   Algorithm algorithm = Algorithm::k15;
-  double tau = 0.1;          // k15: weight of the squared log-ratio (KL) term
+  double tau = 0.05;         // k15: weight of the squared log-ratio (KL) term
   bool token_norm = false;   // k15/reinforce: divide log π(y|x) by the answer length
   double clip_eps = 0.2;     // grpo/ppo_clip: ratio clip
   double kl_coef = 0.0;      // grpo/ppo_clip: weight of the k3 KL estimate against π_θi
@@ -109,6 +109,9 @@ struct SamplerConfig {
   int64_t curriculum_iterations = 20;  // curriculum: iterations to go from easiest to hardest
   static SamplerConfig from(const Config& cfg);
 };
+// The option tables: each key bound to its member, declared once with its checks.
+const OptionTable<LossConfig>& loss_options();        // [train] loss keys
+const OptionTable<SamplerConfig>& sampler_options();  // [rollout] sampler keys
 
 class PromptSampler {
  public:

@@ -38,6 +38,7 @@ struct RolloutConfig {
   int64_t repeat_min_tokens = 48;  // ... covering at least this many final tokens
   static RolloutConfig from(const Config& cfg);
 };
+const OptionTable<RolloutConfig>& rollout_options();  // [rollout], bound to RolloutConfig
 
 // True when the last tokens of `answer` are one block of at most max_period tokens repeated
 // over at least min_tokens tokens.

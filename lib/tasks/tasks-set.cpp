@@ -158,17 +158,29 @@ TaskSet generate_tasks(const TaskSetSpec& spec) {
   return set;
 }
 
+const OptionTable<TaskSetSpec>& task_set_options() {
+  using T = TaskSetSpec;
+  static const auto t =
+      OptionTable<T>()
+          .choice("tasks.kind", &T::kind, task_kinds(), "task kind k1rl-tasks generates")
+          .add("tasks.min_difficulty", &T::min_difficulty, "lowest difficulty generated (1..10)",
+               Check().ge(1).le(10))
+          .add("tasks.max_difficulty", &T::max_difficulty, "highest difficulty generated (1..10)",
+               Check().ge(1).le(10))
+          .add("tasks.train_count", &T::train_count, "number of training tasks generated",
+               Check().ge(0))
+          .add("tasks.heldout_count", &T::heldout_count,
+               "number of held-out tasks generated (no shared prompt)", Check().ge(0))
+          .add("tasks.seed", &T::seed, "seed of the task generator (same seed, same files)")
+          .add("tasks.name", &T::name,
+               "id prefix and file stem of generated tasks (default: the kind)");
+  return t;
+}
+
 void declare_tasks_options(ConfigSpec& s) {
-  s.add_choice("tasks.kind", "addition", task_kinds(), "task kind k1rl-tasks generates")
-      .add_int("tasks.min_difficulty", 1, "lowest difficulty generated (1..10)")
-      .add_int("tasks.max_difficulty", 2, "highest difficulty generated (1..10)")
-      .add_int("tasks.train_count", 500, "number of training tasks generated")
-      .add_int("tasks.heldout_count", 100, "number of held-out tasks generated (no shared prompt)")
-      .add_int("tasks.seed", 1, "seed of the task generator (same seed, same files)")
-      .add_string("tasks.name", "",
-                  "id prefix and file stem of generated tasks (default: the kind)")
-      .add_string("tasks.out_dir", "inputs/tasks",
-                  "folder k1rl-tasks writes <name>.train.jsonl and <name>.heldout.jsonl into")
+  task_set_options().declare(s);
+  s.add_string("tasks.out_dir", "inputs/tasks",
+               "folder k1rl-tasks writes <name>.train.jsonl and <name>.heldout.jsonl into")
       .add_string("tasks.train_file", "inputs/tasks/add-easy.train.jsonl",
                   "task file RL trains on (the default is 1-2 digit addition, 12+7=)")
       .add_string("tasks.heldout_file", "inputs/tasks/add-easy.heldout.jsonl",
@@ -176,15 +188,7 @@ void declare_tasks_options(ConfigSpec& s) {
 }
 
 TaskSetSpec task_set_spec_from_config(const Config& cfg) {
-  TaskSetSpec spec;
-  spec.kind = cfg.get_string("tasks.kind");
-  spec.min_difficulty = static_cast<int>(cfg.get_int("tasks.min_difficulty"));
-  spec.max_difficulty = static_cast<int>(cfg.get_int("tasks.max_difficulty"));
-  spec.train_count = cfg.get_int("tasks.train_count");
-  spec.heldout_count = cfg.get_int("tasks.heldout_count");
-  spec.seed = static_cast<uint64_t>(cfg.get_int("tasks.seed"));
-  spec.name = cfg.get_string("tasks.name");
-  return spec;
+  return task_set_options().read(cfg);
 }
 
 }  // namespace k1rl

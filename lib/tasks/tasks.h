@@ -82,6 +82,7 @@ Task generate_task(const std::string& kind, int difficulty, Rng& rng);
 // [tasks] config section: what k1rl-tasks generates and which files the RL run reads.
 void declare_tasks_options(ConfigSpec& spec);
 TaskSetSpec task_set_spec_from_config(const Config& cfg);
+const OptionTable<TaskSetSpec>& task_set_options();  // the generator keys, bound to TaskSetSpec
 
 // ---------------------------------------------------------------------------------------------
 // Checkers (DESIGN.md "Rewards"). The answer is the text after the last "Answer:" (to the end of

@@ -6,35 +6,41 @@
 
 namespace k1rl::train {
 
-void declare_train_options(ConfigSpec& s) {
-  s.add_choice("train.mode", "rl", {"sft", "rl", "dpo", "shortest_rejection"},
-               "sft: warm-up only; rl: warm-up (if no checkpoint) then RL; dpo, "
-               "shortest_rejection: long2short from train.init_checkpoint (docs/long2short.md)")
-      .add_int("train.groups_per_step", 8, "rl: prompt groups (k answers each) per optimizer step")
-      .add_int("train.micro_batch_tokens", 4096, "tokens per forward/backward pass on one rank")
-      .add_int("train.epochs", 1, "rl: passes over one iteration's groups")
-      .add_bool("train.reset_optimizer", true, "rl: reset AdamW moments every iteration (k1.5)")
-      .add_double("train.rl_lr", 1e-4, "rl: constant learning rate")
-      .add_string("train.init_checkpoint", "",
-                  "a fresh run starts from this checkpoint's weights (e.g. an imported model) "
-                  "instead of seeded ones; the SFT warm-up still runs when sft_steps > 0")
-      .add_int("train.sft_steps", 200, "SFT warm-up steps before the first RL iteration")
-      .add_int("train.sft_batch", 32, "sequences per SFT step (all ranks together)")
-      .add_choice("train.sft_style", "short", {"short", "long"},
+const OptionTable<TrainConfig>& train_options() {
+  using T = TrainConfig;
+  static const auto t =
+      OptionTable<T>()
+          .choice("train.mode", &T::mode, {"sft", "rl", "dpo", "shortest_rejection"},
+                  "sft: warm-up only; rl: warm-up (if no checkpoint) then RL; dpo, "
+                  "shortest_rejection: long2short from train.init_checkpoint (docs/long2short.md)")
+          .add("train.groups_per_step", &T::groups_per_step,
+               "rl: prompt groups (k answers each) per optimizer step", Check().ge(1))
+          .add("train.micro_batch_tokens", &T::micro_batch_tokens,
+               "tokens per forward/backward pass on one rank", Check().ge(1))
+          .add("train.epochs", &T::epochs, "rl: passes over one iteration's groups", Check().ge(1))
+          .add("train.reset_optimizer", &T::reset_optimizer,
+               "rl: reset AdamW moments every iteration (k1.5)")
+          .add("train.rl_lr", &T::rl_lr, "rl: constant learning rate", Check().ge(0))
+          .add("train.sft_steps", &T::sft_steps, "SFT warm-up steps before the first RL iteration",
+               Check().ge(0))
+          .add("train.sft_batch", &T::sft_batch, "sequences per SFT step (all ranks together)",
+               Check().ge(1))
+          .choice("train.sft_style", &T::sft_style, {"short", "long"},
                   "SFT solutions: short, or the long self-checking chain of thought");
+  return t;
+}
+
+void declare_train_options(ConfigSpec& s) {
+  train_options().declare(s);
+  s.add_string("train.init_checkpoint", "",
+               "a fresh run starts from this checkpoint's weights (e.g. an imported model) "
+               "instead of seeded ones; the SFT warm-up still runs when sft_steps > 0");
 }
 
 TrainConfig TrainConfig::from(const Config& cfg) {
-  TrainConfig t;
-  t.mode = cfg.get_string("train.mode");
-  t.groups_per_step = cfg.get_int_min("train.groups_per_step", 1);
-  t.micro_batch_tokens = cfg.get_int_min("train.micro_batch_tokens", 1);
-  t.epochs = cfg.get_int_min("train.epochs", 1);
-  t.reset_optimizer = cfg.get_bool("train.reset_optimizer");
-  t.rl_lr = cfg.get_double("train.rl_lr");
-  t.sft_steps = cfg.get_int_min("train.sft_steps", 0);
-  t.sft_batch = cfg.get_int_min("train.sft_batch", 1);
-  t.sft_style = cfg.get_string("train.sft_style");
+  TrainConfig t = train_options().read(cfg);  // every key was checked when cfg was read
+  // The trainer applies the rollout's temperature to the logits (docs/rl.md, "Sampling and the
+  // loss"); a greedy rollout (temperature 0) stores T = 1 log-probs.
   const double temp = cfg.get_double("rollout.temperature");
   t.sample_temperature = temp > 0 ? temp : 1.0;
   return t;

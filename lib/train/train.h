@@ -40,6 +40,8 @@ struct TrainConfig {
   double sample_temperature = 1.0;
   static TrainConfig from(const Config& cfg);
 };
+// The [train] options (the loss keys are lib/rl's), each bound to its TrainConfig member.
+const OptionTable<TrainConfig>& train_options();
 
 // The iteration named by <run>/ckpt/latest, or -1 when there is none (names: lib/rundir).
 int64_t latest_checkpoint(const RunDir& run);

@@ -77,4 +77,18 @@ TEST(App, PrintConfigReadsBackAndHelpListsOptions) {
   EXPECT_EQ(h.code, 0);
   EXPECT_NE(h.out.find("--run.seed (default 1234)"), std::string::npos);
   EXPECT_NE(h.out.find("--print-config"), std::string::npos);
+  EXPECT_NE(h.out.find("rl: constant learning rate (>= 0)"), std::string::npos);  // the range
+}
+
+TEST(App, OutOfRangeValueAndInconsistentSectionAreOneLineExitTwo) {
+  Result r = run_app("--train.rl_lr=nan");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err,
+            "k1rl-apptest: error: bad value 'nan' for train.rl_lr (command line): it must be a "
+            "finite number >= 0; help: rl: constant learning rate\n");
+  // Each key is fine alone; together they are not (checked before the app's body runs).
+  Result m = run_app("--model.dim=96 --model.heads=5");
+  EXPECT_EQ(m.code, 2);
+  EXPECT_NE(m.err.find("model.heads"), std::string::npos) << m.err;
+  EXPECT_EQ(m.out, "");
 }

@@ -62,6 +62,7 @@ TEST(CommOptions, ChunkOptionInMiB) {
   EXPECT_EQ(bcast_chunk_floats(Config(spec)), kBcastChunkFloats);
   Config two = Config::parse(spec, "[comm]\nbcast_chunk_mib = 2\n", "test.ini", {});
   EXPECT_EQ(bcast_chunk_floats(two), size_t{2} * 1024 * 1024 / 4);
-  Config zero = Config::parse(spec, "", "test.ini", {"comm.bcast_chunk_mib=0"});
-  EXPECT_THROW(bcast_chunk_floats(zero), ConfigError);
+  // Out of range is refused where the config is read, before any broadcast.
+  EXPECT_THROW(Config::parse(spec, "", "test.ini", {"comm.bcast_chunk_mib=0"}), ConfigError);
+  EXPECT_THROW(Config::parse(spec, "", "test.ini", {"comm.bcast_chunk_mib=8192"}), ConfigError);
 }
