@@ -48,8 +48,13 @@ sections = {}
 for part in re.split(r"\n## ", doc)[1:]:
     head = part.split("\n", 1)[0]
     m = re.search(r"table /(\w+)|^/(\w+)", head)
-    if m:
-        sections[m.group(1) or m.group(2)] = set(re.findall(r"^\| (\w+) \|", part, re.M))
+    if m:  # rows "| col |" or "| col_a, col_b |" under the table's own heading
+        cols = sections.setdefault(m.group(1) or m.group(2), set())
+        for names in re.findall(r"^\| (\w+(?:, \w+)*) \|", part, re.M):
+            cols.update(names.split(", "))
+    # rows "| /table | col_a, col_b | ..." of a section spanning tables (the time split)
+    for table, names in re.findall(r"^\| /(\w+) \| (\w+(?:, \w+)*) \|", part, re.M):
+        sections.setdefault(table, set()).update(names.split(", "))
 for path in [f"{run}/metrics.h5", f"{run}/eval.h5"]:
     with h5py.File(path) as f:
         for table in f:

@@ -145,7 +145,9 @@ TEST(PartialRollout, EachSegmentCarriesTheLogprobsOfItsOwnPolicy) {
     b.cu = {0, static_cast<int32_t>(t.tokens.size())};
     for (size_t i = 0; i < t.tokens.size(); ++i)
       b.mask.push_back(static_cast<int32_t>(i) >= t.prompt_len);
-    const model::TokenOutputs& out = m.forward(b);
+    model::ForwardOptions fo;
+    fo.temperature = 1.5;  // the rollout's (make_config): stored log-probs are softmax(z / T)'s
+    const model::TokenOutputs& out = m.forward(b, fo);
     return std::vector<float>(out.logprob.begin() + t.prompt_len, out.logprob.end());
   };
   double other_policy_diff = 0;
