@@ -4,8 +4,6 @@
 // the fp32 rows of bench-engine.cpp.
 #include "tools/bench/engine/bench-bf16.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,25 +13,11 @@
 
 #include "kernels/ops.h"
 #include "lib/model/model.h"
+#include "tools/bench/engine/engine-runs.h"
 #include "tools/bench/shapes.h"
 
 namespace k1rl::bench {
 namespace {
-
-double cpu_seconds() {
-  rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-// Model FLOPs of one training token (as bench-engine.cpp: 3x the forward).
-double train_flops_per_token(const model::ModelConfig& c, int64_t T) {
-  const double C = c.dim, D = c.head_dim(), H = c.heads, Hkv = c.kv_heads, F = c.ffn_dim;
-  const double mm = 2 * (C * (H + 2 * Hkv) * D + H * D * C + C * 2 * F + F * C);
-  const double attn = 2 * 2 * H * D * (T + 1) / 2.0;
-  return 3 * (c.layers * (mm + attn) + 2 * C * c.vocab);
-}
 
 // Best GFLOP/s of oneDNN's bf16 matmul (bf16 operands, float32 result), n^3, over 4 runs after
 // one warm-up; checks one entry.
@@ -57,74 +41,6 @@ double bf16_gemm_peak(int64_t n) {
   }
   if (std::fabs(C[12345] - 0.125f * n) > 1e-3f * n)
     std::fprintf(stderr, "bf16 gemm check failed\n");
-  return best;
-}
-
-struct Train {
-  double tokens_per_s = 0, gflops = 0, cpu_us = 0;
-};
-
-Train train(const Shape& s, int steps) {
-  model::Model m(s.cfg);
-  m.init_params(1);
-  optim::OptimConfig oc;
-  oc.lr = 1e-3;
-  oc.schedule = "constant";
-  optim::AdamW opt(oc, m.num_params(), m.param_ranges());
-  Rng rng(7);
-  model::Batch batch;
-  batch.cu.push_back(0);
-  for (int64_t b = 0; b < s.batch; ++b) {
-    for (int64_t t = 0; t < s.seq; ++t) batch.tokens.push_back(int32_t(rng.below(s.cfg.vocab)));
-    batch.cu.push_back(int32_t(batch.tokens.size()));
-  }
-  const float w = 1.f / float(s.batch * (s.seq - 1));
-  auto step = [&] {
-    m.zero_grads();
-    auto ce = m.cross_entropy_step(batch, w);
-    opt.step(m.params(), m.grads());  // params() marks the bf16 mirror stale
-    return ce.nll_sum / ce.tokens;
-  };
-  const double loss0 = step();  // warm-up (creates the oneDNN primitives)
-  double loss1 = loss0;
-  const double t0 = now(), c0 = cpu_seconds();
-  for (int i = 0; i < steps; ++i) loss1 = step();
-  const double dt = now() - t0, tokens = double(steps) * s.batch * s.seq;
-  Train r;
-  r.tokens_per_s = tokens / dt;
-  r.gflops = tokens * train_flops_per_token(s.cfg, s.seq) / dt / 1e9;
-  r.cpu_us = 1e6 * (cpu_seconds() - c0) / tokens;
-  if (!(std::isfinite(loss1) && loss1 < loss0))
-    std::fprintf(stderr, "warning: bf16 shape %s loss did not fall (%.4f -> %.4f)\n", s.name, loss0,
-                 loss1);
-  return r;
-}
-
-double gen(int64_t batch, int64_t prompt, int64_t fresh, int reps, double* cpu_us) {
-  Shape s = shape("S");
-  model::Model m(s.cfg);
-  m.init_params(2);
-  model::Generator g(m, batch, prompt + fresh, model::KvType::bf24);  // the rollout's default
-  model::SamplingParams sp;
-  sp.max_answer_tokens = fresh;
-  double best = 0;
-  for (int r = 0; r <= reps; ++r) {
-    std::vector<model::GenRequest> reqs(batch);
-    Rng rng(100 + r);
-    for (int64_t i = 0; i < batch; ++i) {
-      reqs[i].id = i;
-      reqs[i].seed = 1000 * r + i;
-      for (int64_t t = 0; t < prompt; ++t)
-        reqs[i].prompt.push_back(int32_t(rng.below(s.cfg.vocab)));
-    }
-    const double t0 = now(), c0 = cpu_seconds();
-    auto res = g.generate(reqs, sp);
-    const double dt = now() - t0, dc = cpu_seconds() - c0;
-    int64_t n = 0;
-    for (const auto& x : res) n += int64_t(x.tokens.size());
-    if (n != batch * fresh) std::fprintf(stderr, "warning: generated %lld tokens\n", (long long)n);
-    if (r > 0 && double(n) / dt > best) best = double(n) / dt, *cpu_us = 1e6 * dc / double(n);
-  }
   return best;
 }
 
@@ -173,21 +89,24 @@ void bench_bf16_rows(const Bf16Options& o, Driver& d) {
   for (const char* name : o.train_shapes) {
     const Shape s = shape(name);
     const int steps = o.quick ? 1 : (s.name[0] == 'S' ? 5 : 3);
-    Meter m;
-    const Train r = train(s, steps);
-    d.record(m.stop(strfmt("k1rl train %s bf16", name)));
+    const TrainResult r = bench_train(s, steps);  // the fp32 rows' loop, under Precision::bf16
+    Phase ph = r.phase;
+    ph.name += " bf16";
+    d.record(ph);
+    const double cpu_us = 1e6 * r.cpu_per_step / double(s.batch * s.seq);
     const Torch t = o.torch ? torch_run(strfmt("train %s %d", name, steps)) : Torch{};
     ratio[s.name[0] == 'S' ? 0 : 1] = t.tokens_per_s > 0 ? r.tokens_per_s / t.tokens_per_s : 0;
     if (s.name[0] == 'M') frac_m = r.gflops / peak;
-    row(strfmt("train %s bf16", name), r.tokens_per_s, r.cpu_us, t, r.gflops, peak);
+    row(strfmt("train %s bf16", name), r.tokens_per_s, cpu_us, t, r.gflops, peak);
   }
   for (int64_t b : o.gen_batches) {
     const int reps = o.quick ? 1 : 5;
     const Torch t = o.torch ? torch_run(strfmt("gen %lld 32 224 %d", (long long)b, reps)) : Torch{};
     double cpu_us = 0;
-    Meter m;
-    const double ours = gen(b, 32, 224, reps, &cpu_us);
-    d.record(m.stop(strfmt("k1rl generate S b%lld bf16", (long long)b)));
+    Phase ph;
+    const double ours = bench_gen(b, 32, 224, reps, &cpu_us, model::KvType::bf24, &ph);
+    ph.name += " bf16";
+    d.record(ph);
     ratio[b == 64 ? 2 : 3] = t.tokens_per_s > 0 ? ours / t.tokens_per_s : 0;
     row(strfmt("generate S b%lld bf16", (long long)b), ours, cpu_us, t, 0, peak);
   }
