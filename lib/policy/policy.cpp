@@ -51,7 +51,7 @@ const std::map<std::string, std::string>& default_templates() {
 
 std::map<std::string, std::string> PolicyConfig::default_template_options() {
   std::map<std::string, std::string> t;
-  for (const auto& [kind, text] : default_templates()) t[kind] = escape(text);
+  for (const std::string& k : template_kinds()) t[k] = escape(default_templates().at(k));
   return t;
 }
 

@@ -31,7 +31,7 @@ struct PolicyConfig {
   std::string system;                  // chat: system turn ("": the chat template's default)
   std::map<std::string, std::string> templates = default_template_options();  // kind -> text
   static PolicyConfig from(const Config& cfg);
-  // default_templates() as config texts (newlines written "\n").
+  // default_templates() of every task kind and "default", as config texts ("\n" for newlines).
   static std::map<std::string, std::string> default_template_options();
 };
 const OptionTable<PolicyConfig>& policy_options();  // [policy], bound to PolicyConfig
