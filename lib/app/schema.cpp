@@ -46,22 +46,36 @@ void declare_all_options(ConfigSpec& spec) {
 }
 
 std::vector<const OptionGroup*> all_option_groups() {
-  return {&model::model_options(), &optim::optim_options(), &rl::loss_options(),
-          &rl::sampler_options(),  &reward_options(),       &task_set_options(),
-          &eval::eval_options(),   &train::train_options(), &rollout::rollout_options()};
+  return {&model::model_options(),
+          &model::engine_options(),
+          &optim::optim_options(),
+          &rl::loss_options(),
+          &rl::sampler_options(),
+          &rl::dpo_options(),
+          &reward_options(),
+          &task_set_options(),
+          &policy::policy_options(),
+          &eval::eval_options(),
+          &train::train_options(),
+          &rollout::rollout_options(),
+          &long2short::sample_options()};
 }
 
 void check_all_options(const Config& cfg) {
   model::ModelConfig::from_config(cfg);
+  model::EngineConfig::from(cfg);
   optim::OptimConfig::from_config(cfg);
   rl::LossConfig::from(cfg, 0);
   rl::SamplerConfig::from(cfg);
+  rl::DpoConfig::from(cfg);
   reward_options_from_config(cfg);
   task_set_spec_from_config(cfg);
+  policy::PolicyConfig::from(cfg);
   eval::EvalConfig::from(cfg);
   bcast_chunk_floats(cfg);
   train::TrainConfig::from(cfg);
   rollout::RolloutConfig::from(cfg);
+  long2short::SampleConfig::from(cfg);
   parse_log_level(cfg.get_string("run.log_level"));
 }
 

@@ -9,6 +9,7 @@
 #include "lib/io/io.h"
 #include "lib/long2short/long2short.h"
 #include "lib/loop/loop.h"
+#include "lib/rl/rl.h"
 
 namespace k1rl::long2short {
 
@@ -77,10 +78,11 @@ void run_train_mode(const Config& cfg, MPI_Comm comm) {
     rows = tr.sft(srs, cfg.get_int_min("train.sft_steps", 1));
   } else if (mode == "dpo") {
     const std::string data = run.dpo_pairs();
+    const rl::DpoConfig dc = rl::DpoConfig::from(cfg);
     if (rank == 0 && !io::file_exists(data)) {
-      std::vector<DpoPair> pairs = build_dpo_pairs(
-          sample_on_rank0(cfg, tr, tasks, rank), tr.model(), cfg.get_double("train.dpo_long_ratio"),
-          cfg.get_int_min("train.micro_batch_tokens", 1));
+      std::vector<DpoPair> pairs =
+          build_dpo_pairs(sample_on_rank0(cfg, tr, tasks, rank), tr.model(), dc.long_ratio,
+                          train::TrainConfig::from(cfg).micro_batch_tokens);
       save_dpo_pairs(data, pairs, init);
       K1RL_LOG_INFO("DPO: %zu pairs with reference log-probs -> %s", pairs.size(), data.c_str());
     }
@@ -89,8 +91,7 @@ void run_train_mode(const Config& cfg, MPI_Comm comm) {
     std::vector<train::DpoPairRef> refs;
     for (const auto& p : pairs)
       refs.push_back({&p.chosen, &p.rejected, p.prompt_len, p.ref_chosen, p.ref_rejected});
-    rows =
-        tr.dpo(refs, cfg.get_int_min("train.dpo_steps", 1), cfg.get_int_min("train.dpo_batch", 1));
+    rows = tr.dpo(refs, dc.steps, dc.batch);
   } else {
     throw ConfigError("train.mode = " + mode, "is not a long2short mode",
                       "use shortest_rejection or dpo");

@@ -4,21 +4,29 @@
 
 namespace k1rl::long2short {
 
+const OptionTable<SampleConfig>& sample_options() {
+  using S = SampleConfig;
+  static const auto t =
+      OptionTable<S>()
+          .add("long2short.samples", &S::samples,
+               "answers sampled per prompt (shortest rejection, DPO pairs)", Check().ge(1))
+          .add("long2short.temperature", &S::temperature, "sampling temperature of those answers",
+               Check().gt(0))
+          .add("long2short.max_answer_tokens", &S::max_answer_tokens,
+               "answer length limit when sampling", Check().ge(1))
+          .add("long2short.max_prompts", &S::max_prompts,
+               "sample the first N train prompts (0: all)", Check().ge(0))
+          .add("long2short.max_batch", &S::max_batch, "sequences generated together",
+               Check().ge(1));
+  return t;
+}
+
 void declare_long2short_options(ConfigSpec& s) {
-  s.add_int("long2short.samples", 8, "answers sampled per prompt (shortest rejection, DPO pairs)")
-      .add_double("long2short.temperature", 1.0, "sampling temperature of those answers")
-      .add_int("long2short.max_answer_tokens", 256, "answer length limit when sampling")
-      .add_int("long2short.max_prompts", 0, "sample the first N train prompts (0: all)")
-      .add_int("long2short.max_batch", 64, "sequences generated together");
+  sample_options().declare(s);
 }
 
 SampleConfig SampleConfig::from(const Config& cfg) {
-  SampleConfig s;
-  s.samples = cfg.get_int_min("long2short.samples", 1);
-  s.temperature = cfg.get_double("long2short.temperature");
-  s.max_answer_tokens = cfg.get_int_min("long2short.max_answer_tokens", 1);
-  s.max_prompts = cfg.get_int_min("long2short.max_prompts", 0);
-  s.max_batch = cfg.get_int_min("long2short.max_batch", 1);
+  SampleConfig s = sample_options().read(cfg);  // every key was checked when cfg was read
   s.seed = static_cast<uint64_t>(cfg.get_int("run.seed"));
   return s;
 }

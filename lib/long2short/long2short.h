@@ -25,7 +25,7 @@
 
 namespace k1rl::long2short {
 
-void declare_long2short_options(ConfigSpec& spec);  // [long2short]
+void declare_long2short_options(ConfigSpec& spec);  // [long2short] (sample_options)
 
 struct SampleConfig {
   int64_t samples = 8;  // n answers per prompt
@@ -33,9 +33,10 @@ struct SampleConfig {
   int64_t max_answer_tokens = 256;
   int64_t max_prompts = 0;  // the first N prompts of the task file (0: all)
   int64_t max_batch = 64;
-  uint64_t seed = 1;
+  uint64_t seed = 1;  // run.seed (not a [long2short] key)
   static SampleConfig from(const Config& cfg);
 };
+const OptionTable<SampleConfig>& sample_options();  // [long2short], bound to SampleConfig
 
 // The scored samples of one prompt.
 struct PromptSamples {

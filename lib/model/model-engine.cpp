@@ -6,17 +6,30 @@
 
 namespace k1rl::model {
 
-void declare_engine_options(ConfigSpec& s) {
-  s.add_choice("engine.backend", "cpu", {"cpu"},
-               "backend that owns the buffers and runs the ops (cuda: a later issue)")
-      .add_choice("engine.precision", "fp32", {"fp32", "bf16", "auto"},
+const OptionTable<EngineConfig>& engine_options() {
+  using E = EngineConfig;
+  static const auto t =
+      OptionTable<E>()
+          .choice("engine.backend", &E::backend, {"cpu"},
+                  "backend that owns the buffers and runs the ops (cuda: a later issue)")
+          .choice("engine.precision", &E::precision, {"fp32", "bf16", "auto"},
                   "linear layers in fp32, or bf16 products with fp32 accumulation, master "
                   "weights, norms, softmax and loss (AMX/AVX512-BF16 via oneDNN); auto = bf16 "
                   "where the CPU has it, else fp32");
+  return t;
+}
+
+void declare_engine_options(ConfigSpec& s) {
+  engine_options().declare(s);
+}
+
+EngineConfig EngineConfig::from(const Config& cfg) {
+  return engine_options().read(cfg);  // both keys were checked when cfg was read
 }
 
 ops::EngineInfo engine_setup(const Config& cfg) {
-  const std::string want = cfg.get_string("engine.precision");
+  const EngineConfig ec = EngineConfig::from(cfg);
+  const std::string& want = ec.precision;
   const ops::PrecisionRequest req = want == "bf16"   ? ops::PrecisionRequest::bf16
                                     : want == "auto" ? ops::PrecisionRequest::auto_
                                                      : ops::PrecisionRequest::fp32;

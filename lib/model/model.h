@@ -30,6 +30,12 @@ namespace k1rl::model {
 // The [engine] section (backend, precision): declared here, resolved once at start-up by
 // engine_setup (app_main calls it), which logs the bf16 ISA and throws ConfigError when the
 // requested precision is impossible on this CPU.
+struct EngineConfig {
+  std::string backend = "cpu";     // cpu (the only backend of this build)
+  std::string precision = "fp32";  // fp32 | bf16 | auto
+  static EngineConfig from(const Config& cfg);
+};
+const OptionTable<EngineConfig>& engine_options();  // [engine], bound to EngineConfig
 void declare_engine_options(ConfigSpec& spec);
 ops::EngineInfo engine_setup(const Config& cfg);
 

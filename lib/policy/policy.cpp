@@ -49,39 +49,61 @@ const std::map<std::string, std::string>& default_templates() {
   return t;
 }
 
+std::map<std::string, std::string> PolicyConfig::default_template_options() {
+  std::map<std::string, std::string> t;
+  for (const std::string& k : template_kinds()) t[k] = escape(default_templates().at(k));
+  return t;
+}
+
+const OptionTable<PolicyConfig>& policy_options() {
+  using P = PolicyConfig;
+  static const auto t = [] {
+    OptionTable<P> o;
+    o.choice("policy.prompt_format", &P::prompt_format, {"auto", "raw", "chat"},
+             "how a task prompt is given to the model: raw bytes after <bos>, or the chat "
+             "template (auto: chat for ChatML tokenizers)")
+        .choice("policy.instructions", &P::instructions, {"auto", "on", "off"},
+                "wrap each prompt in its task kind's template (policy.template_<kind>; auto: on "
+                "for the chat format, off for raw)")
+        .add("policy.system", &P::system,
+             "chat: text of the system turn (empty: the chat template's default)");
+    // {prompt} after {answer} does not count: the question would never be asked.
+    const Check asks = Check().rule(
+        [](const ConfigValue& v) {
+          const std::string t = unescape(std::get<std::string>(v));
+          return t.substr(0, t.find("{answer}")).find("{prompt}") != std::string::npos;
+        },
+        "a template with {prompt} (where the task's prompt goes) before any {answer}");
+    for (const std::string& k : template_kinds())
+      o.add(
+          "policy.template_" + k, [k](P& p) -> std::string& { return p.templates[k]; },
+          k == "default" ? "instruction of task kinds without their own" + kTemplateHelp
+                         : "instruction of " + k + " tasks" + kTemplateHelp,
+          asks);
+    return o;
+  }();
+  return t;
+}
+
 void declare_policy_options(ConfigSpec& s) {
-  s.add_choice("policy.prompt_format", "auto", {"auto", "raw", "chat"},
-               "how a task prompt is given to the model: raw bytes after <bos>, or the chat "
-               "template (auto: chat for ChatML tokenizers)")
-      .add_choice("policy.instructions", "auto", {"auto", "on", "off"},
-                  "wrap each prompt in its task kind's template (policy.template_<kind>; auto: on "
-                  "for the chat format, off for raw)")
-      .add_string("policy.system", "",
-                  "chat: text of the system turn (empty: the chat template's default)");
-  for (const std::string& k : template_kinds())
-    s.add_string("policy.template_" + k, escape(default_templates().at(k)),
-                 k == "default" ? "instruction of task kinds without their own" + kTemplateHelp
-                                : "instruction of " + k + " tasks" + kTemplateHelp);
+  policy_options().declare(s);
+}
+
+PolicyConfig PolicyConfig::from(const Config& cfg) {
+  return policy_options().read(cfg);  // every key was checked when cfg was read
 }
 
 PromptFormat prompt_format(const Config& cfg, const Tokenizer& tok) {
+  const PolicyConfig pc = PolicyConfig::from(cfg);
   PromptFormat f;
-  const std::string& style = cfg.get_string("policy.prompt_format");
-  f.style = style == "chat"                        ? PromptStyle::chat
-            : style == "raw"                       ? PromptStyle::raw
+  f.style = pc.prompt_format == "chat"             ? PromptStyle::chat
+            : pc.prompt_format == "raw"            ? PromptStyle::raw
             : tok.chat_template().kind == "chatml" ? PromptStyle::chat
                                                    : PromptStyle::raw;
-  const std::string& ins = cfg.get_string("policy.instructions");
-  f.instructions = ins == "on" || (ins == "auto" && f.style == PromptStyle::chat);
-  f.system = unescape(cfg.get_string("policy.system"));
-  for (const std::string& k : template_kinds()) {
-    const std::string key = "policy.template_" + k;
-    std::string t = unescape(cfg.get_string(key));
-    if (t.substr(0, t.find("{answer}")).find("{prompt}") == std::string::npos)
-      throw ConfigError("bad " + key, "the template '" + cfg.get_string(key) + "' has no {prompt}",
-                        "write {prompt} where the task's prompt goes");
-    f.templates[k] = std::move(t);
-  }
+  f.instructions =
+      pc.instructions == "on" || (pc.instructions == "auto" && f.style == PromptStyle::chat);
+  f.system = unescape(pc.system);
+  for (const auto& [kind, text] : pc.templates) f.templates[kind] = unescape(text);
   return f;
 }
 

@@ -19,7 +19,23 @@
 
 namespace k1rl::policy {
 
-void declare_policy_options(ConfigSpec& spec);  // [policy]
+// The built-in templates (docs/prompts.md), with "default" for kinds without their own.
+const std::map<std::string, std::string>& default_templates();
+
+// The [policy] section as written in the config (resolved against the tokenizer by
+// prompt_format): texts keep "\n" for a newline, as an INI line cannot hold one. Every template
+// has {prompt} before any {answer} (checked where declared).
+struct PolicyConfig {
+  std::string prompt_format = "auto";  // auto | raw | chat
+  std::string instructions = "auto";   // auto | on | off
+  std::string system;                  // chat: system turn ("": the chat template's default)
+  std::map<std::string, std::string> templates = default_template_options();  // kind -> text
+  static PolicyConfig from(const Config& cfg);
+  // default_templates() of every task kind and "default", as config texts ("\n" for newlines).
+  static std::map<std::string, std::string> default_template_options();
+};
+const OptionTable<PolicyConfig>& policy_options();  // [policy], bound to PolicyConfig
+void declare_policy_options(ConfigSpec& spec);      // [policy] (policy_options)
 
 enum class PromptStyle { raw, chat };
 
@@ -37,11 +53,8 @@ struct PromptFormat {
 };
 
 // [policy] and the tokenizer: prompt_format auto = chat when the tokenizer has a ChatML template;
-// instructions auto = on for chat, off for raw. Throws ConfigError for a template without
-// {prompt}.
+// instructions auto = on for chat, off for raw.
 PromptFormat prompt_format(const Config& cfg, const Tokenizer& tok);
-// The built-in templates (docs/prompts.md), with "default" for kinds without their own.
-const std::map<std::string, std::string>& default_templates();
 
 // The prompt tokens of a task: instruction, then the format, then the answer prefix.
 std::vector<int32_t> prompt_tokens(const Tokenizer& tok, const Task& task, const PromptFormat& f);

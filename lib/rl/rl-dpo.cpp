@@ -39,25 +39,29 @@ double sigmoid(double x) {
 }
 }  // namespace
 
+const OptionTable<DpoConfig>& dpo_options() {
+  using D = DpoConfig;
+  static const auto t =
+      OptionTable<D>()
+          .add("train.dpo_beta", &D::beta, "dpo: β of −log σ(β·[(S_w − R_w) − (S_l − R_l)])",
+               Check().gt(0))
+          .add("train.dpo_long_ratio", &D::long_ratio,
+               "dpo: a correct answer at least this many times the chosen (shortest correct) "
+               "length is a rejected one",
+               Check().ge(1))
+          .add("train.dpo_steps", &D::steps, "dpo: optimizer steps (with the [optim] schedule)",
+               Check().ge(1))
+          .add("train.dpo_batch", &D::batch, "dpo: pairs per step (all ranks together)",
+               Check().ge(1));
+  return t;
+}
+
 void declare_dpo_options(ConfigSpec& s) {
-  s.add_double("train.dpo_beta", 0.1, "dpo: β of −log σ(β·[(S_w − R_w) − (S_l − R_l)])")
-      .add_double("train.dpo_long_ratio", 1.5,
-                  "dpo: a correct answer at least this many times the chosen (shortest correct) "
-                  "length is a rejected one")
-      .add_int("train.dpo_steps", 200, "dpo: optimizer steps (with the [optim] schedule)")
-      .add_int("train.dpo_batch", 32, "dpo: pairs per step (all ranks together)");
+  dpo_options().declare(s);
 }
 
 DpoConfig DpoConfig::from(const Config& cfg) {
-  DpoConfig c;
-  c.beta = cfg.get_double("train.dpo_beta");
-  c.long_ratio = cfg.get_double("train.dpo_long_ratio");
-  if (!(c.beta > 0))
-    throw ConfigError("bad train.dpo_beta", strfmt("%g is not > 0", c.beta), "the default is 0.1");
-  if (!(c.long_ratio >= 1))
-    throw ConfigError("bad train.dpo_long_ratio", strfmt("%g is below 1", c.long_ratio),
-                      "the report uses 1.5");
-  return c;
+  return dpo_options().read(cfg);  // every key was checked when cfg was read
 }
 
 DpoStats dpo_loss(const DpoConfig& cfg, const DpoPairView& p, float* dlogp_w, float* dlogp_l,

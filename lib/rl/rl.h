@@ -59,13 +59,16 @@ LossStats group_loss(const LossConfig& cfg, const std::vector<AnswerView>& group
 // DPO (long2short, train.mode = dpo; formula and pair rule in rl-dpo.cpp). A pair is a chosen
 // answer y_w and a rejected one y_l of one prompt; the reference policy's summed answer
 // log-probs ref_w, ref_l are computed once, before training, and stored with the pairs.
-void declare_dpo_options(ConfigSpec& spec);  // train.dpo_beta, train.dpo_long_ratio
+void declare_dpo_options(ConfigSpec& spec);  // train.dpo_* (dpo_options)
 
 struct DpoConfig {
   double beta = 0.1;        // β
   double long_ratio = 1.5;  // a correct answer ≥ long_ratio × the chosen length is rejected
+  int64_t steps = 200;      // optimizer steps of train.mode = dpo
+  int64_t batch = 32;       // pairs per step (all ranks together)
   static DpoConfig from(const Config& cfg);
 };
+const OptionTable<DpoConfig>& dpo_options();  // [train] dpo_* keys, bound to DpoConfig
 
 struct DpoPairView {
   const float* logp_w = nullptr;  // [T_w] log π_θ of the chosen answer's tokens

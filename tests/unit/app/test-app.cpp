@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -91,4 +92,26 @@ TEST(App, OutOfRangeValueAndInconsistentSectionAreOneLineExitTwo) {
   EXPECT_EQ(m.code, 2);
   EXPECT_NE(m.err.find("model.heads"), std::string::npos) << m.err;
   EXPECT_EQ(m.out, "");
+}
+
+TEST(App, DpoAndEngineOptionsAreRefusedInOneLineNamingTheKey) {
+  Result b = run_app("--train.dpo_beta=-1");
+  EXPECT_EQ(b.code, 2);
+  EXPECT_EQ(b.err.rfind("k1rl-apptest: error: bad value '-1' for train.dpo_beta (command line): "
+                        "it must be > 0; help: dpo: ",
+                        0),
+            0u)
+      << b.err;
+  EXPECT_EQ(b.out, "");
+  Result p = run_app("--engine.precision=fp16");
+  EXPECT_EQ(p.code, 2);
+  EXPECT_EQ(p.err.rfind("k1rl-apptest: error: bad value 'fp16' for engine.precision (command "
+                        "line): it must be one of fp32|bf16|auto; help: ",
+                        0),
+            0u)
+      << p.err;
+  EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1);
+  Result h = run_app("--help");
+  EXPECT_NE(h.out.find("dpo: pairs per step (all ranks together) (>= 1)"), std::string::npos);
+  EXPECT_NE(h.out.find("sampling temperature of those answers (> 0)"), std::string::npos);
 }

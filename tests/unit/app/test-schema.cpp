@@ -87,7 +87,41 @@ TEST(Schema, StructsFilledFromDefaultsAreTheDeclaredDefaults) {
       EXPECT_EQ(spec.find(key)->def, def.at(key)) << key;
     }
   }
-  EXPECT_GE(seen.size(), 80u);  // model, optim, rl, reward, tasks, eval, train, rollout
+  EXPECT_GE(seen.size(), 105u);  // model, engine, optim, rl, reward, tasks, policy, eval, ...
+}
+
+// Every key is bound to a struct member by an OptionTable, except the listed ones (read one by one
+// where they are used): a new key read with cfg.get_* fails here until it is bound or listed.
+TEST(Schema, KeysOutsideTheTablesAreTheListedOnes) {
+  const ConfigSpec spec = schema();
+  std::set<std::string> bound, unbound;
+  for (const OptionGroup* g : all_option_groups())
+    for (const auto& key : g->keys()) bound.insert(key);
+  for (const auto& o : spec.options())
+    if (!bound.count(o.key)) unbound.insert(o.key);
+  const std::set<std::string> listed = {"comm.bcast_chunk_mib",
+                                        "run.dir",
+                                        "run.iterations",
+                                        "run.keep_checkpoints",
+                                        "run.keep_every",
+                                        "run.keep_shards_every",
+                                        "run.log_level",
+                                        "run.peer_timeout_s",
+                                        "run.seed",
+                                        "run.staleness",
+                                        "tasks.heldout_file",
+                                        "tasks.out_dir",
+                                        "tasks.train_file",
+                                        "tokenizer.kind",
+                                        "tokenizer.path",
+                                        "train.init_checkpoint"};
+  EXPECT_EQ(unbound, listed);
+  for (const char* key :
+       {"train.dpo_beta", "train.dpo_batch", "long2short.samples", "long2short.temperature",
+        "engine.precision", "engine.backend", "policy.prompt_format", "policy.instructions",
+        "policy.system", "policy.template_addition", "policy.template_default"}) {
+    EXPECT_TRUE(bound.count(key)) << key;
+  }
 }
 
 TEST(Schema, EachBoundKeyReachesItsOwnMember) {
@@ -172,6 +206,54 @@ TEST(Schema, ValuesThatPoisonedRunsAreRefused) {
   for (const auto& [key, v] : bad) {
     std::string e = outcome(spec, key, v);
     EXPECT_NE(e.find("for " + key), std::string::npos) << key << " = " << v << ": '" << e << "'";
+  }
+}
+
+// Issue 20 item 3: the ranges and choices that train.dpo_*, long2short.*, engine.* and policy.*
+// used to check by hand (or not at all) are declared with the keys; each refusal names the key.
+TEST(Schema, DpoLong2shortEngineAndPolicyRefuseWhatTheirCodeChecked) {
+  const ConfigSpec spec = schema();
+  struct Case {
+    std::string key, value, why;
+  };
+  const std::vector<Case> bad = {
+      {"train.dpo_beta", "-1", "it must be > 0"},
+      {"train.dpo_beta", "0", "it must be > 0"},
+      {"train.dpo_beta", "nan", "it must be a finite number > 0"},
+      {"train.dpo_long_ratio", "0.5", "it must be >= 1"},
+      {"train.dpo_long_ratio", "inf", "finite"},
+      {"train.dpo_steps", "0", "it must be >= 1"},
+      {"train.dpo_batch", "0", "it must be >= 1"},
+      {"train.dpo_batch", "-32", "it must be >= 1"},
+      {"long2short.samples", "0", "it must be >= 1"},
+      {"long2short.temperature", "0", "it must be > 0"},
+      {"long2short.temperature", "-1", "it must be > 0"},
+      {"long2short.temperature", "inf", "it must be a finite number > 0"},
+      {"long2short.max_answer_tokens", "0", "it must be >= 1"},
+      {"long2short.max_prompts", "-1", "it must be >= 0"},
+      {"long2short.max_batch", "0", "it must be >= 1"},
+      {"engine.precision", "fp16", "it must be one of fp32|bf16|auto"},
+      {"engine.backend", "cuda", "it must be one of cpu"},
+      {"policy.prompt_format", "json", "it must be one of auto|raw|chat"},
+      {"policy.instructions", "yes", "it must be one of auto|on|off"},
+      {"policy.template_addition", "Add.", "{prompt}"},
+      {"policy.template_default", "Q{answer}{prompt}", "before any {answer}"},
+  };
+  for (const auto& c : bad) {
+    std::string e = outcome(spec, c.key, c.value);
+    EXPECT_NE(e.find("for " + c.key + " "), std::string::npos) << c.key << " = " << c.value;
+    EXPECT_NE(e.find(c.why), std::string::npos) << c.key << " = " << c.value << ": " << e;
+  }
+  // The edges themselves are good values.
+  for (const auto& [key, v] :
+       std::vector<std::pair<std::string, std::string>>{{"train.dpo_long_ratio", "1"},
+                                                        {"train.dpo_beta", "1e-9"},
+                                                        {"train.dpo_steps", "1"},
+                                                        {"long2short.max_prompts", "0"},
+                                                        {"long2short.temperature", "0.01"},
+                                                        {"engine.precision", "auto"},
+                                                        {"policy.template_code", "{prompt}"}}) {
+    EXPECT_EQ(outcome(spec, key, v), "") << key << " = " << v;
   }
 }
 

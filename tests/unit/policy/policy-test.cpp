@@ -121,13 +121,20 @@ TEST(Policy, OverridesSystemTurnAndOff) {
 }
 
 TEST(Policy, TemplateWithoutPromptIsAConfigError) {
-  auto tok = chat_tokenizer();
-  EXPECT_THROW(policy::prompt_format(config({"--policy.template_addition=Add."}), *tok),
-               ConfigError);
+  // Refused where the key is declared, when the config is read, naming the key.
+  try {
+    config({"--policy.template_addition=Add."});
+    ADD_FAILURE() << "a template without {prompt} was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(e.line().find("for policy.template_addition "), std::string::npos) << e.line();
+  }
   // {prompt} only after {answer} does not count: the question would never be asked.
-  EXPECT_THROW(
-      policy::prompt_format(config({"--policy.template_addition=Q{answer}{prompt}"}), *tok),
-      ConfigError);
+  EXPECT_THROW(config({"--policy.template_addition=Q{answer}{prompt}"}), ConfigError);
+  // An escaped newline before {prompt} is fine, and reaches the format unescaped.
+  auto tok = chat_tokenizer();
+  policy::PromptFormat f = policy::prompt_format(
+      config({"--policy.instructions=on", "--policy.template_code=Code:\\n{prompt}"}), *tok);
+  EXPECT_EQ(f.templates.at("code"), "Code:\n{prompt}");
 }
 
 TEST(Policy, DefaultsReadBackFromPrintedConfig) {

@@ -3,21 +3,24 @@
 // held-out greedy accuracy and mean answer tokens: merge (long + the short model of
 // short-model.ini, same init), shortest rejection sampling, DPO and long2short RL. Prints a
 // table and a JSON line {long_acc, long_tokens, <method>_acc, <method>_tokens, best_method,
-// best_token_cut, best_acc_drop, goal_met}; writes <out>/long2short.json and, with python3 and
-// matplotlib, <out>/long2short.png (accuracy against mean tokens). Goal: the best method cuts mean
-// answer tokens >= 30% at <= 2 points accuracy loss.
+// best_token_cut, best_acc_drop, goal_met, then the driver's omp_threads, isa, maxrss_mb,
+// rusage}; writes <out>/long2short.json (the method keys) and, with python3 and matplotlib,
+// <out>/long2short.png (accuracy against mean tokens). Goal: the best method cuts mean answer
+// tokens >= 30% at <= 2 points accuracy loss.
 // Usage: k1rl-bench-long2short [--out DIR] [--configs DIR] [--merge-weights 0.5,0.5]
-//                              [--section.key=value ...]   (applied to every stage)
+//                              [--quick] [--threads N] [--section.key=value ...]
+//        (the overrides apply to every stage; --quick: the smoke setting of docs/long2short.md)
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 
+#include "kernels/ops.h"
 #include "lib/app/app.h"
 #include "lib/eval/eval.h"
 #include "lib/long2short/long2short.h"
 #include "lib/loop/loop.h"
 #include "lib/merge/merge.h"
+#include "tools/bench/common/bench.h"
 
 using namespace k1rl;
 
@@ -53,19 +56,25 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::Driver d("long2short",
+                  "held-out accuracy and answer tokens of every long2short method from one long "
+                  "model");
   std::string out = "/tmp/k1rl-bench-long2short", configs = K1RL_SOURCE_DIR "/inputs/configs";
   std::string weights = "0.5,0.5";
-  std::vector<std::string> extra;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--out") && i + 1 < argc)
-      out = argv[++i];
-    else if (!std::strcmp(argv[i], "--configs") && i + 1 < argc)
-      configs = argv[++i];
-    else if (!std::strcmp(argv[i], "--merge-weights") && i + 1 < argc)
-      weights = argv[++i];
-    else
-      extra.push_back(argv[i]);
-  }
+  d.options().add_options()("out", bench::po::value(&out)->default_value(out),
+                            "one folder per stage, the JSON and the PNG (removed first)")(
+      "configs", bench::po::value(&configs)->default_value(configs),
+      "folder of long-model.ini, short-model.ini and long2short-*.ini")(
+      "merge-weights", bench::po::value(&weights)->default_value(weights),
+      "weights of the long and the short model in the merge");
+  if (!d.parse(argc, argv, true)) return d.exit_code();
+  std::vector<std::string> extra = d.unknown();  // --section.key=value, for every stage
+  if (d.quick())  // docs/long2short.md's smoke setting: every stage runs, nothing is learnt
+    extra.insert(extra.begin(),
+                 {"--train.sft_steps=20", "--optim.total_steps=20", "--train.sft_batch=8",
+                  "--run.iterations=1", "--rollout.prompts_per_iteration=4",
+                  "--train.groups_per_step=4", "--long2short.max_prompts=8", "--train.dpo_steps=4",
+                  "--train.dpo_batch=4", "--eval.max_prompts=10"});
   try {
     std::filesystem::remove_all(out);
     io::make_dirs(out);
@@ -76,20 +85,29 @@ int main(int argc, char** argv) {
       ov.insert(ov.end(), fixed.begin(), fixed.end());
       return make(configs + "/" + ini, ov);
     };
-    auto timed = [](auto&& f) {
-      double t0 = seconds_since_start();
+    // Runs one stage's work as a phase of the resource table; returns its minutes.
+    auto timed = [&](const std::string& phase, auto&& f) {
+      bench::Meter m;
       f();
-      return (seconds_since_start() - t0) / 60.0;
+      d.record(m.stop(phase));
+      return d.phases().back().wall_s / 60.0;
+    };
+    auto eval_phase = [&](const std::string& phase, const Config& cfg, const std::string& ckpt) {
+      eval::EvalResult r;
+      timed("eval " + phase, [&] { r = evaluate(cfg, ckpt); });
+      return r;
     };
     std::vector<Row> rows;
     // 1. the long model (SFT on solution_long, then RL) and the short partner (SFT on solution).
     Config lc = stage("long-model.ini", {"--run.dir=" + out + "/long"});
-    double m_long = timed([&] { loop::run_local(lc); });
+    model::engine_setup(lc);  // --engine.precision=... as the apps do
+    d.print_header();
+    double m_long = timed("long model", [&] { loop::run_local(lc); });
     const std::string long_ckpt = latest(lc);
-    rows.push_back({"long", evaluate(lc, long_ckpt), m_long});
+    rows.push_back({"long", eval_phase("long", lc, long_ckpt), m_long});
     Config sc = stage("short-model.ini", {"--run.dir=" + out + "/short"}, {"--run.iterations=0"});
-    double m_short = timed([&] { loop::run_local(sc); });
-    rows.push_back({"short (merge partner)", evaluate(lc, latest(sc)), m_short});
+    double m_short = timed("short model", [&] { loop::run_local(sc); });
+    rows.push_back({"short (merge partner)", eval_phase("short", lc, latest(sc)), m_short});
     const std::vector<std::string> from_long = {"--train.init_checkpoint=" + long_ckpt};
     // 2. merge
     {
@@ -97,8 +115,8 @@ int main(int argc, char** argv) {
       auto w = merge::parse_inputs("a:" + weights.substr(0, weights.find(',')) +
                                    ",b:" + weights.substr(weights.find(',') + 1));
       ms.inputs = {{long_ckpt, w[0].weight, true}, {latest(sc), w[1].weight, true}};
-      double m = timed([&] { merge::merge_checkpoints(ms, out + "/merge.h5"); });
-      rows.push_back({"merge", evaluate(lc, out + "/merge.h5"), m});
+      double m = timed("merge", [&] { merge::merge_checkpoints(ms, out + "/merge.h5"); });
+      rows.push_back({"merge", eval_phase("merge", lc, out + "/merge.h5"), m});
     }
     // 3. shortest rejection sampling, 4. DPO, 5. long2short RL
     for (const auto& [name, ini] : std::vector<std::pair<std::string, std::string>>{
@@ -110,15 +128,15 @@ int main(int argc, char** argv) {
       Config c = name == "long2short_rl" ? stage(ini, ov, {"--train.sft_steps=0"}) : stage(ini, ov);
       // A method that cannot run (e.g. no correct sample to learn from) is reported, not fatal.
       try {
-        double m = timed([&] {
+        double m = timed(name, [&] {
           if (name == "long2short_rl")
             loop::run_local(c);
           else
             long2short::run_train_mode(c, MPI_COMM_NULL);
         });
-        rows.push_back({name, evaluate(lc, latest(c)), m});
+        rows.push_back({name, eval_phase(name, lc, latest(c)), m});
       } catch (const Error& e) {
-        std::fprintf(stderr, "k1rl-bench-long2short: %s failed: %s\n", name.c_str(),
+        std::fprintf(stderr, "%s: %s failed: %s\n", d.program().c_str(), name.c_str(),
                      e.line().c_str());
         eval::EvalResult none;
         none.greedy_accuracy = none.answer_len_mean = std::nan("");
@@ -129,8 +147,8 @@ int main(int argc, char** argv) {
     const eval::EvalResult& base = rows[0].r;
     std::printf("%-24s %8s %12s %10s %10s %8s\n", "method", "greedy", "mean tokens", "token cut",
                 "acc drop", "minutes");
-    std::string json = strfmt("{\"long_acc\": %.4f, \"long_tokens\": %.2f", base.greedy_accuracy,
-                              base.answer_len_mean);
+    bench::JsonLine json;
+    json.num("long_acc", base.greedy_accuracy, 4).num("long_tokens", base.answer_len_mean, 2);
     std::string best;
     double best_cut = -1e9, best_drop = 0;
     for (const auto& row : rows) {
@@ -141,8 +159,8 @@ int main(int argc, char** argv) {
       if (row.method == "long" || row.method.rfind("short (", 0) == 0 ||
           row.method.find("(failed)") != std::string::npos)
         continue;
-      json += strfmt(", \"%s_acc\": %.4f, \"%s_tokens\": %.2f", row.method.c_str(),
-                     row.r.greedy_accuracy, row.method.c_str(), row.r.answer_len_mean);
+      json.num(row.method + "_acc", row.r.greedy_accuracy, 4)
+          .num(row.method + "_tokens", row.r.answer_len_mean, 2);
       // best: the largest cut among methods within 2 points; else the smallest accuracy drop
       const bool ok = drop <= 2.0, best_ok = best_drop <= 2.0 && !best.empty();
       if (best.empty() || (ok && (!best_ok || cut > best_cut)) ||
@@ -157,21 +175,23 @@ int main(int argc, char** argv) {
     const bool goal = base.greedy_accuracy > 0 && best_cut >= 0.30 && best_drop <= 2.0;
     if (base.greedy_accuracy <= 0)
       std::fprintf(stderr,
-                   "k1rl-bench-long2short: warning: the long model answers no held-out prompt "
-                   "correctly; the comparison is meaningless (train it longer)\n");
-    json += strfmt(
-        ", \"best_method\": \"%s\", \"best_token_cut\": %.4f, \"best_acc_drop\": %.2f, "
-        "\"goal_met\": %s}",
-        best.c_str(), best_cut, best_drop, goal ? "true" : "false");
-    std::printf("%s\n", json.c_str());
-    io::publish_text(out + "/long2short.json", json + "\n");
+                   "%s: warning: the long model answers no held-out prompt correctly; the "
+                   "comparison is meaningless (train it longer)\n",
+                   d.program().c_str());
+    json.str("best_method", best)
+        .num("best_token_cut", best_cut, 4)
+        .num("best_acc_drop", best_drop, 2)
+        .boolean("goal_met", goal);
+    io::publish_text(out + "/long2short.json", json.text() + "\n");
     const std::string plot = std::string("/usr/bin/python3 ") + K1RL_SOURCE_DIR +
                              "/tools/bench/long2short/plot.py " + out + "/long2short.json " + out +
                              "/long2short.png";
     if (std::system(plot.c_str()) != 0)
-      std::fprintf(stderr, "k1rl-bench-long2short: warning: no PNG (python3 with matplotlib?)\n");
+      std::fprintf(stderr, "%s: warning: no PNG (python3 with matplotlib?)\n", d.program().c_str());
+    d.json().append(json);
+    d.finish();  // the resource table, then the JSON line
   } catch (const Error& e) {
-    std::fprintf(stderr, "k1rl-bench-long2short: error: %s\n", e.line().c_str());
+    std::fprintf(stderr, "%s: error: %s\n", d.program().c_str(), e.line().c_str());
     return 2;
   }
   return 0;
