@@ -2,6 +2,7 @@
 # Sets up everything the tests need (Debian packages, the test Python), checks formatting against
 # .clang-format, builds every target (kernels/cuda too when nvcc exists) and runs every test with CTest.
 # Usage: tools/test.sh [--preset release|debug|asan] [extra ctest arguments, e.g. -R Config]
+# A full release run (no extra arguments) ends with the fuzz cases under the asan preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +31,16 @@ fi
 
 echo "test.sh: running the tests"
 ctest --preset "$preset" -j "$jobs" --timeout 900 "$@"
+
+# The fast fuzz cases again under AddressSanitizer and UBSan (a malformed file that reads out of
+# bounds without crashing passes a release build). Only on a full run; K1RL_SKIP_ASAN=1 skips it.
+if [ $# -eq 0 ] && [ "$preset" = release ] && [ "${K1RL_SKIP_ASAN:-}" != 1 ]; then
+  echo "test.sh: the fuzz cases under the asan preset"
+  log=build/test-build-asan.log
+  if ! { cmake --preset asan && cmake --build --preset asan -j "$jobs" --target test_fuzz_inputs; } >"$log" 2>&1; then
+    grep -E -B2 -A8 'error|Error' "$log" | head -150
+    echo "test.sh: error: the asan build failed; the whole log is in $log" >&2
+    exit 1
+  fi
+  ctest --preset asan -R '^Fuzz\.' -j "$jobs" --timeout 900
+fi

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "kernels/ops.h"
+#include "lib/core/core.h"
 
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
@@ -178,6 +179,7 @@ double ratio(double a, double b) {
 
 Driver::Driver(std::string name, std::string what)
     : name_(std::move(name)), program_("k1rl-bench-" + name_), opts_(program_ + ": " + what) {
+  set_process_identity("bench-" + name_, -1, 0);  // log lines read [k1rl-bench-<name> r0 ...]
   opts_.add_options()("help,h", "print this help and exit")(
       "threads", po::value<int>(&threads_)->default_value(2),
       "OpenMP threads (sets OMP_NUM_THREADS, as the launchers do for the apps; 0 = as the "
