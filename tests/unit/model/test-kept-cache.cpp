@@ -76,7 +76,7 @@ TEST_P(KeptCache, ContinuesLikeARePrefill) {
   randomize(m, 4, 0.6f);
   const Segmented kept = segments(m, GetParam(), true, false);
   const Segmented again = segments(m, GetParam(), false, false);  // no keys: re-prefilled
-  const Segmented bumped = segments(m, GetParam(), true, true);   // keys, but new weights each round
+  const Segmented bumped = segments(m, GetParam(), true, true);  // keys, but new weights each round
   EXPECT_GT(kept.kept, 0);
   EXPECT_LT(kept.prefill, again.prefill);  // only the prompts were prefilled
   EXPECT_EQ(again.kept, 0);

@@ -52,7 +52,7 @@ Config make_config(std::vector<std::string> overrides) {
 
 // --- rollout alone ------------------------------------------------------------------------
 struct Totals {
-  int64_t tokens = 0, finished = 0, iterations = 0;
+  int64_t tokens = 0, finished = 0, iterations = 0, prefill = 0, kept = 0;
   double gen_s = 0, util_sum = 0;
   std::vector<int64_t> lengths;
 };
@@ -79,6 +79,8 @@ Totals run_rollout(const model::Model& m, const Tokenizer& tok, const std::vecto
       else
         t.lengths.push_back(r.answer_len());
     t.tokens += static_cast<int64_t>(res.metrics.at("tokens"));
+    t.prefill += static_cast<int64_t>(res.metrics.at("prefill_tokens"));
+    t.kept += static_cast<int64_t>(res.metrics.at("kept_tokens"));
     t.finished += static_cast<int64_t>(res.metrics.at("answers_ended"));
     t.gen_s += res.metrics.at("gen_s");
     t.util_sum += res.metrics.at("slot_util");
@@ -89,7 +91,7 @@ Totals run_rollout(const model::Model& m, const Tokenizer& tok, const std::vecto
 
 // --- the whole loop -----------------------------------------------------------------------
 struct LoopTotals {
-  int64_t answers = 0, iterations = 0;
+  int64_t answers = 0, iterations = 0, tokens = 0, prefill = 0;
   double seconds = 0, gen_s = 0, train_s = 0;
   std::vector<int64_t> lengths;  // of the answers trained in the measured iterations
 };
@@ -109,6 +111,12 @@ LoopTotals run_loop(const std::string& dir, const std::string& ckpt, const std::
   const std::vector<io::Row> rows = loop::run_local(cfg);
   LoopTotals t;
   const RunDir run = RunDir::from(cfg);
+  const auto ro = io::read_table(run.metrics(), "rollout");
+  for (size_t i = 0; i < ro.at("iteration").size(); ++i)
+    if (ro.at("iteration")[i] >= static_cast<double>(warmup)) {
+      t.tokens += static_cast<int64_t>(ro.at("tokens")[i]);
+      t.prefill += static_cast<int64_t>(ro.at("prefill_tokens")[i]);
+    }
   for (const io::Row& r : rows) {
     const int64_t it = static_cast<int64_t>(r.at("iteration"));
     if (it < warmup) continue;
@@ -172,13 +180,14 @@ int main(int argc, char** argv) {
     d.record(m_part.stop("rollout partial"));
     std::printf("\nrollout alone (answer lengths: %s)\n",
                 bench::length_summary(full.lengths).c_str());
-    std::printf("%-10s %10s %10s %6s %10s %12s %12s %10s\n", "rollouts", "tokens", "finished",
-                "iters", "gen s", "finished/s", "tokens/s", "slot util");
+    std::printf("%-10s %10s %10s %10s %10s %6s %10s %12s %12s %10s\n", "rollouts", "tokens",
+                "prefilled", "kept", "finished", "iters", "gen s", "finished/s", "tokens/s",
+                "slot util");
     auto line = [](const char* name, const Totals& t) {
-      std::printf("%-10s %10lld %10lld %6lld %10.2f %12.1f %12.1f %10.3f\n", name,
-                  (long long)t.tokens, (long long)t.finished, (long long)t.iterations, t.gen_s,
-                  t.finished / t.gen_s, t.tokens / t.gen_s,
-                  t.util_sum / static_cast<double>(t.iterations));
+      std::printf("%-10s %10lld %10lld %10lld %10lld %6lld %10.2f %12.1f %12.1f %10.3f\n", name,
+                  (long long)t.tokens, (long long)t.prefill, (long long)t.kept,
+                  (long long)t.finished, (long long)t.iterations, t.gen_s, t.finished / t.gen_s,
+                  t.tokens / t.gen_s, t.util_sum / static_cast<double>(t.iterations));
     };
     line("full", full);
     line("partial", part);
@@ -194,11 +203,12 @@ int main(int argc, char** argv) {
                 (long long)warmup, (long long)(warmup + iterations - 1),
                 bench::length_summary(lf.lengths).c_str(),
                 bench::length_summary(lp.lengths).c_str());
-    std::printf("%-10s %10s %10s %10s %10s %12s\n", "rollouts", "answers", "loop s", "gen s",
-                "train s", "answers/s");
+    std::printf("%-10s %10s %10s %10s %10s %10s %10s %12s\n", "rollouts", "answers", "tokens",
+                "prefilled", "loop s", "gen s", "train s", "answers/s");
     auto lline = [](const char* name, const LoopTotals& t) {
-      std::printf("%-10s %10lld %10.2f %10.2f %10.2f %12.2f\n", name, (long long)t.answers,
-                  t.seconds, t.gen_s, t.train_s, t.answers / t.seconds);
+      std::printf("%-10s %10lld %10lld %10lld %10.2f %10.2f %10.2f %12.2f\n", name,
+                  (long long)t.answers, (long long)t.tokens, (long long)t.prefill, t.seconds,
+                  t.gen_s, t.train_s, t.answers / t.seconds);
     };
     lline("full", lf);
     lline("partial", lp);
