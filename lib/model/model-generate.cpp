@@ -3,6 +3,7 @@
 // from its own stream, retires finished sequences and admits waiting ones into free slots.
 #include <algorithm>
 #include <limits>
+#include <map>
 
 #include "lib/model/model-impl.h"
 
@@ -29,6 +30,36 @@ Generator::Generator(const Model& model, int64_t max_batch, int64_t capacity, Kv
       capacity_(capacity < 0 ? model.config().max_seq : std::min(capacity, model.config().max_seq)),
       cache_(model, max_batch, capacity_, kv) {}
 
+// For each request, the slot whose kept keys and values it continues from (-1: none) and how
+// many of its prompt + answer tokens they cover: the longest common prefix of what the slot
+// holds and the request's tokens, short of the last token (whose logits the first step needs),
+// written with the current weights. Each slot goes to one request at most.
+std::vector<Generator::Resume> Generator::kept_slots(const std::vector<GenRequest>& requests,
+                                                     uint64_t version) const {
+  const KvCache::Scratch& S = *cache_.scratch_;
+  std::vector<Resume> out(requests.size());
+  std::map<uint64_t, int32_t> by_key;
+  for (size_t s = 0; s < S.kept.size() && static_cast<int64_t>(s) < max_batch_; ++s)
+    if (S.kept[s].key != 0 && S.kept[s].version == version)
+      by_key.emplace(S.kept[s].key, static_cast<int32_t>(s));
+  for (size_t i = 0; i < requests.size() && !by_key.empty(); ++i) {
+    const GenRequest& q = requests[i];
+    auto it = q.key != 0 ? by_key.find(q.key) : by_key.end();
+    if (it == by_key.end()) continue;
+    const std::vector<int32_t>& kept = S.kept[static_cast<size_t>(it->second)].tokens;
+    const size_t n = q.prompt.size() + q.answer.size();
+    size_t common = 0;
+    auto token = [&](size_t j) {
+      return j < q.prompt.size() ? q.prompt[j] : q.answer[j - q.prompt.size()];
+    };
+    while (common < kept.size() && common + 1 < n && kept[common] == token(common)) ++common;
+    if (common == 0) continue;
+    out[i] = {it->second, static_cast<int64_t>(common)};
+    by_key.erase(it);
+  }
+  return out;
+}
+
 namespace {
 struct Running {
   size_t req;
@@ -47,12 +78,21 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
                      strfmt("temperature %g, top_p %g, top_k %lld", params.temperature,
                             params.top_p, (long long)params.top_k),
                      "need temperature >= 0, 0 < top_p <= 1, top_k >= 0");
-  cache_.pack_weights(model_);  // the parameters may have changed since the last call
+  KvCache::Scratch& S = *cache_.scratch_;
+  const uint64_t version = model_.weights_version();
+  if (S.packed_for != &model_ || S.packed_version != version)
+    cache_.pack_weights(model_);  // the parameters changed since the last call
   std::vector<GenResult> res(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) res[i].id = requests[i].id;
   int64_t budget = token_budget < 0 ? std::numeric_limits<int64_t>::max() : token_budget;
+  // Requests that continue from a kept cache (GenRequest::key) hold their slot; the rest is free.
+  const std::vector<Resume> resume = kept_slots(requests, version);
+  std::vector<char> held(static_cast<size_t>(max_batch_), 0);
+  for (const Resume& r : resume)
+    if (r.slot >= 0) held[static_cast<size_t>(r.slot)] = 1;
   std::vector<int32_t> free_slots;
-  for (int64_t s = max_batch_ - 1; s >= 0; --s) free_slots.push_back(static_cast<int32_t>(s));
+  for (int64_t s = max_batch_ - 1; s >= 0; --s)
+    if (!held[static_cast<size_t>(s)]) free_slots.push_back(static_cast<int32_t>(s));
   std::vector<Running> run;
   size_t next = 0;
   std::vector<int32_t> tokens, q_cu, slots, start;
@@ -73,16 +113,28 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
     return ends_in_loop(at, A + static_cast<int64_t>(r.tokens.size()), params.repeat_max_period,
                         params.repeat_min_tokens);
   };
+  // A sequence that leaves open with a key keeps its slot's keys and values for a later call.
   auto retire = [&](Running& s, Finish f) {
     res[s.req].finish = f;
     res[s.req].rng_state = s.rng.state();
+    const GenRequest& q = requests[s.req];
+    if (q.key != 0 && (f == Finish::segment || f == Finish::budget)) {
+      KvCache::Scratch::Kept& k = S.kept[static_cast<size_t>(s.slot)];
+      k.key = q.key, k.version = version;
+      k.tokens = q.prompt;
+      k.tokens.insert(k.tokens.end(), q.answer.begin(), q.answer.end());
+      k.tokens.insert(k.tokens.end(), res[s.req].tokens.begin(), res[s.req].tokens.end());
+      k.tokens.resize(static_cast<size_t>(s.cached));
+    }
     free_slots.push_back(s.slot);
     s.req = SIZE_MAX;
   };
 
   while (true) {
-    // Admit waiting requests into free slots.
-    while (!free_slots.empty() && next < requests.size() && budget > 0) {
+    // Admit waiting requests in order: into their kept slot, or a free one.
+    while (next < requests.size() && budget > 0) {
+      const Resume& kept = resume[next];
+      if (kept.slot < 0 && free_slots.empty()) break;
       const GenRequest& q = requests[next];
       GenResult& r = res[next];
       Running s{next++, -1, 0, {}, Rng(q.seed)};
@@ -93,17 +145,29 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       s.feed = q.prompt;
       s.feed.insert(s.feed.end(), q.answer.begin(), q.answer.end());
       r.rng_state = s.rng.state();
-      if (static_cast<int64_t>(q.answer.size()) >= params.max_answer_tokens ||
-          static_cast<int64_t>(s.feed.size()) >= capacity_) {
-        r.finish = Finish::length;
+      const bool ends = static_cast<int64_t>(q.answer.size()) >= params.max_answer_tokens ||
+                        static_cast<int64_t>(s.feed.size()) >= capacity_;
+      if (ends || q.max_new_tokens == 0) {
+        r.finish = ends ? Finish::length : Finish::segment;
+        if (kept.slot >= 0 && ends) {  // its kept cache is of no further use
+          S.kept[static_cast<size_t>(kept.slot)].key = 0;
+          free_slots.push_back(kept.slot);
+        }
         continue;
       }
-      if (q.max_new_tokens == 0) {
-        r.finish = Finish::segment;
-        continue;
+      if (kept.slot >= 0) {
+        s.slot = kept.slot;
+        s.cached = kept.tokens;
+        s.feed.erase(s.feed.begin(), s.feed.begin() + kept.tokens);
+        stats_.kept_tokens += kept.tokens;
+      } else {  // preferably a slot that keeps nothing another request may continue from
+        auto f = std::find_if(free_slots.rbegin(), free_slots.rend(), [&](int32_t slot) {
+          return S.kept[static_cast<size_t>(slot)].key == 0;
+        });
+        if (f != free_slots.rend()) std::swap(*f, free_slots.back());
+        s.slot = free_slots.back();
+        free_slots.pop_back();
       }
-      s.slot = free_slots.back();
-      free_slots.pop_back();
       run.push_back(std::move(s));
     }
     if (run.empty()) break;
@@ -133,7 +197,8 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
           sample_token(logits.data() + b * V, V, params, run[b].rng, &drawn[b].blp, &drawn[b].mlp);
     for (int64_t b = 0; b < B; ++b) {
       Running& s = run[b];
-      (s.cached == 0 ? stats_.prefill_tokens : stats_.decode_tokens) += s.feed.size();
+      (s.feed.size() > 1 || s.cached == 0 ? stats_.prefill_tokens : stats_.decode_tokens) +=
+          s.feed.size();
       s.cached += static_cast<int64_t>(s.feed.size());
       if (b >= samplers) {
         retire(s, Finish::budget);

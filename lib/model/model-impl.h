@@ -2,6 +2,7 @@
 // the training forward keeps for the backward, and the scratch of the inference path.
 #pragma once
 
+#include <array>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -61,6 +62,17 @@ struct KvCache::Scratch {
   FloatBuffer packed;
   std::map<int64_t, int64_t> packed_at;
   const Model* packed_for = nullptr;
+  uint64_t packed_version = 0;  // Model::weights_version of the packed copy
+  // Open sequences whose keys and values a slot still holds (GenRequest::key), for a later
+  // Generator call: the tokens at positions 0..tokens.size() and the weights that computed them.
+  // Valid only for the layout they were written in: size_cache clears them when the slots,
+  // capacity or element type change or the memory moves; forward_cached clears the slots it writes.
+  struct Kept {
+    uint64_t key = 0, version = 0;
+    std::vector<int32_t> tokens;
+  };
+  std::vector<Kept> kept;                // [slots]
+  std::array<int64_t, 3> kept_layout{};  // slots, stride, KvType of `kept`
 };
 
 struct Model::Impl {

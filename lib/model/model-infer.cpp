@@ -71,8 +71,17 @@ void KvCache::size_cache(const ModelConfig& cfg) {
   stride_ = (capacity_ + 15) / 16 * 16;  // the kernels' cache layout wants whole tiles of 16
   layer_stride_ = slots_ * stride_ * cfg.kv_heads * cfg.head_dim();
   const int64_t bytes = layer_stride_ * cfg.layers * ops::kv_bytes(kv_format(type_));
-  size_scratch(scratch_->k, bytes);
-  size_scratch(scratch_->v, bytes);
+  Scratch& S = *scratch_;
+  const unsigned char *k0 = S.k.data(), *v0 = S.v.data();
+  const size_t n0 = S.k.size();
+  size_scratch(S.k, bytes);
+  size_scratch(S.v, bytes);
+  // Kept sequences survive only in the very layout and memory they were written in.
+  const std::array<int64_t, 3> layout{slots_, stride_, static_cast<int64_t>(type_)};
+  if (layout != S.kept_layout || S.k.data() != k0 || S.v.data() != v0 || S.k.size() != n0)
+    S.kept.clear();
+  S.kept_layout = layout;
+  S.kept.resize(static_cast<size_t>(slots_));
 }
 
 // Packs every weight matrix into one buffer, sized exactly once per model shape (growing it
@@ -104,6 +113,7 @@ void KvCache::pack_weights(const Model& model) {
     ops::pack_weights(S.packed.data() + S.packed_at.at(m.offset), model.params() + m.offset, m.M,
                       m.K);
   S.packed_for = &model;
+  S.packed_version = model.weights_version();
 }
 
 void* KvCache::k(int64_t layer) {
@@ -149,12 +159,14 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
     if (tokens[i] < 0 || tokens[i] >= cfg_.vocab)
       throw InputError("bad token id", strfmt("%d is outside [0, %lld)", tokens[i], (long long)V),
                        "the prompt was encoded with another tokenizer");
+  for (int64_t b = 0; b < B; ++b)  // what a slot kept for a later call is overwritten now
+    if (static_cast<size_t>(slots[b]) < S.kept.size()) S.kept[slots[b]].key = 0;
   const int64_t stride = kc.stride_;
   const ops::AttnShape sh{
       B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data(), stride, kv_format(kc.type())};
   // out[n, M] (+)= in[n, K]·Wᵀ: with the weights packed (Generator), ops::matmul_packed; sgemm
   // otherwise.
-  const bool use_packed = S.packed_for == this;
+  const bool use_packed = S.packed_for == this && S.packed_version == version_;
   auto linear = [&](float* out, const float* in, int64_t rows, int64_t K, int64_t M, int64_t w,
                     int64_t bias, bool acc) {
     const float* b = bias >= 0 ? P + bias : nullptr;

@@ -1,5 +1,6 @@
 // The parameter table (Hugging Face names, shapes, offsets in the flat buffer), seeded
 // initialisation, and the Model object's bookkeeping.
+#include <atomic>
 #include <cmath>
 
 #include "kernels/ops.h"
@@ -54,14 +55,24 @@ Model::Model(const ModelConfig& cfg) : cfg_(cfg), impl_(std::make_unique<Impl>()
   ops::rope_table(impl_->rope_cos.data(), impl_->rope_sin.data(), cfg_.max_seq, cfg_.head_dim(),
                   cfg_.rope_theta);
   ops::weights_register(params_.data(), num_params());  // the backend's bf16 mirror
+  version_ = new_version();
 }
 
 Model::~Model() {
   ops::weights_unregister(params_.data());
 }
 
+namespace {
+std::atomic<uint64_t> g_weights_version{0};
+}
+
+uint64_t Model::new_version() {
+  return ++g_weights_version;
+}
+
 float* Model::params() {
   ops::weights_changed(params_.data());
+  version_ = new_version();
   return params_.data();
 }
 
@@ -80,6 +91,7 @@ std::vector<optim::ParamRange> Model::param_ranges() const {
 
 void Model::init_params(uint64_t seed) {
   ops::weights_changed(params_.data());
+  version_ = new_version();
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const auto& t = tensors_[i];
     float* p = params_.data() + t.offset;

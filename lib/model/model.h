@@ -137,8 +137,13 @@ class Model {
   std::vector<optim::ParamRange> param_ranges() const;      // for optim::AdamW
   int64_t num_params() const { return static_cast<int64_t>(params_.size()); }
   // Handing out the parameters for writing (optimizer step, checkpoint load, weight broadcast)
-  // marks the backend's bf16 copy stale: it is converted again at the next product.
+  // marks the backend's bf16 copy stale: it is converted again at the next product, and gives
+  // the weights a new version.
   float* params();
+  // Unique over all models of the process and every change of their weights (params(),
+  // init_params()): two equal versions are the same weights. A Generator keeps the cache of an
+  // open sequence for a later call only while this stays the same.
+  uint64_t weights_version() const { return version_; }
   const float* params() const { return params_.data(); }
   // The gradient buffer is allocated (zero) on first use, so a model that only generates never
   // holds one.
@@ -183,9 +188,11 @@ class Model {
   friend class KvCache;
   struct Impl;
   float* grads_data() const;
+  static uint64_t new_version();
   ModelConfig cfg_;
   std::vector<TensorInfo> tensors_;
   FloatBuffer params_;
+  uint64_t version_ = 0;
   mutable FloatBuffer grads_;  // empty until grads_data()
   std::unique_ptr<Impl> impl_;
 };
@@ -257,6 +264,13 @@ struct GenRequest {
   uint64_t seed = 0;                // fresh stream Rng(seed) ...
   std::vector<uint64_t> rng_state;  // ... unless a saved state (4 words) is given
   int64_t max_new_tokens = -1;      // this call's cap for this sequence (segment); -1 = none
+  // Nonzero: when this call returns the sequence open (segment, budget), its slot keeps its keys
+  // and values, and a later call of a Generator on the same memory (the same Generator, or a
+  // later one made from the model's pool with the same slots, capacity and KvType) with a request
+  // of the same key continues from them instead of prefilling prompt + answer again, provided
+  // the weights have not changed since (Model::weights_version) and the cached tokens are a
+  // prefix of that request's prompt + answer. Results equal a re-prefill's up to rounding.
+  uint64_t key = 0;
 };
 
 enum class Finish {
@@ -282,6 +296,7 @@ struct GenResult {
 
 struct GenStats {
   int64_t steps = 0, prefill_tokens = 0, decode_tokens = 0;
+  int64_t kept_tokens = 0;  // context tokens taken from a kept cache instead of prefilled
 };
 
 // Continuous batching: up to max_batch sequences run together; each step feeds every running
@@ -298,8 +313,15 @@ class Generator {
   std::vector<GenResult> generate(const std::vector<GenRequest>& requests,
                                   const SamplingParams& params, int64_t token_budget = -1);
   const GenStats& stats() const { return stats_; }
+  int64_t max_batch() const { return max_batch_; }
+  int64_t capacity() const { return capacity_; }
+  struct Resume {
+    int32_t slot = -1;   // the slot holding this request's kept keys and values
+    int64_t tokens = 0;  // how many of its prompt + answer tokens they cover
+  };
 
  private:
+  std::vector<Resume> kept_slots(const std::vector<GenRequest>& requests, uint64_t version) const;
   const Model& model_;
   int64_t max_batch_, capacity_;
   KvCache cache_;

@@ -27,8 +27,7 @@ std::vector<int32_t> RolloutWorker::prompt_tokens(int64_t prompt) const {
 
 IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration, int32_t rank,
                                    std::vector<buffer::Trajectory> pending,
-                                   const std::vector<int64_t>& new_prompts,
-                                   const ScoreFn& score) const {
+                                   const std::vector<int64_t>& new_prompts, const ScoreFn& score) {
   const double t0 = seconds_since_start();
   std::vector<buffer::Trajectory> rows = std::move(pending);  // parked ones first
   const int64_t too_long = start_groups(new_prompts, iteration, rank, model.config().max_seq, rows);
@@ -54,6 +53,8 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
       {"truncated", static_cast<double>(truncated)},
       {"repeated", static_cast<double>(repeated)},
       {"tokens", static_cast<double>(gen.tokens)},
+      {"prefill_tokens", static_cast<double>(gen.prefill_tokens)},
+      {"kept_tokens", static_cast<double>(gen.kept_tokens)},
       {"gen_s", gen.seconds},
       {"slot_util", gen.slot_util},
       {"tokens_per_s", gen.seconds > 0 ? static_cast<double>(gen.tokens) / gen.seconds : 0.0},
@@ -127,6 +128,13 @@ model::SamplingParams RolloutWorker::sampling_params() const {
 }
 
 namespace {
+// Names a trajectory across iterations (GenRequest::key: its kept cache); never 0.
+uint64_t trajectory_key(const buffer::Trajectory& t) {
+  uint64_t h = static_cast<uint64_t>(t.group_id) * 0x9e3779b97f4a7c15ULL;
+  h ^= (static_cast<uint64_t>(t.sample) + 1) * 0xbf58476d1ce4e5b9ULL;
+  return h == 0 ? 1 : h;
+}
+
 // One generation request per open trajectory; `rows[open[r]]` is the trajectory of request r.
 struct Requests {
   std::vector<size_t> open;
@@ -152,7 +160,7 @@ void append_segment(buffer::Trajectory& t, const model::GenResult& g, int64_t it
 }  // namespace
 
 GenerateStats RolloutWorker::generate(const model::Model& model, int64_t iteration,
-                                      std::vector<buffer::Trajectory>& rows) const {
+                                      std::vector<buffer::Trajectory>& rows) {
   Requests q;
   for (size_t i = 0; i < rows.size(); ++i) {
     const buffer::Trajectory& t = rows[i];
@@ -166,20 +174,27 @@ GenerateStats RolloutWorker::generate(const model::Model& model, int64_t iterati
                  .next_u64();
     r.rng_state = t.rng;
     r.max_new_tokens = rc_.partial ? rc_.segment_tokens : -1;
+    if (rc_.partial) r.key = trajectory_key(t);
     q.longest = std::max<int64_t>(q.longest, t.prompt_len + rc_.max_answer_tokens);
     q.open.push_back(i);
     q.reqs.push_back(std::move(r));
   }
   GenerateStats st;
   if (q.reqs.empty()) return st;
+  // Partial: the same layout every iteration (all max_batch slots, capacity only grown), so that
+  // parked answers find their kept keys and values again.
   const int64_t cap = std::min<int64_t>(model.config().max_seq, q.longest);  // prompt + answer
-  model::Generator gen(model, std::min<int64_t>(rc_.max_batch, static_cast<int64_t>(q.reqs.size())),
-                       cap, rc_.kv_cache);
+  capacity_ = std::max(capacity_, cap);
+  const int64_t n = static_cast<int64_t>(q.reqs.size());
+  model::Generator gen(model, rc_.partial ? rc_.max_batch : std::min(rc_.max_batch, n),
+                       rc_.partial ? capacity_ : cap, rc_.kv_cache);
   const double g0 = seconds_since_start();
   std::vector<model::GenResult> res =
       gen.generate(q.reqs, sampling_params(), rc_.partial ? rc_.token_budget : -1);
   st.seconds = seconds_since_start() - g0;
   const model::GenStats& gs = gen.stats();
+  st.prefill_tokens = gs.prefill_tokens;
+  st.kept_tokens = gs.kept_tokens;
   if (gs.steps > 0)
     st.slot_util =
         static_cast<double>(gs.decode_tokens) / static_cast<double>(gs.steps * rc_.max_batch);

@@ -57,10 +57,12 @@ struct IterationResult {
 
 // What the generation step of one iteration did (the /rollout row's generation columns).
 struct GenerateStats {
-  int64_t tokens = 0;    // new answer tokens
-  int64_t ended = 0;     // answers that ended in this iteration
-  double seconds = 0;    // inside Generator::generate
-  double slot_util = 0;  // decode slots used over slots available
+  int64_t tokens = 0;          // new answer tokens
+  int64_t ended = 0;           // answers that ended in this iteration
+  int64_t prefill_tokens = 0;  // context tokens prefilled (new prompts, re-prefilled answers)
+  int64_t kept_tokens = 0;     // context tokens continued from a kept cache instead
+  double seconds = 0;          // inside Generator::generate
+  double slot_util = 0;        // decode slots used over slots available
 };
 
 // What the scoring step did: the ready answers' rewards (the /rollout row's reward columns).
@@ -76,9 +78,13 @@ class RolloutWorker {
   // One iteration: trajectories from `pending` (open, or ended but waiting for their group)
   // continue first; each new prompt i gets k fresh answers in the group
   // GroupKey{iteration, rank, i}. Reads top to bottom: start groups, generate, score.
+  // With partial rollouts a parked answer continues from the keys and values its last segment
+  // left in the model's KV-cache memory when the weights have not changed since (the same
+  // Model, same weights_version: e.g. no training step in between); otherwise, and always after
+  // the policy was updated, prompt + answer so far are prefilled again with the new weights.
   IterationResult run(const model::Model& model, int64_t iteration, int32_t rank,
                       std::vector<buffer::Trajectory> pending,
-                      const std::vector<int64_t>& new_prompts, const ScoreFn& score) const;
+                      const std::vector<int64_t>& new_prompts, const ScoreFn& score);
   std::vector<int32_t> prompt_tokens(int64_t prompt) const;
   // A prompt fits when it leaves room for a whole answer (rollout.max_answer_tokens) in
   // model.max_seq; run() skips one that does not (counted in `prompts_too_long`, logged), and the
@@ -92,7 +98,7 @@ class RolloutWorker {
                        int64_t max_seq, std::vector<buffer::Trajectory>& rows) const;
   // Continues every open trajectory of `rows` by one segment (or to its end), in place.
   GenerateStats generate(const model::Model& model, int64_t iteration,
-                         std::vector<buffer::Trajectory>& rows) const;
+                         std::vector<buffer::Trajectory>& rows);
   // Scores every group whose k answers have all ended and marks them ready.
   ScoreStats score_groups(std::vector<buffer::Trajectory>& rows, int64_t iteration,
                           const ScoreFn& score) const;
@@ -104,6 +110,9 @@ class RolloutWorker {
   const std::vector<Task>& tasks_;
   policy::PromptFormat format_;
   uint64_t seed_;
+  // The KV cache's capacity, only grown: a parked answer's kept keys and values survive only
+  // in the same layout (same slots and capacity).
+  int64_t capacity_ = 0;
 };
 
 }  // namespace k1rl::rollout

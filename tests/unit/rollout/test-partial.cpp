@@ -165,3 +165,58 @@ TEST(PartialRollout, EachSegmentCarriesTheLogprobsOfItsOwnPolicy) {
   // θ_0 would have given the second segment clearly different log-probs: the check above can fail.
   EXPECT_GT(other_policy_diff / static_cast<double>(n_second), 1e-2);
 }
+
+// With the policy unchanged between iterations (no training step in between) a parked answer
+// continues from the keys and values its segment left in the cache: the same tokens, iteration
+// tags and log-probs (within the bf24 cache's error) as when its context is prefilled again,
+// and the parked answers still come first, before the new prompt's answers.
+TEST(PartialRollout, KeptCacheEqualsARePrefillAndParkedComeFirst) {
+  const Config cfg = make_config(true);
+  const std::vector<Task> tasks = make_tasks();
+  auto tok = make_byte_tokenizer();
+  model::Model m(model::ModelConfig::from_config(cfg));
+  m.init_params(7);
+  auto four = [&](bool bump, std::vector<double>* kept) {
+    rollout::RolloutWorker w(cfg, *tok, tasks);
+    std::vector<buffer::Trajectory> pending, done;
+    for (int64_t it = 0; it < 4; ++it) {  // prompt 0's group, started at 1, ends at 3
+      if (bump) m.params();  // same values, new weights version: as after a training step
+      auto res = w.run(m, it, 0, pending,
+                       it == 1   ? std::vector<int64_t>{0}
+                       : it == 0 ? std::vector<int64_t>{1}
+                                 : std::vector<int64_t>{},
+                       fake_score());
+      kept->push_back(res.metrics.at("kept_tokens"));
+      if (it == 1) {  // the parked group of iteration 0 first, then prompt 0's new group
+        EXPECT_EQ(res.shard.rows.size(), 6u);
+        for (size_t j = 0; j < res.shard.rows.size(); ++j) {
+          EXPECT_EQ(res.shard.rows[j].iteration_started, j < 3 ? 0 : 1) << "row " << j;
+          EXPECT_EQ(res.shard.rows[j].prompt_id, j < 3 ? 1 : 0) << "row " << j;
+        }
+      }
+      pending.clear();
+      for (auto& t : res.shard.rows) (t.ready ? done : pending).push_back(t);
+    }
+    EXPECT_TRUE(pending.empty());
+    return done;
+  };
+  std::vector<double> kept, reprefilled;
+  const auto a = four(false, &kept), b = four(true, &reprefilled);
+  // Iteration 1 continues the 3 parked answers from their caches: prompt + 3 of their 4 tokens
+  // (the 4th is fed); iteration 2 those and prompt 0's.
+  const double p1 =
+      static_cast<double>(rollout::RolloutWorker(cfg, *tok, tasks).prompt_tokens(1).size());
+  ASSERT_EQ(kept.size(), 4u);
+  EXPECT_EQ(kept[0], 0.0);
+  EXPECT_EQ(kept[1], 3 * (p1 + 3));
+  EXPECT_GT(kept[2], 3 * (p1 + 7));
+  ASSERT_EQ(a.size(), b.size());
+  for (double k : reprefilled) EXPECT_EQ(k, 0.0);
+  for (size_t j = 0; j < a.size(); ++j) {
+    EXPECT_EQ(a[j].tokens, b[j].tokens) << "answer " << j;
+    EXPECT_EQ(a[j].segment_iter, b[j].segment_iter);
+    ASSERT_EQ(a[j].logprobs.size(), b[j].logprobs.size());
+    for (size_t t = 0; t < a[j].logprobs.size(); ++t)
+      EXPECT_NEAR(a[j].logprobs[t], b[j].logprobs[t], 3e-4) << "answer " << j << " token " << t;
+  }
+}

@@ -1,46 +1,67 @@
-// Partial rollouts pay: finished answers per rollout-second and batch-slot utilisation with and
-// without partial rollouts, on the same policy, prompts and token budget. Without them every
-// iteration waits for its longest answer while the batch empties; with them an answer gets at
-// most segment_tokens per iteration, the rest is parked, and new answers keep the slots full.
-// The policy is a seeded random-init model: its end-of-answer rate gives geometrically
-// distributed answer lengths, cut at max_answer_tokens (a long tail). Prints a table and a JSON
-// line, with each mode's page faults and CPU time in the resource table.
-// Usage: k1rl-bench-partial [--tokens N] [--max-answer N] [--segment N] [--quick] [--threads N]
+// Partial rollouts pay: finished answers per second with and without partial rollouts, on the
+// same policy, prompts and batch, in two rows:
+//   ratio       rollout alone: iterations of RolloutWorker::run on a fixed policy, the batch
+//               topped up with new groups while parked answers leave room; finished answers per
+//               generation second;
+//   loop_ratio  the whole loop: loop::run_local (rollout, in-process reward, k1.5 train step,
+//               shard and checkpoint per iteration), finished (trained) answers per second of
+//               the iterations after a warm-up (the pipeline of parked answers filled).
+// Full rollouts generate every answer to its end (rollout.max_answer_tokens) in its iteration;
+// partial ones give an answer at most --segment tokens per iteration and park the rest.
+// The policy (long-tail.h) is shape S with a long-tail answer-length mix; the loop trains it
+// at learning rate 0, so that the mix stays put while every train step costs what it costs.
+// Prints both tables and a JSON line, with each mode's page faults and CPU time.
+// Usage: k1rl-bench-partial [--tokens N] [--max-answer N] [--segment N] [--iterations N]
+//                           [--warmup N] [--quick] [--threads N]
 #include <cstdio>
+#include <filesystem>
 
-#include "kernels/ops.h"
 #include "lib/app/app.h"
+#include "lib/loop/loop.h"
 #include "lib/rollout/rollout.h"
 #include "tools/bench/common/bench.h"
+#include "tools/bench/partial/long-tail.h"
 
 using namespace k1rl;
 
 namespace {
-struct Totals {
-  int64_t tokens = 0, finished = 0, iterations = 0;
-  double gen_s = 0, util_sum = 0;
+struct Setup {
+  int64_t max_answer = 1024, segment = 64, batch = 64, k = 8;
+  int64_t prompt_room = 64;  // max_seq = max_answer + prompt_room
 };
 
-Config bench_config(bool partial, int64_t max_answer, int64_t segment, int64_t batch) {
-  ConfigSpec spec;
-  declare_all_options(spec);
-  return Config::parse(
-      spec, "", "bench",
-      {"--model.dim=128", "--model.layers=2", "--model.heads=4", "--model.kv_heads=4",
-       "--model.ffn_dim=352", "--model.max_seq=" + std::to_string(max_answer + 32),
-       "--rollout.samples_per_prompt=8", "--rollout.max_batch=" + std::to_string(batch),
-       "--rollout.max_answer_tokens=" + std::to_string(max_answer),
-       "--rollout.segment_tokens=" + std::to_string(segment),
-       "--rollout.token_budget=" + std::to_string(segment * batch),
-       "--rollout.repeat_min_tokens=100000",
-       std::string("--rollout.partial=") + (partial ? "true" : "false")});
+std::vector<std::string> common_options(const Setup& s, bool partial) {
+  const model::ModelConfig c = bench::long_tail_shape(s.max_answer + s.prompt_room);
+  std::vector<std::string> o;
+  for (const auto& [k, v] : c.to_map()) o.push_back("--model." + k + "=" + v);
+  for (const std::string& kv : {"rollout.samples_per_prompt=" + std::to_string(s.k),
+                                "rollout.max_batch=" + std::to_string(s.batch),
+                                "rollout.prompts_per_iteration=" + std::to_string(s.batch / s.k),
+                                "rollout.max_answer_tokens=" + std::to_string(s.max_answer),
+                                "rollout.segment_tokens=" + std::to_string(s.segment),
+                                std::string("rollout.partial=") + (partial ? "true" : "false")})
+    o.push_back("--" + kv);
+  return o;
 }
 
+Config make_config(std::vector<std::string> overrides) {
+  ConfigSpec spec;
+  declare_all_options(spec);
+  return Config::parse(spec, "", "bench", overrides);
+}
+
+// --- rollout alone ------------------------------------------------------------------------
+struct Totals {
+  int64_t tokens = 0, finished = 0, iterations = 0, prefill = 0, kept = 0;
+  double gen_s = 0, util_sum = 0;
+  std::vector<int64_t> lengths;
+};
+
 // Runs iterations until `token_budget` tokens were generated in total. Each iteration tops the
-// batch up with new groups (8 answers each) while parked answers leave room.
-Totals run(const model::Model& m, const Tokenizer& tok, const std::vector<Task>& tasks,
-           bool partial, int64_t max_answer, int64_t segment, int64_t batch, int64_t token_budget) {
-  Config cfg = bench_config(partial, max_answer, segment, batch);
+// batch up with new groups (k answers each) while parked answers leave room.
+Totals run_rollout(const model::Model& m, const Tokenizer& tok, const std::vector<Task>& tasks,
+                   bool partial, const Setup& s, int64_t token_budget) {
+  Config cfg = make_config(common_options(s, partial));
   rollout::RolloutWorker w(cfg, tok, tasks);
   auto score = [](const std::vector<Answer>& a, int64_t) { return std::vector<Score>(a.size()); };
   Totals t;
@@ -48,13 +69,18 @@ Totals run(const model::Model& m, const Tokenizer& tok, const std::vector<Task>&
   int64_t next_prompt = 0;
   for (int64_t it = 0; t.tokens < token_budget; ++it) {
     std::vector<int64_t> fresh;
-    for (int64_t room = batch - static_cast<int64_t>(pending.size()); room >= 8; room -= 8)
+    for (int64_t room = s.batch - static_cast<int64_t>(pending.size()); room >= s.k; room -= s.k)
       fresh.push_back(next_prompt++ % static_cast<int64_t>(tasks.size()));
     auto res = w.run(m, it, 0, pending, fresh, score);
     pending.clear();
     for (auto& r : res.shard.rows)
-      if (!r.ready) pending.push_back(std::move(r));
+      if (!r.ready)
+        pending.push_back(std::move(r));
+      else
+        t.lengths.push_back(r.answer_len());
     t.tokens += static_cast<int64_t>(res.metrics.at("tokens"));
+    t.prefill += static_cast<int64_t>(res.metrics.at("prefill_tokens"));
+    t.kept += static_cast<int64_t>(res.metrics.at("kept_tokens"));
     t.finished += static_cast<int64_t>(res.metrics.at("answers_ended"));
     t.gen_s += res.metrics.at("gen_s");
     t.util_sum += res.metrics.at("slot_util");
@@ -62,51 +88,144 @@ Totals run(const model::Model& m, const Tokenizer& tok, const std::vector<Task>&
   }
   return t;
 }
+
+// --- the whole loop -----------------------------------------------------------------------
+struct LoopTotals {
+  int64_t answers = 0, iterations = 0, tokens = 0, prefill = 0;
+  double seconds = 0, gen_s = 0, train_s = 0;
+  std::vector<int64_t> lengths;  // of the answers trained in the measured iterations
+};
+
+LoopTotals run_loop(const std::string& dir, const std::string& ckpt, const std::string& tasks,
+                    bool partial, const Setup& s, int64_t warmup, int64_t iterations) {
+  std::filesystem::remove_all(dir);
+  std::vector<std::string> o = common_options(s, partial);
+  for (const std::string& kv :
+       {"run.dir=" + dir, "run.iterations=" + std::to_string(warmup + iterations),
+        std::string("run.keep_shards_every=1"), "tasks.train_file=" + tasks,
+        "tasks.heldout_file=" + tasks, "reward.tasks=" + tasks, "train.init_checkpoint=" + ckpt,
+        std::string("train.sft_steps=0"), std::string("train.rl_lr=0"),
+        "train.groups_per_step=" + std::to_string(s.batch / s.k)})
+    o.push_back("--" + kv);
+  const Config cfg = make_config(o);
+  const std::vector<io::Row> rows = loop::run_local(cfg);
+  LoopTotals t;
+  const RunDir run = RunDir::from(cfg);
+  const auto ro = io::read_table(run.metrics(), "rollout");
+  for (size_t i = 0; i < ro.at("iteration").size(); ++i)
+    if (ro.at("iteration")[i] >= static_cast<double>(warmup)) {
+      t.tokens += static_cast<int64_t>(ro.at("tokens")[i]);
+      t.prefill += static_cast<int64_t>(ro.at("prefill_tokens")[i]);
+    }
+  for (const io::Row& r : rows) {
+    const int64_t it = static_cast<int64_t>(r.at("iteration"));
+    if (it < warmup) continue;
+    t.answers += static_cast<int64_t>(r.at("answers"));
+    t.seconds += r.at("iteration_s");
+    t.gen_s += r.at("gen_s");
+    t.train_s += r.at("train_s");
+    ++t.iterations;
+    for (const auto& tr : buffer::read_shard(buffer::shard_path(run.buffer_dir(), it, 0)).rows)
+      if (tr.ready) t.lengths.push_back(tr.answer_len());
+  }
+  return t;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   bench::Driver d("partial", "finished answers per second with and without partial rollouts");
-  int64_t tokens = 60000, max_answer = 512, segment = 128, batch = 64;
+  Setup s;
+  int64_t tokens = 40000, warmup = 6, iterations = 12;
   d.options().add_options()("tokens", bench::po::value(&tokens)->default_value(tokens),
-                            "tokens to generate per mode (--quick: 3000)")(
-      "max-answer", bench::po::value(&max_answer)->default_value(max_answer), "answer cap")(
-      "segment", bench::po::value(&segment)->default_value(segment), "tokens per segment");
+                            "rollout row: tokens to generate per mode (--quick: 3000)")(
+      "max-answer", bench::po::value(&s.max_answer)->default_value(s.max_answer), "answer cap")(
+      "segment", bench::po::value(&s.segment)->default_value(s.segment), "tokens per segment")(
+      "warmup", bench::po::value(&warmup)->default_value(warmup),
+      "loop row: iterations before the measured ones (--quick: 2)")(
+      "iterations", bench::po::value(&iterations)->default_value(iterations),
+      "loop row: measured iterations per mode (--quick: 2)");
   if (!d.parse(argc, argv)) return d.exit_code();
-  if (d.quick() && !d.given("tokens")) tokens = 3000;
+  if (d.quick()) {
+    if (!d.given("tokens")) tokens = 3000;
+    if (!d.given("warmup")) warmup = 2;
+    if (!d.given("iterations")) iterations = 2;
+  }
+  const std::string dir = "/tmp/k1rl-bench-partial-" + std::to_string(getpid());
   try {
+    set_log_level(LogLevel::warn);  // the loop's per-iteration lines
     auto tok = make_byte_tokenizer();
     Rng rng(1);
     std::vector<Task> tasks;
-    for (int i = 0; i < 64; ++i) tasks.push_back(generate_task("addition", 2, rng));
-    model::Model m(model::ModelConfig::from_config(bench_config(true, max_answer, segment, batch)));
-    m.init_params(42);
-    d.print_header(
-        strfmt("policy: random-init dim 128, 2 layers; %lld answers per batch, answers "
-               "<= %lld tokens, segment %lld tokens",
-               (long long)batch, (long long)max_answer, (long long)segment));
+    for (int i = 0; i < 64; ++i) {
+      tasks.push_back(generate_task("addition", 2, rng));
+      tasks.back().id = "add-" + std::to_string(i);
+    }
+    model::Model m(bench::long_tail_shape(s.max_answer + s.prompt_room));
+    bench::set_long_tail_weights(m, bench::LongTailMix{}, 42);
+    io::make_dirs(dir);
+    const std::string ckpt = dir + "/policy.h5", task_file = dir + "/tasks.jsonl";
+    model::save_checkpoint(ckpt, m, nullptr, model::TrainState{});
+    save_tasks(task_file, tasks);
+    d.print_header(strfmt(
+        "policy: shape S (vocab 259) with a long-tail length mix; %lld answers per batch (%lld "
+        "per prompt), answers <= %lld tokens, segment %lld tokens",
+        (long long)s.batch, (long long)s.k, (long long)s.max_answer, (long long)s.segment));
+
+    // Rollout alone.
     bench::Meter m_full;
-    Totals full = run(m, *tok, tasks, false, max_answer, segment, batch, tokens);
-    d.record(m_full.stop("full rollouts"));
+    Totals full = run_rollout(m, *tok, tasks, false, s, tokens);
+    d.record(m_full.stop("rollout full"));
     bench::Meter m_part;
-    Totals part = run(m, *tok, tasks, true, max_answer, segment, batch, tokens);
-    d.record(m_part.stop("partial rollouts"));
+    Totals part = run_rollout(m, *tok, tasks, true, s, tokens);
+    d.record(m_part.stop("rollout partial"));
+    std::printf("\nrollout alone (answer lengths: %s)\n",
+                bench::length_summary(full.lengths).c_str());
+    std::printf("%-10s %10s %10s %10s %10s %6s %10s %12s %12s %10s\n", "rollouts", "tokens",
+                "prefilled", "kept", "finished", "iters", "gen s", "finished/s", "tokens/s",
+                "slot util");
     auto line = [](const char* name, const Totals& t) {
-      std::printf("%-10s %10lld %10lld %6lld %10.2f %12.1f %12.1f %10.3f\n", name,
-                  (long long)t.tokens, (long long)t.finished, (long long)t.iterations, t.gen_s,
-                  t.finished / t.gen_s, t.tokens / t.gen_s,
-                  t.util_sum / static_cast<double>(t.iterations));
+      std::printf("%-10s %10lld %10lld %10lld %10lld %6lld %10.2f %12.1f %12.1f %10.3f\n", name,
+                  (long long)t.tokens, (long long)t.prefill, (long long)t.kept,
+                  (long long)t.finished, (long long)t.iterations, t.gen_s, t.finished / t.gen_s,
+                  t.tokens / t.gen_s, t.util_sum / static_cast<double>(t.iterations));
     };
-    std::printf("%-10s %10s %10s %6s %10s %12s %12s %10s\n", "rollouts", "tokens", "finished",
-                "iters", "gen s", "finished/s", "tokens/s", "slot util");
     line("full", full);
     line("partial", part);
-    double fp = part.finished / part.gen_s, ff = full.finished / full.gen_s;
+
+    // The whole loop.
+    bench::Meter l_full;
+    LoopTotals lf = run_loop(dir + "/full", ckpt, task_file, false, s, warmup, iterations);
+    d.record(l_full.stop("loop full"));
+    bench::Meter l_part;
+    LoopTotals lp = run_loop(dir + "/partial", ckpt, task_file, true, s, warmup, iterations);
+    d.record(l_part.stop("loop partial"));
+    std::printf("\nwhole loop, iterations %lld..%lld (answer lengths: full %s; partial %s)\n",
+                (long long)warmup, (long long)(warmup + iterations - 1),
+                bench::length_summary(lf.lengths).c_str(),
+                bench::length_summary(lp.lengths).c_str());
+    std::printf("%-10s %10s %10s %10s %10s %10s %10s %12s\n", "rollouts", "answers", "tokens",
+                "prefilled", "loop s", "gen s", "train s", "answers/s");
+    auto lline = [](const char* name, const LoopTotals& t) {
+      std::printf("%-10s %10lld %10lld %10lld %10.2f %10.2f %10.2f %12.2f\n", name,
+                  (long long)t.answers, (long long)t.tokens, (long long)t.prefill, t.seconds,
+                  t.gen_s, t.train_s, t.answers / t.seconds);
+    };
+    lline("full", lf);
+    lline("partial", lp);
+
+    const double fp = part.finished / part.gen_s, ff = full.finished / full.gen_s;
+    const double lpr = lp.answers / lp.seconds, lfr = lf.answers / lf.seconds;
     d.json()
         .num("finished_per_s_partial", fp, 3)
         .num("finished_per_s_full", ff, 3)
-        .num("ratio", bench::ratio(fp, ff), 3);
+        .num("ratio", bench::ratio(fp, ff), 3)
+        .num("loop_answers_per_s_partial", lpr, 3)
+        .num("loop_answers_per_s_full", lfr, 3)
+        .num("loop_ratio", bench::ratio(lpr, lfr), 3);
+    std::filesystem::remove_all(dir);
     d.finish();
   } catch (const Error& e) {
+    std::filesystem::remove_all(dir);
     std::fprintf(stderr, "k1rl-bench-partial: error: %s\n", e.line().c_str());
     return 2;
   }

@@ -1,0 +1,151 @@
+// A parked sequence continued from the keys and values its slot kept (GenRequest::key) gives the
+// tokens and log-probs of a re-prefill of prompt + answer, within the KV format's error; the kept
+// cache is used only while the weights and the cache layout are unchanged.
+#include <gtest/gtest.h>
+
+#include "tests/unit/model/model-test-util.h"
+
+namespace k1rl::test {
+namespace {
+
+model::ModelConfig config() {
+  model::ModelConfig c = tiny_config(true, false);
+  c.vocab = 23, c.dim = 16, c.heads = 4, c.kv_heads = 2, c.max_seq = 64;
+  return c;
+}
+
+struct Segmented {
+  std::vector<std::vector<int32_t>> tokens;
+  std::vector<std::vector<float>> logprobs;
+  std::vector<model::Finish> finish;
+  int64_t kept = 0, prefill = 0;
+};
+
+// Six requests in segments of 3 tokens until each ends, on a new Generator per round (from the
+// model's pool, 6 slots, capacity 40), as the rollout runs iterations. keyed: requests carry
+// keys (kept caches); bump: the weights change (same values, new version) before every round.
+Segmented segments(model::Model& m, model::KvType kv, bool keyed, bool bump) {
+  model::SamplingParams sp;
+  sp.temperature = 0.9;
+  sp.stop_tokens = {5};
+  sp.max_answer_tokens = 18;
+  std::vector<model::GenRequest> reqs;
+  for (int i = 0; i < 6; ++i) {
+    model::GenRequest q;
+    q.id = i;
+    q.prompt = random_tokens(1 + (i * 5) % 11, 23, 50 + i);
+    q.seed = 1000 + i;
+    q.key = keyed ? 77 + i : 0;
+    q.max_new_tokens = 3;
+    reqs.push_back(q);
+  }
+  Segmented out;
+  out.tokens.resize(6), out.logprobs.resize(6);
+  out.finish.assign(6, model::Finish::segment);
+  for (int round = 0; round < 10; ++round) {
+    std::vector<model::GenRequest> open;
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < reqs.size(); ++i)
+      if (out.finish[i] == model::Finish::segment) open.push_back(reqs[i]), idx.push_back(i);
+    if (open.empty()) break;
+    if (bump) m.params();
+    model::Generator g(m, 6, 40, kv);
+    auto part = g.generate(open, sp);
+    out.kept += g.stats().kept_tokens;
+    out.prefill += g.stats().prefill_tokens;
+    for (size_t j = 0; j < idx.size(); ++j) {
+      const size_t i = idx[j];
+      reqs[i].answer.insert(reqs[i].answer.end(), part[j].tokens.begin(), part[j].tokens.end());
+      reqs[i].rng_state = part[j].rng_state;
+      out.finish[i] = part[j].finish;
+      out.logprobs[i].insert(out.logprobs[i].end(), part[j].model_logprobs.begin(),
+                             part[j].model_logprobs.end());
+    }
+  }
+  out.tokens.clear();
+  for (const auto& q : reqs) out.tokens.push_back(q.answer);
+  return out;
+}
+
+class KeptCache : public ::testing::TestWithParam<model::KvType> {};
+
+TEST_P(KeptCache, ContinuesLikeARePrefill) {
+  // bf24: the documented max error per token (docs/engine.md) is 2.1e-4 on SmolLM2.
+  const double tol = GetParam() == model::KvType::f32 ? 1e-5 : 3e-4;
+  model::Model m(config());
+  randomize(m, 4, 0.6f);
+  const Segmented kept = segments(m, GetParam(), true, false);
+  const Segmented again = segments(m, GetParam(), false, false);  // no keys: re-prefilled
+  const Segmented bumped = segments(m, GetParam(), true, true);  // keys, but new weights each round
+  EXPECT_GT(kept.kept, 0);
+  EXPECT_LT(kept.prefill, again.prefill);  // only the prompts were prefilled
+  EXPECT_EQ(again.kept, 0);
+  EXPECT_EQ(bumped.kept, 0) << "a kept cache was used after the weights changed";
+  EXPECT_EQ(bumped.prefill, again.prefill);
+  for (size_t i = 0; i < 6; ++i) {
+    ASSERT_GT(kept.tokens[i].size(), 3u) << "request " << i << " never resumed";
+    EXPECT_EQ(kept.tokens[i], again.tokens[i]) << "request " << i;
+    EXPECT_EQ(kept.finish[i], again.finish[i]);
+    EXPECT_EQ(bumped.tokens[i], again.tokens[i]);
+    ASSERT_EQ(kept.logprobs[i].size(), again.logprobs[i].size());
+    for (size_t t = 0; t < kept.logprobs[i].size(); ++t)
+      EXPECT_NEAR(kept.logprobs[i][t], again.logprobs[i][t], tol) << "request " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, KeptCache,
+                         ::testing::Values(model::KvType::f32, model::KvType::bf24),
+                         [](const auto& info) {
+                           return std::string(model::kv_type_name(info.param));
+                         });
+
+// A kept cache is not used by a cache of another layout, nor by a request whose tokens differ
+// from what the slot holds, and it is overwritten by whatever runs in its slot next.
+TEST(KeptCache, OnlyTheSameLayoutAndTokens) {
+  model::Model m(config());
+  randomize(m, 5, 0.6f);
+  model::SamplingParams sp;
+  sp.max_answer_tokens = 30;
+  model::GenRequest q;
+  q.prompt = random_tokens(7, 23, 9);
+  q.seed = 3, q.key = 42, q.max_new_tokens = 4;
+  auto first = [&](int64_t capacity) {
+    model::Generator g(m, 2, capacity);
+    auto r = g.generate({q}, sp)[0];
+    EXPECT_EQ(r.finish, model::Finish::segment);
+    model::GenRequest next = q;
+    next.answer = r.tokens, next.rng_state = r.rng_state;
+    return next;
+  };
+  auto kept_tokens = [&](const model::GenRequest& r, int64_t capacity) {
+    model::Generator g(m, 2, capacity);
+    g.generate({r}, sp);
+    return g.stats().kept_tokens;
+  };
+  model::GenRequest next = first(32);
+  EXPECT_EQ(kept_tokens(next, 48), 0);  // another capacity: another layout
+  next = first(32);
+  EXPECT_EQ(kept_tokens(next, 32), 10);  // prompt + 3 of the 4 new tokens (the last is fed)
+  next = first(32);
+  model::GenRequest other = next;
+  other.answer[1] = (other.answer[1] + 1) % 23;  // differs from token 8 on
+  EXPECT_EQ(kept_tokens(other, 32), 8);          // the common prefix only
+  // Another sequence takes a free slot that keeps nothing (slot 1) while there is one ...
+  next = first(32);
+  model::GenRequest stranger = next;
+  stranger.key = 43;
+  EXPECT_EQ(kept_tokens(stranger, 32), 0);
+  EXPECT_EQ(kept_tokens(next, 32), 10);
+  // ... and overwrites the kept slot when there is not.
+  next = first(32);
+  model::GenRequest second = stranger;
+  second.key = 44;
+  {
+    model::Generator g(m, 2, 32);
+    g.generate({stranger, second}, sp);
+  }
+  EXPECT_EQ(kept_tokens(next, 32), 0);
+}
+
+}  // namespace
+}  // namespace k1rl::test
