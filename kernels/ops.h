@@ -36,6 +36,8 @@ int num_threads();      // OpenMP threads the kernels use
 // body must not throw. A backend without worker threads (or a nested call) runs body once.
 void team(const std::function<void()>& body);
 void team_single(const std::function<void()>& fn);
+// This thread's index in the running team (0 outside one), e.g. to time ops on one thread.
+int team_rank();
 
 // ---------------------------------------------------------------------------------------------
 // The engine: backend and precision, chosen once at start-up (engine_init) before any op runs.

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <vector>
 
+#include "kernels/ops.h"
 #include "lib/model/model.h"
 
 namespace k1rl::model {
@@ -61,6 +62,9 @@ struct KvCache::Scratch {
   FloatBuffer packed;
   std::map<int64_t, int64_t> packed_at;
   const Model* packed_for = nullptr;
+  uint64_t packed_version = 0;  // packed_for's params_version() when packed
+  ops::Precision packed_precision = ops::Precision::fp32;
+  StepProfile* profile = nullptr;  // where forward_cached adds its op times (when not null)
 };
 
 struct Model::Impl {

@@ -62,6 +62,7 @@ Model::~Model() {
 
 float* Model::params() {
   ops::weights_changed(params_.data());
+  ++params_version_;
   return params_.data();
 }
 
@@ -80,6 +81,7 @@ std::vector<optim::ParamRange> Model::param_ranges() const {
 
 void Model::init_params(uint64_t seed) {
   ops::weights_changed(params_.data());
+  ++params_version_;
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const auto& t = tensors_[i];
     float* p = params_.data() + t.offset;

@@ -134,6 +134,8 @@ class Model {
   // marks the backend's bf16 copy stale: it is converted again at the next product.
   float* params();
   const float* params() const { return params_.data(); }
+  // Counts the calls of params() (non-const), i.e. the times the parameters may have changed.
+  uint64_t params_version() const { return params_version_; }
   // The gradient buffer is allocated (zero) on first use, so a model that only generates never
   // holds one.
   float* grads() { return grads_data(); }
@@ -181,6 +183,7 @@ class Model {
   std::vector<TensorInfo> tensors_;
   FloatBuffer params_;
   mutable FloatBuffer grads_;  // empty until grads_data()
+  uint64_t params_version_ = 1;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -213,8 +216,10 @@ class KvCache {
   void* v(int64_t layer);
   // Copies the model's weight matrices into the layout of ops::matmul_packed, which decode
   // steps (few rows) then use instead of sgemm; forward_cached falls back to sgemm without it.
-  // Call again after the parameters change (Generator::generate does, at every call).
-  void pack_weights(const Model& model);
+  // Packs only when the parameters were handed out for writing (Model::params()), or the
+  // precision changed, since the last pack of this memory; returns whether it packed.
+  // Generator::generate calls it at every call.
+  bool pack_weights(const Model& model);
 
  private:
   friend class Model;
@@ -274,8 +279,42 @@ struct GenResult {
   bool open() const { return finish == Finish::segment || finish == Finish::budget; }
 };
 
+// Where a Generator's time goes, per kind of op (Generator::set_profile): wall seconds summed
+// over steps, timed on the team's first thread after each op. Every op ends at the team's
+// barrier, so an op's time includes waiting for its slowest thread. `other` is the rest of a
+// step (building the feed, bookkeeping, the team's start and end).
+enum class StepOp : int {
+  embed,
+  norm,
+  qkv,
+  rope,
+  attention,
+  out_proj,
+  gate_up,
+  swiglu,
+  down,
+  head,
+  sample,
+  other,
+  count
+};
+const char* step_op_name(StepOp op);
+struct StepProfile {
+  static constexpr int kOps = static_cast<int>(StepOp::count);
+  int64_t steps = 0, rows = 0;  // steps timed, tokens they fed
+  double seconds[kOps] = {};
+  double& operator[](StepOp op) { return seconds[static_cast<int>(op)]; }
+  double operator[](StepOp op) const { return seconds[static_cast<int>(op)]; }
+  double total() const;
+};
+
 struct GenStats {
   int64_t steps = 0, prefill_tokens = 0, decode_tokens = 0;
+  int64_t packs = 0;  // times generate() packed the weights (they had changed)
+  // With set_profile(true): steps in which some sequence joins (its whole context is fed) and
+  // pure decode steps (one token per sequence), and the seconds spent packing weights.
+  StepProfile prefill, decode;
+  double pack_s = 0;
 };
 
 // Continuous batching: up to max_batch sequences run together; each step feeds every running
@@ -292,12 +331,16 @@ class Generator {
   std::vector<GenResult> generate(const std::vector<GenRequest>& requests,
                                   const SamplingParams& params, int64_t token_budget = -1);
   const GenStats& stats() const { return stats_; }
+  void reset_stats() { stats_ = GenStats(); }
+  // Times every op of every step into stats() (costs two clock reads per op).
+  void set_profile(bool on) { profile_ = on; }
 
  private:
   const Model& model_;
   int64_t max_batch_, capacity_;
   KvCache cache_;
   GenStats stats_;
+  bool profile_ = false;
 };
 
 // True when the last tokens of answer[0..n) are one block of at most max_period tokens repeated
