@@ -56,15 +56,21 @@ struct KvCache::Scratch {
   std::vector<unsigned char> k, v;  // elements of type()
   std::vector<int32_t> pos, kv_start, kv_len, last_rows;
   FloatBuffer x, ln, qkv, att, gu, h, xsel;
-  FloatBuffer logits;  // Generator's [B, V] logits of a step
-  // Weights packed for few-row products (ops::pack_weights), offsets into `packed` keyed by the
-  // weight's offset in the flat parameter buffer; empty until KvCache::pack_weights.
-  FloatBuffer packed;
-  std::map<int64_t, int64_t> packed_at;
-  const Model* packed_for = nullptr;
-  uint64_t packed_version = 0;  // packed_for's params_version() when packed
-  ops::Precision packed_precision = ops::Precision::fp32;
-  StepProfile* profile = nullptr;  // where forward_cached adds its op times (when not null)
+  FloatBuffer logits;                 // Generator's [B, V] logits of a step
+  const Model* packed_for = nullptr;  // KvCache::pack_weights was called with this model
+  StepProfile* profile = nullptr;     // where forward_cached adds its op times (when not null)
+};
+
+// Weights packed for few-row products (ops::pack_weights), one copy per model that every cache
+// of it shares: offsets into `data` keyed by the weight's offset in the flat parameter buffer;
+// `version` is the model's params_version() when packed (0: never), so a stale copy is never
+// read (forward_cached falls back to sgemm).
+struct PackedWeights {
+  std::mutex mutex;  // held while packing
+  FloatBuffer data;
+  std::map<int64_t, int64_t> at;
+  uint64_t version = 0;
+  ops::Precision precision = ops::Precision::fp32;
 };
 
 struct Model::Impl {
@@ -91,6 +97,7 @@ struct Model::Impl {
   // Memory of destroyed KV caches of this model, for the next one (KvCache(const Model&, ...)).
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<KvCache::Scratch>> pool;
+  PackedWeights packed;
 };
 
 }  // namespace k1rl::model

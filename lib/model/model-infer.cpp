@@ -29,9 +29,9 @@ ops::KvFormat kv_format(KvType t) {
 }  // namespace
 
 const char* step_op_name(StepOp op) {
-  static const char* const names[] = {"embed",    "norm",   "qkv",  "rope", "attention",
-                                      "out_proj", "gate_up", "swiglu", "down", "lm_head",
-                                      "sample",   "other"};
+  static const char* const names[] = {"embed",     "norm",     "qkv",     "rope",
+                                      "attention", "out_proj", "gate_up", "swiglu",
+                                      "down",      "lm_head",  "sample",  "other"};
   const int i = static_cast<int>(op);
   return i >= 0 && i < StepProfile::kOps ? names[i] : "?";
 }
@@ -94,13 +94,13 @@ void KvCache::size_cache(const ModelConfig& cfg) {
   size_scratch(scratch_->v, bytes);
 }
 
-// Packs every weight matrix into one buffer, sized exactly once per model shape (growing it
-// matrix by matrix would copy it again at every doubling).
+// Packs every weight matrix into the model's one buffer, sized exactly once per model shape
+// (growing it matrix by matrix would copy it again at every doubling).
 bool KvCache::pack_weights(const Model& model) {
-  Scratch& S = *scratch_;
-  if (S.packed_for == &model && S.packed_version == model.params_version() &&
-      S.packed_precision == ops::precision())
-    return false;
+  scratch_->packed_for = &model;
+  PackedWeights& W = model.impl_->packed;
+  std::lock_guard<std::mutex> lock(W.mutex);
+  if (W.version == model.params_version() && W.precision == ops::precision()) return false;
   const ModelConfig& c = model.config();
   const int64_t C = c.dim, HD = c.heads * c.head_dim(), KD = c.kv_heads * c.head_dim();
   const Layout& lay = model.impl_->lay;
@@ -116,18 +116,16 @@ bool KvCache::pack_weights(const Model& model) {
   }
   mats.push_back({lay.head, c.vocab, C});
   int64_t total = 0;
-  S.packed_at.clear();
+  W.at.clear();
   for (const Matrix& m : mats) {
-    S.packed_at.emplace(m.offset, total);
+    W.at.emplace(m.offset, total);
     total += ops::packed_size(m.M, m.K);
   }
-  size_scratch(S.packed, total);
+  size_scratch(W.data, total);
   for (const Matrix& m : mats)
-    ops::pack_weights(S.packed.data() + S.packed_at.at(m.offset), model.params() + m.offset, m.M,
-                      m.K);
-  S.packed_for = &model;
-  S.packed_version = model.params_version();
-  S.packed_precision = ops::precision();
+    ops::pack_weights(W.data.data() + W.at.at(m.offset), model.params() + m.offset, m.M, m.K);
+  W.version = model.params_version();
+  W.precision = ops::precision();
   return true;
 }
 
@@ -179,12 +177,14 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
       B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data(), stride, kv_format(kc.type())};
   // out[n, M] (+)= in[n, K]·Wᵀ: with the weights packed (Generator), ops::matmul_packed; sgemm
   // otherwise.
-  const bool use_packed = S.packed_for == this;
+  const PackedWeights& W = I.packed;
+  const bool use_packed =
+      S.packed_for == this && W.version == params_version_ && W.precision == ops::precision();
   auto linear = [&](float* out, const float* in, int64_t rows, int64_t K, int64_t M, int64_t w,
                     int64_t bias, bool acc) {
     const float* b = bias >= 0 ? P + bias : nullptr;
     if (use_packed)
-      ops::matmul_packed(out, in, S.packed.data() + S.packed_at.at(w), b, rows, K, M, acc);
+      ops::matmul_packed(out, in, W.data.data() + W.at.at(w), b, rows, K, M, acc);
     else
       ops::matmul_forward(out, in, P + w, b, rows, K, M, acc);
   };

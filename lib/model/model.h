@@ -201,9 +201,9 @@ KvType kv_type_from_name(const std::string& name);  // "f32" "f16" "bf24"; throw
 class KvCache {
  public:
   KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, KvType type = KvType::f32);
-  // The same, with its memory (cache, packed weights, step scratch) taken from the buffers that
-  // an earlier cache of this model gave back when it was destroyed (grown only if too small), so
-  // that a Generator made per iteration maps no new memory. The model must outlive the cache.
+  // The same, with its memory (cache, step scratch) taken from the buffers that an earlier cache
+  // of this model gave back when it was destroyed (grown only if too small), so that a
+  // Generator made per iteration maps no new memory. The model must outlive the cache.
   KvCache(const Model& model, int64_t slots, int64_t capacity, KvType type = KvType::f32);
   ~KvCache();
   int64_t slots() const { return slots_; }
@@ -214,11 +214,12 @@ class KvCache {
   // transposed in tiles of 16 positions, values as [positions, D] rows.
   void* k(int64_t layer);
   void* v(int64_t layer);
-  // Copies the model's weight matrices into the layout of ops::matmul_packed, which decode
-  // steps (few rows) then use instead of sgemm; forward_cached falls back to sgemm without it.
-  // Packs only when the parameters were handed out for writing (Model::params()), or the
-  // precision changed, since the last pack of this memory; returns whether it packed.
-  // Generator::generate calls it at every call.
+  // Makes this cache's steps use the model's weight matrices in the layout of
+  // ops::matmul_packed (decode steps: few rows) instead of sgemm. The packed copy belongs to the
+  // model and is shared by all its caches; it is packed again only when the parameters were
+  // handed out for writing (Model::params()) or the precision changed since; returns whether it
+  // packed. A step never reads a stale copy (it falls back to sgemm). Generator::generate calls
+  // it at every call.
   bool pack_weights(const Model& model);
 
  private:

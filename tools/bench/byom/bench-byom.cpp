@@ -63,8 +63,8 @@ Call run_torch(bench::Coprocess& ref, const std::vector<int32_t>& prompt, int64_
   std::string ids;
   for (int32_t t : prompt) ids += (ids.empty() ? "" : ",") + std::to_string(t);
   Call c;
-  const std::string line = ref.ask(strfmt("%lld %lld %s", (long long)batch, (long long)fresh,
-                                          ids.c_str()));
+  const std::string line =
+      ref.ask(strfmt("%lld %lld %s", (long long)batch, (long long)fresh, ids.c_str()));
   if (line.empty()) return c;
   Json j = Json::parse(line);
   c.seconds = j["seconds"].as_number();
@@ -128,9 +128,10 @@ int main(int argc, char** argv) {
     auto prompt = m.tokenizer->encode_chat(
         {{"user", "Write a short story about a robot learning to paint."}});
     const int64_t P = static_cast<int64_t>(prompt.size());
-    d.print_header(strfmt("SmolLM2-135M-Instruct, prompt %lld tokens, %lld new tokens, greedy, "
-                          "best of %d interleaved calls",
-                          (long long)P, (long long)fresh, reps));
+    d.print_header(
+        strfmt("SmolLM2-135M-Instruct, prompt %lld tokens, %lld new tokens, greedy, "
+               "best of %d interleaved calls",
+               (long long)P, (long long)fresh, reps));
 
     std::unique_ptr<bench::Coprocess> ref;
     if (!no_torch) {
@@ -154,8 +155,9 @@ int main(int argc, char** argv) {
       const double t0 = now();
       gens[1]->set_profile(true);
       run_ours(*gens[1], prompt, 1, 2);
-      std::printf("k1rl: weights packed once for decoding in %.2f s (again only after they change)\n",
-                  now() - t0);
+      std::printf(
+          "k1rl: weights packed once for decoding in %.2f s (again only after they change)\n",
+          now() - t0);
       gens[1]->set_profile(false);
       if (ref) run_torch(*ref, prompt, 1, 2);
     }
@@ -210,7 +212,9 @@ int main(int argc, char** argv) {
       same_all = same_all && r.torch_ran && r.same;
       std::printf("%-12s %11.1f %11.1f %7.2f %13.2f %13.2f %7.2f %s\n", r.name.c_str(),
                   ours_rate[r.name], torch_rate[r.name], ratio[r.name], oc, tc, cpu_ratio[r.name],
-                  !r.torch_ran ? "-" : r.same ? "yes (every row)" : "NO");
+                  !r.torch_ran ? "-"
+                  : r.same     ? "yes (every row)"
+                               : "NO");
     }
     // Decode alone: a generation row less the prefill row of the same batch, both programs.
     std::map<int64_t, double> decode_ratio;
@@ -224,11 +228,13 @@ int main(int argc, char** argv) {
                            ? n / std::max(1e-9, g->torch.seconds - p->torch.seconds)
                            : 0;
       decode_ratio[b] = bench::ratio(o, t);
-      std::printf("%-12s %11.1f %11.1f %7.2f   (generate less prefill, new tokens after the first)\n",
-                  strfmt("decode b%lld", (long long)b).c_str(), o, t, decode_ratio[b]);
+      std::printf(
+          "%-12s %11.1f %11.1f %7.2f   (generate less prefill, new tokens after the first)\n",
+          strfmt("decode b%lld", (long long)b).c_str(), o, t, decode_ratio[b]);
     }
-    std::printf("(ratio = k1rl/torch tokens per second; cpu ms = CPU milliseconds per token; "
-                "cpu x = torch/k1rl CPU time)\n");
+    std::printf(
+        "(ratio = k1rl/torch tokens per second; cpu ms = CPU milliseconds per token; "
+        "cpu x = torch/k1rl CPU time)\n");
 
     std::vector<bench::ProfileColumn> cols;
     for (const Row& r : rows)

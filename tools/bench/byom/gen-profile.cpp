@@ -8,9 +8,10 @@
 namespace k1rl::bench {
 
 void print_profile(const std::string& title, const std::vector<ProfileColumn>& cols) {
-  std::printf("\nwhere a step's time goes, %s (wall ms per step on the team's first thread; %% of "
-              "the step)\n%-10s",
-              title.c_str(), "op");
+  std::printf(
+      "\nwhere a step's time goes, %s (wall ms per step on the team's first thread; %% of "
+      "the step)\n%-10s",
+      title.c_str(), "op");
   for (const auto& c : cols) std::printf(" %20s", c.name.c_str());
   std::printf("\n");
   for (int i = 0; i < model::StepProfile::kOps; ++i) {
@@ -47,7 +48,8 @@ void profile_shape(const char* name, int64_t prompt, int64_t fresh,
     Rng rng(7);
     for (int64_t i = 0; i < b; ++i) {
       reqs[i].id = i;
-      for (int64_t t = 0; t < prompt; ++t) reqs[i].prompt.push_back(int32_t(rng.below(s.cfg.vocab)));
+      for (int64_t t = 0; t < prompt; ++t)
+        reqs[i].prompt.push_back(int32_t(rng.below(s.cfg.vocab)));
     }
     g.generate(reqs, sp);  // warm-up (packs the weights)
     g.reset_stats();
