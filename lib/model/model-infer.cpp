@@ -178,6 +178,7 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   // out[n, M] (+)= in[n, K]·Wᵀ: with the weights packed (Generator), ops::matmul_packed; sgemm
   // otherwise.
   const PackedWeights& W = I.packed;
+  const ops::RopeArgs rope{S.pos.data(), I.rope_cos.data(), I.rope_sin.data()};
   const bool use_packed =
       S.packed_for == this && W.version == params_version_ && W.precision == ops::precision();
   auto linear = [&](float* out, const float* in, int64_t rows, int64_t K, int64_t M, int64_t w,
@@ -213,9 +214,9 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
       done(StepOp::norm);
       linear(qkv, ln, N, C, QKV, o.wqkv, o.bqkv, false);
       done(StepOp::qkv);
-      ops::rope_apply(qkv, QKV, S.pos.data(), N, H + Hkv, D, I.rope_cos.data(), I.rope_sin.data());
-      done(StepOp::rope);
-      ops::attention_cached(att, HD, qkv, QKV, qkv + HD, qkv + HD + KD, QKV, kc.k(l), kc.v(l), sh);
+      // RoPE on q and k inside the attention's per-sequence task (no pass of its own).
+      ops::attention_cached(att, HD, qkv, QKV, qkv + HD, qkv + HD + KD, QKV, kc.k(l), kc.v(l), sh,
+                            &rope);
       done(StepOp::attention);
       linear(x, att, N, HD, C, o.wo, -1, true);
       done(StepOp::out_proj);
