@@ -36,6 +36,8 @@ int num_threads();      // OpenMP threads the kernels use
 // body must not throw. A backend without worker threads (or a nested call) runs body once.
 void team(const std::function<void()>& body);
 void team_single(const std::function<void()>& fn);
+// This thread's index in the running team (0 outside one), e.g. to time ops on one thread.
+int team_rank();
 
 // ---------------------------------------------------------------------------------------------
 // The engine: backend and precision, chosen once at start-up (engine_init) before any op runs.
@@ -249,8 +251,16 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
 // at k + n·ld, value at v + n·ld; sequence b's rows go to slot kv_start[b], positions
 // kv_len[b] - nq .. kv_len[b] - 1), then attention_forward over the cache (s.cache > 0, no lse).
 // The same result as the two calls; the rows just written are still in the CPU's cache.
-void attention_cached(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k,
-                      const float* v, int64_t ld, void* kcache, void* vcache, const AttnShape& s);
+// With rope given, each new row's query (H heads at q + n·ldq) and key (Hkv heads at k + n·ld)
+// are first rotated in place as rope_apply does at position rope->pos[n]: bit for bit the same
+// as rope_apply on those rows before the call, without a pass (and a team barrier) of its own.
+struct RopeArgs {
+  const int32_t* pos;          // [N] position of each new row
+  const float *cos_t, *sin_t;  // rope_table's [P, D/2]
+};
+void attention_cached(float* out, int64_t ldo, float* q, int64_t ldq, float* k, const float* v,
+                      int64_t ld, void* kcache, void* vcache, const AttnShape& s,
+                      const RopeArgs* rope = nullptr);
 // Gradients of the forward above given dout, the forward's out and lse. dq is overwritten;
 // dk and dv are overwritten for every row belonging to some sequence (training layout: all).
 void attention_backward(float* dq, int64_t lddq, float* dk, int64_t lddk, float* dv, int64_t lddv,

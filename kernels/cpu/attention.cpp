@@ -68,6 +68,9 @@ struct NewRows {
   const float *k, *v;
   int64_t ld;
   void *kcache, *vcache;
+  const RopeArgs* rope;  // when not null: rotate each new row's q and k in place first
+  float *q, *kw;         // the same q and k, writable (rope only)
+  int64_t ldq;
 };
 
 // Calls fn(T{}) with T the element type of fmt.
@@ -137,6 +140,13 @@ void attend_cache(float* out, int64_t ldo, float* lse, const float* q, int64_t l
     if (nq <= 0) return;
     if (fresh) {
       thread_local std::vector<T> tmp;
+      if (const RopeArgs* r = fresh->rope)
+        for (int64_t n = q0; n < q0 + nq; ++n) {
+          const int64_t half = D / 2, p = r->pos[n];
+          const float *c = r->cos_t + p * half, *s = r->sin_t + p * half;
+          cpu::rope_row(fresh->q + n * fresh->ldq, H, D, c, s, 1.f);
+          cpu::rope_row(fresh->kw + n * fresh->ld, Hkv, D, c, s, 1.f);
+        }
       for (int64_t i = 0; i < nq; ++i)
         store_token(static_cast<T*>(fresh->kcache), static_cast<T*>(fresh->vcache),
                     fresh->k + (q0 + i) * fresh->ld, fresh->v + (q0 + i) * fresh->ld,
@@ -196,9 +206,10 @@ void attention_forward(float* out, int64_t ldo, float* lse, const float* q, int6
   });
 }
 
-void attention_cached(float* out, int64_t ldo, const float* q, int64_t ldq, const float* k,
-                      const float* v, int64_t ld, void* kcache, void* vcache, const AttnShape& sh) {
-  const NewRows fresh{k, v, ld, kcache, vcache};
+void attention_cached(float* out, int64_t ldo, float* q, int64_t ldq, float* k, const float* v,
+                      int64_t ld, void* kcache, void* vcache, const AttnShape& sh,
+                      const RopeArgs* rope) {
+  const NewRows fresh{k, v, ld, kcache, vcache, rope, q, k, ldq};
   with_format(sh.cache_format, [&](auto t) {
     using T = decltype(t);
     attend_cache(out, ldo, nullptr, q, ldq, static_cast<const T*>(kcache),

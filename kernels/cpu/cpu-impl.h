@@ -84,6 +84,22 @@ T elem_from_float(float x) {
     return bf24_from_float(x);
 }
 
+// Rotary embedding of one row of n_heads heads of D (ops::rope_apply's rule; cos/sin of the
+// row's position, sgn -1 for the inverse): rope_apply and the fused attention_cached share it.
+inline void rope_row(float* x, int64_t n_heads, int64_t D, const float* c, const float* s,
+                     float sgn) {
+  const int64_t half = D / 2;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* x1 = x + h * D;
+    float* x2 = x1 + half;
+    for (int64_t i = 0; i < half; ++i) {
+      float a = x1[i], b = x2[i], si = sgn * s[i];
+      x1[i] = a * c[i] - b * si;
+      x2[i] = b * c[i] + a * si;
+    }
+  }
+}
+
 // Keys in the layout scores_t reads: key j = 16·jb + jj, dim d at kt[jb·tstride + d·16 + jj].
 constexpr int64_t kKeyTile = 16;
 inline int64_t key_tiles(int64_t n) {

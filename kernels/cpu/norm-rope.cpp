@@ -65,17 +65,8 @@ void rope_apply(float* x, int64_t ld, const int32_t* pos, int64_t N, int64_t n_h
   const int64_t half = D / 2;
   const float sgn = inverse ? -1.f : 1.f;
   cpu::parallel_static(N, N * n_heads * D > 131072, [&](int64_t n) {
-    const float* c = cos_t + static_cast<int64_t>(pos[n]) * half;
-    const float* s = sin_t + static_cast<int64_t>(pos[n]) * half;
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* x1 = x + n * ld + h * D;
-      float* x2 = x1 + half;
-      for (int64_t i = 0; i < half; ++i) {
-        float a = x1[i], b = x2[i], si = sgn * s[i];
-        x1[i] = a * c[i] - b * si;
-        x2[i] = b * c[i] + a * si;
-      }
-    }
+    cpu::rope_row(x + n * ld, n_heads, D, cos_t + static_cast<int64_t>(pos[n]) * half,
+                  sin_t + static_cast<int64_t>(pos[n]) * half, sgn);
   });
 }
 

@@ -80,6 +80,10 @@ void team(const std::function<void()>& body) {
   }
 }
 
+int team_rank() {
+  return cpu::in_team() ? omp_get_thread_num() : 0;
+}
+
 void team_single(const std::function<void()>& fn) {
   if (!cpu::in_team()) {
     fn();

@@ -2,6 +2,7 @@
 // sequence's whole context, the others' last sampled token), samples one token per sequence
 // from its own stream, retires finished sequences and admits waiting ones into free slots.
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <map>
 
@@ -61,6 +62,10 @@ std::vector<Generator::Resume> Generator::kept_slots(const std::vector<GenReques
 }
 
 namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 struct Running {
   size_t req;
   int32_t slot;
@@ -80,8 +85,13 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
                      "need temperature >= 0, 0 < top_p <= 1, top_k >= 0");
   KvCache::Scratch& S = *cache_.scratch_;
   const uint64_t version = model_.weights_version();
-  if (S.packed_for != &model_ || S.packed_version != version)
-    cache_.pack_weights(model_);  // the parameters changed since the last call
+  {
+    const double t0 = now_s();
+    if (cache_.pack_weights(model_)) {  // the parameters changed since the last pack
+      ++stats_.packs;
+      if (profile_) stats_.pack_s += now_s() - t0;
+    }
+  }
   std::vector<GenResult> res(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) res[i].id = requests[i].id;
   int64_t budget = token_budget < 0 ? std::numeric_limits<int64_t>::max() : token_budget;
@@ -131,6 +141,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
   };
 
   while (true) {
+    const double step_t0 = profile_ ? now_s() : 0;
     // Admit waiting requests in order: into their kept slot, or a free one.
     while (next < requests.size() && budget > 0) {
       const Resume& kept = resume[next];
@@ -182,10 +193,17 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       start.push_back(static_cast<int32_t>(s.cached));
     }
     const int64_t B = static_cast<int64_t>(run.size());
+    const int64_t N = static_cast<int64_t>(tokens.size());
+    StepProfile* prof = profile_ ? (N > B ? &stats_.prefill : &stats_.decode) : nullptr;
+    const double timed0 = prof ? prof->total() : 0;
+    if (prof) ++prof->steps, prof->rows += N;
     size_scratch(logits, B * V);
+    cache_.scratch_->profile = prof;
     model_.forward_cached(tokens.data(), q_cu.data(), B, slots.data(), start.data(), cache_,
                           logits.data());
+    cache_.scratch_->profile = nullptr;
     ++stats_.steps;
+    const double sample_t0 = prof ? now_s() : 0;
 
     // The first min(B, budget) sequences sample, each from its own logits and stream (in
     // parallel); the rest of this step's sequences wait, open, for a later call.
@@ -195,6 +213,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
     for (int64_t b = 0; b < samplers; ++b)
       drawn[b].tok =
           sample_token(logits.data() + b * V, V, params, run[b].rng, &drawn[b].blp, &drawn[b].mlp);
+    if (prof) (*prof)[StepOp::sample] += now_s() - sample_t0;
     for (int64_t b = 0; b < B; ++b) {
       Running& s = run[b];
       (s.feed.size() > 1 || s.cached == 0 ? stats_.prefill_tokens : stats_.decode_tokens) +=
@@ -229,6 +248,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
     run.erase(
         std::remove_if(run.begin(), run.end(), [](const Running& s) { return s.req == SIZE_MAX; }),
         run.end());
+    if (prof) (*prof)[StepOp::other] += (now_s() - step_t0) - (prof->total() - timed0);
   }
   // Requests never admitted (budget spent) stay open with no new tokens.
   for (; next < requests.size(); ++next) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "kernels/ops.h"
 #include "lib/model/model.h"
 
 namespace k1rl::model {
@@ -56,13 +57,9 @@ struct KvCache::Scratch {
   std::vector<unsigned char> k, v;  // elements of type()
   std::vector<int32_t> pos, kv_start, kv_len, last_rows;
   FloatBuffer x, ln, qkv, att, gu, h, xsel;
-  FloatBuffer logits;  // Generator's [B, V] logits of a step
-  // Weights packed for few-row products (ops::pack_weights), offsets into `packed` keyed by the
-  // weight's offset in the flat parameter buffer; empty until KvCache::pack_weights.
-  FloatBuffer packed;
-  std::map<int64_t, int64_t> packed_at;
-  const Model* packed_for = nullptr;
-  uint64_t packed_version = 0;  // Model::weights_version of the packed copy
+  FloatBuffer logits;                 // Generator's [B, V] logits of a step
+  const Model* packed_for = nullptr;  // KvCache::pack_weights was called with this model
+  StepProfile* profile = nullptr;     // where forward_cached adds its op times (when not null)
   // Open sequences whose keys and values a slot still holds (GenRequest::key), for a later
   // Generator call: the tokens at positions 0..tokens.size() and the weights that computed them.
   // Valid only for the layout they were written in: size_cache clears them when the slots,
@@ -73,6 +70,18 @@ struct KvCache::Scratch {
   };
   std::vector<Kept> kept;                // [slots]
   std::array<int64_t, 3> kept_layout{};  // slots, stride, KvType of `kept`
+};
+
+// Weights packed for few-row products (ops::pack_weights), one copy per model that every cache
+// of it shares: offsets into `data` keyed by the weight's offset in the flat parameter buffer;
+// `version` is the model's weights_version() when packed (0: never), so a stale copy is never
+// read (forward_cached falls back to sgemm).
+struct PackedWeights {
+  std::mutex mutex;  // held while packing
+  FloatBuffer data;
+  std::map<int64_t, int64_t> at;
+  uint64_t version = 0;
+  ops::Precision precision = ops::Precision::fp32;
 };
 
 struct Model::Impl {
@@ -99,6 +108,7 @@ struct Model::Impl {
   // Memory of destroyed KV caches of this model, for the next one (KvCache(const Model&, ...)).
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<KvCache::Scratch>> pool;
+  PackedWeights packed;
 };
 
 }  // namespace k1rl::model

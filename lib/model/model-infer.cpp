@@ -2,6 +2,7 @@
 // token per decode step) run in one packed forward that appends their keys/values to the KV
 // cache and attends over everything cached for that sequence. Same ops as training.
 #include <algorithm>
+#include <chrono>
 
 #include "kernels/ops.h"
 #include "lib/model/model-impl.h"
@@ -9,6 +10,10 @@
 namespace k1rl::model {
 
 namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 ops::KvFormat kv_format(KvType t) {
   switch (t) {
@@ -22,6 +27,20 @@ ops::KvFormat kv_format(KvType t) {
 }
 
 }  // namespace
+
+const char* step_op_name(StepOp op) {
+  static const char* const names[] = {"embed",     "norm",     "qkv",     "rope",
+                                      "attention", "out_proj", "gate_up", "swiglu",
+                                      "down",      "lm_head",  "sample",  "other"};
+  const int i = static_cast<int>(op);
+  return i >= 0 && i < StepProfile::kOps ? names[i] : "?";
+}
+
+double StepProfile::total() const {
+  double t = 0;
+  for (double x : seconds) t += x;
+  return t;
+}
 
 const char* kv_type_name(KvType t) {
   return t == KvType::f16 ? "f16" : t == KvType::bf24 ? "bf24" : "f32";
@@ -84,9 +103,13 @@ void KvCache::size_cache(const ModelConfig& cfg) {
   S.kept.resize(static_cast<size_t>(slots_));
 }
 
-// Packs every weight matrix into one buffer, sized exactly once per model shape (growing it
-// matrix by matrix would copy it again at every doubling).
-void KvCache::pack_weights(const Model& model) {
+// Packs every weight matrix into the model's one buffer, sized exactly once per model shape
+// (growing it matrix by matrix would copy it again at every doubling).
+bool KvCache::pack_weights(const Model& model) {
+  scratch_->packed_for = &model;
+  PackedWeights& W = model.impl_->packed;
+  std::lock_guard<std::mutex> lock(W.mutex);
+  if (W.version == model.weights_version() && W.precision == ops::precision()) return false;
   const ModelConfig& c = model.config();
   const int64_t C = c.dim, HD = c.heads * c.head_dim(), KD = c.kv_heads * c.head_dim();
   const Layout& lay = model.impl_->lay;
@@ -101,19 +124,18 @@ void KvCache::pack_weights(const Model& model) {
     mats.push_back({o.wdown, C, c.ffn_dim});
   }
   mats.push_back({lay.head, c.vocab, C});
-  Scratch& S = *scratch_;
   int64_t total = 0;
-  S.packed_at.clear();
+  W.at.clear();
   for (const Matrix& m : mats) {
-    S.packed_at.emplace(m.offset, total);
+    W.at.emplace(m.offset, total);
     total += ops::packed_size(m.M, m.K);
   }
-  size_scratch(S.packed, total);
+  size_scratch(W.data, total);
   for (const Matrix& m : mats)
-    ops::pack_weights(S.packed.data() + S.packed_at.at(m.offset), model.params() + m.offset, m.M,
-                      m.K);
-  S.packed_for = &model;
-  S.packed_version = model.weights_version();
+    ops::pack_weights(W.data.data() + W.at.at(m.offset), model.params() + m.offset, m.M, m.K);
+  W.version = model.weights_version();
+  W.precision = ops::precision();
+  return true;
 }
 
 void* KvCache::k(int64_t layer) {
@@ -166,12 +188,15 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
       B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data(), stride, kv_format(kc.type())};
   // out[n, M] (+)= in[n, K]·Wᵀ: with the weights packed (Generator), ops::matmul_packed; sgemm
   // otherwise.
-  const bool use_packed = S.packed_for == this && S.packed_version == version_;
+  const PackedWeights& W = I.packed;
+  const ops::RopeArgs rope{S.pos.data(), I.rope_cos.data(), I.rope_sin.data()};
+  const bool use_packed =
+      S.packed_for == this && W.version == version_ && W.precision == ops::precision();
   auto linear = [&](float* out, const float* in, int64_t rows, int64_t K, int64_t M, int64_t w,
                     int64_t bias, bool acc) {
     const float* b = bias >= 0 ? P + bias : nullptr;
     if (use_packed)
-      ops::matmul_packed(out, in, S.packed.data() + S.packed_at.at(w), b, rows, K, M, acc);
+      ops::matmul_packed(out, in, W.data.data() + W.at.at(w), b, rows, K, M, acc);
     else
       ops::matmul_forward(out, in, P + w, b, rows, K, M, acc);
   };
@@ -181,19 +206,39 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   size_scratch(S.xsel, all_rows || N == B ? 0 : B * C);
   float *x = S.x.data(), *ln = S.ln.data(), *qkv = S.qkv.data(), *att = S.att.data();
   // The step's ops run as one team (ops::team): a decode step is ~10 short ops per layer.
+  StepProfile* prof = S.profile;
   ops::team([&] {
+    // With a profile, the team's first thread times each op (each ends at the team's barrier).
+    const bool timed = prof && ops::team_rank() == 0;
+    double t = timed ? now_s() : 0;
+    auto done = [&](StepOp op) {
+      if (!timed) return;
+      const double t1 = now_s();
+      (*prof)[op] += t1 - t;
+      t = t1;
+    };
     ops::embedding_forward(x, P + I.lay.embed, tokens, N, C);
+    done(StepOp::embed);
     for (int64_t l = 0; l < cfg_.layers; ++l) {
       const LayerOffsets& o = I.lay.layer[l];
       ops::rmsnorm_forward(ln, nullptr, x, P + o.ln1, N, C, eps);
+      done(StepOp::norm);
       linear(qkv, ln, N, C, QKV, o.wqkv, o.bqkv, false);
-      ops::rope_apply(qkv, QKV, S.pos.data(), N, H + Hkv, D, I.rope_cos.data(), I.rope_sin.data());
-      ops::attention_cached(att, HD, qkv, QKV, qkv + HD, qkv + HD + KD, QKV, kc.k(l), kc.v(l), sh);
+      done(StepOp::qkv);
+      // RoPE on q and k inside the attention's per-sequence task (no pass of its own).
+      ops::attention_cached(att, HD, qkv, QKV, qkv + HD, qkv + HD + KD, QKV, kc.k(l), kc.v(l), sh,
+                            &rope);
+      done(StepOp::attention);
       linear(x, att, N, HD, C, o.wo, -1, true);
+      done(StepOp::out_proj);
       ops::rmsnorm_forward(ln, nullptr, x, P + o.ln2, N, C, eps);
+      done(StepOp::norm);
       linear(S.gu.data(), ln, N, C, 2 * F, o.wgu, -1, false);
+      done(StepOp::gate_up);
       ops::swiglu_forward(S.h.data(), S.gu.data(), N, F);
+      done(StepOp::swiglu);
       linear(x, S.h.data(), N, F, C, o.wdown, -1, true);
+      done(StepOp::down);
     }
     // The LM head over every row, or over each sequence's last row (all of them when every
     // sequence feeds one token, as in decode steps).
@@ -207,7 +252,9 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
       last = S.xsel.data();
     }
     ops::rmsnorm_forward(ln, nullptr, last, P + I.lay.norm, rows, C, eps);
+    done(StepOp::norm);
     linear(logits, ln, rows, C, V, I.lay.head, -1, false);
+    done(StepOp::head);
   });
 }
 

@@ -39,7 +39,6 @@ int32_t sample_token(const float* z, int64_t V, const SamplingParams& p, Rng& rn
     *model_logprob = policy_lp(best);
     return best;
   }
-  const double inv_t = 1.0 / p.temperature;
   const bool filter_k = p.top_k > 0 && p.top_k < V;
   if (!filter_k && p.top_p >= 1) {
     // Plain sampling: the policy distribution itself (weights exp((z - zmax)/T)).
@@ -57,57 +56,52 @@ int32_t sample_token(const float* z, int64_t V, const SamplingParams& p, Rng& rn
     *model_logprob = policy_lp(pick);
     return static_cast<int32_t>(pick);
   }
-  // Candidates: all tokens, or the top_k largest (ties: lower id first).
-  std::vector<int32_t> cand(static_cast<size_t>(V));
+  // Truncated: the same weights pw, restricted. Candidates: all tokens, or the top_k largest
+  // (ties: lower id first).
+  static thread_local std::vector<int32_t> cand;
+  cand.resize(static_cast<size_t>(V));
   std::iota(cand.begin(), cand.end(), 0);
   auto higher = [z](int32_t a, int32_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); };
+  double total = ptotal;
   if (filter_k) {
     std::nth_element(cand.begin(), cand.begin() + (p.top_k - 1), cand.end(), higher);
     cand.resize(static_cast<size_t>(p.top_k));
+    total = 0;
+    for (int32_t c : cand) total += pw[c];
   }
-  std::vector<double> w(cand.size());
-  double total = 0;
-  for (size_t i = 0; i < cand.size(); ++i) total += (w[i] = std::exp((z[cand[i]] - zmax) * inv_t));
+  size_t kept = cand.size();
   if (p.top_p < 1) {
-    std::vector<size_t> order(cand.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return higher(cand[a], cand[b]); });
-    double cum = 0, kept_total = 0;
-    std::vector<int32_t> kept;
-    std::vector<double> kw;
-    for (size_t i : order) {
-      kept.push_back(cand[i]);
-      kw.push_back(w[i]);
-      kept_total += w[i];
-      cum += w[i] / total;
-      if (cum >= p.top_p) break;
+    // The nucleus: the most likely candidates in order until their mass reaches top_p. Only a
+    // prefix is sorted, grown 4x until it holds the nucleus (a full sort of 49k ids per token
+    // cost more than the step's products at batch 64).
+    const size_t n = cand.size();
+    for (size_t m = std::min<size_t>(64, n);; m = std::min(n, 4 * m)) {
+      std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(m), cand.end(),
+                        higher);
+      double cum = 0, mass = 0;
+      size_t i = 0;
+      while (i < m && cum < p.top_p) mass += pw[cand[i]], cum += pw[cand[i]] / total, ++i;
+      if (cum >= p.top_p || m == n) {
+        kept = i;
+        total = mass;
+        break;
+      }
     }
-    cand = std::move(kept);
-    w = std::move(kw);
-    total = kept_total;
-  } else if (filter_k) {
+  } else {
     // Canonical order (by id) so the draw does not depend on nth_element's arrangement.
-    std::vector<size_t> order(cand.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cand[a] < cand[b]; });
-    std::vector<int32_t> c2;
-    std::vector<double> w2;
-    for (size_t i : order) c2.push_back(cand[i]), w2.push_back(w[i]);
-    cand = std::move(c2);
-    w = std::move(w2);
+    std::sort(cand.begin(), cand.end());
   }
   const double u = rng.uniform() * total;
   double cum = 0;
-  size_t pick = cand.size() - 1;
-  for (size_t i = 0; i < cand.size(); ++i) {
-    cum += w[i];
+  size_t pick = kept - 1;
+  for (size_t i = 0; i < kept; ++i) {
+    cum += pw[cand[i]];
     if (u < cum) {
       pick = i;
       break;
     }
   }
-  *behaviour_logprob = static_cast<float>(std::log(w[pick] / total));
+  *behaviour_logprob = static_cast<float>(std::log(double(pw[cand[pick]]) / total));
   *model_logprob = policy_lp(cand[pick]);
   return cand[pick];
 }

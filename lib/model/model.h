@@ -211,9 +211,9 @@ KvType kv_type_from_name(const std::string& name);  // "f32" "f16" "bf24"; throw
 class KvCache {
  public:
   KvCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, KvType type = KvType::f32);
-  // The same, with its memory (cache, packed weights, step scratch) taken from the buffers that
-  // an earlier cache of this model gave back when it was destroyed (grown only if too small), so
-  // that a Generator made per iteration maps no new memory. The model must outlive the cache.
+  // The same, with its memory (cache, step scratch) taken from the buffers that an earlier cache
+  // of this model gave back when it was destroyed (grown only if too small), so that a
+  // Generator made per iteration maps no new memory. The model must outlive the cache.
   KvCache(const Model& model, int64_t slots, int64_t capacity, KvType type = KvType::f32);
   ~KvCache();
   int64_t slots() const { return slots_; }
@@ -224,10 +224,13 @@ class KvCache {
   // transposed in tiles of 16 positions, values as [positions, D] rows.
   void* k(int64_t layer);
   void* v(int64_t layer);
-  // Copies the model's weight matrices into the layout of ops::matmul_packed, which decode
-  // steps (few rows) then use instead of sgemm; forward_cached falls back to sgemm without it.
-  // Call again after the parameters change (Generator::generate does, at every call).
-  void pack_weights(const Model& model);
+  // Makes this cache's steps use the model's weight matrices in the layout of
+  // ops::matmul_packed (decode steps: few rows) instead of sgemm. The packed copy belongs to the
+  // model and is shared by all its caches; it is packed again only when the parameters were
+  // handed out for writing (Model::params()) or the precision changed since; returns whether it
+  // packed. A step never reads a stale copy (it falls back to sgemm). Generator::generate calls
+  // it at every call.
+  bool pack_weights(const Model& model);
 
  private:
   friend class Model;
@@ -294,9 +297,43 @@ struct GenResult {
   bool open() const { return finish == Finish::segment || finish == Finish::budget; }
 };
 
+// Where a Generator's time goes, per kind of op (Generator::set_profile): wall seconds summed
+// over steps, timed on the team's first thread after each op. Every op ends at the team's
+// barrier, so an op's time includes waiting for its slowest thread. `other` is the rest of a
+// step (building the feed, bookkeeping, the team's start and end).
+enum class StepOp : int {
+  embed,
+  norm,
+  qkv,
+  rope,
+  attention,
+  out_proj,
+  gate_up,
+  swiglu,
+  down,
+  head,
+  sample,
+  other,
+  count
+};
+const char* step_op_name(StepOp op);
+struct StepProfile {
+  static constexpr int kOps = static_cast<int>(StepOp::count);
+  int64_t steps = 0, rows = 0;  // steps timed, tokens they fed
+  double seconds[kOps] = {};
+  double& operator[](StepOp op) { return seconds[static_cast<int>(op)]; }
+  double operator[](StepOp op) const { return seconds[static_cast<int>(op)]; }
+  double total() const;
+};
+
 struct GenStats {
   int64_t steps = 0, prefill_tokens = 0, decode_tokens = 0;
   int64_t kept_tokens = 0;  // context tokens taken from a kept cache instead of prefilled
+  int64_t packs = 0;        // times generate() packed the weights (they had changed)
+  // With set_profile(true): steps in which some sequence joins (its whole context is fed) and
+  // pure decode steps (one token per sequence), and the seconds spent packing weights.
+  StepProfile prefill, decode;
+  double pack_s = 0;
 };
 
 // Continuous batching: up to max_batch sequences run together; each step feeds every running
@@ -319,6 +356,9 @@ class Generator {
     int32_t slot = -1;   // the slot holding this request's kept keys and values
     int64_t tokens = 0;  // how many of its prompt + answer tokens they cover
   };
+  void reset_stats() { stats_ = GenStats(); }
+  // Times every op of every step into stats() (costs two clock reads per op).
+  void set_profile(bool on) { profile_ = on; }
 
  private:
   std::vector<Resume> kept_slots(const std::vector<GenRequest>& requests, uint64_t version) const;
@@ -326,6 +366,7 @@ class Generator {
   int64_t max_batch_, capacity_;
   KvCache cache_;
   GenStats stats_;
+  bool profile_ = false;
 };
 
 // True when the last tokens of answer[0..n) are one block of at most max_period tokens repeated

@@ -2,6 +2,8 @@
 // shapes (odd sizes, tails shorter than a vector, grouped heads, sequences of length 1).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstring>
 #include <numeric>
 
@@ -287,6 +289,26 @@ TEST_P(AttentionFwd, CachedStepEqualsStoreThenAttend) {
     EXPECT_EQ(out1, out2) << format_name(f);
     EXPECT_EQ(k1, k2) << format_name(f);
     EXPECT_EQ(v1, v2) << format_name(f);
+    // RoPE inside the step equals rope_apply on the q and k rows first (rows and cache alike).
+    const int64_t half = c.D / 2;
+    std::vector<float> cos_t(cap * half), sin_t(cap * half);
+    ops::rope_table(cos_t.data(), sin_t.data(), cap, c.D, 10000.0);
+    std::vector<float> r1 = rows, r2 = rows, out3(R * HD), out4(R * HD);
+    std::vector<unsigned char> k3(bytes), v3(bytes);
+    std::memcpy(k3.data(), old.kp(f), bytes);
+    std::memcpy(v3.data(), old.vp(f), bytes);
+    std::vector<unsigned char> k4 = k3, v4 = v3;
+    ops::rope_apply(r1.data(), ld, pos.data(), R, c.H + c.Hkv, c.D, cos_t.data(), sin_t.data());
+    ops::attention_cached(out3.data(), HD, r1.data(), ld, r1.data() + HD, r1.data() + HD + KD, ld,
+                          k3.data(), v3.data(), ks);
+    const ops::RopeArgs rope{pos.data(), cos_t.data(), sin_t.data()};
+    ops::attention_cached(out4.data(), HD, r2.data(), ld, r2.data() + HD, r2.data() + HD + KD, ld,
+                          k4.data(), v4.data(), ks, &rope);
+    EXPECT_EQ(out3, out4) << format_name(f) << " rope";
+    EXPECT_EQ(r1, r2) << format_name(f) << " rope";
+    EXPECT_EQ(k3, k4) << format_name(f) << " rope";
+    EXPECT_EQ(v3, v4) << format_name(f) << " rope";
+    if (*std::max_element(pos.begin(), pos.end()) > 0) EXPECT_NE(r1, rows) << "no rotation";
   }
 }
 

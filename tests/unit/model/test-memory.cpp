@@ -4,6 +4,9 @@
 // generates holds no gradient buffer until one is asked for, and that buffer starts at zero.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "tests/unit/model/model-test-util.h"
 
 namespace k1rl::test {
@@ -83,6 +86,55 @@ TEST(Memory, ReusedCacheMemoryChangesNoResult) {
       EXPECT_EQ(again[i].model_logprobs, fresh[i].model_logprobs) << model::kv_type_name(kv);
     }
   }
+}
+
+// The packed weights belong to the model: packed at the first generate, not again while the
+// parameters stay as they are (two Generators share them), again after params() was handed out
+// for writing, and a cache never decodes with a stale copy.
+TEST(Memory, WeightsArePackedOncePerChangeAndNeverReadStale) {
+  model::Model m(mem_config());
+  randomize(m, 5, 0.6f);
+  model::SamplingParams sp;
+  sp.temperature = 0;
+  sp.max_answer_tokens = 12;
+  model::Generator a(m, 3), b(m, 2);
+  const auto first = a.generate(reqs(3, 4), sp);
+  EXPECT_EQ(a.stats().packs, 1);
+  EXPECT_EQ(a.generate(reqs(3, 4), sp)[1].tokens, first[1].tokens);
+  EXPECT_EQ(a.stats().packs, 1);  // unchanged: not packed again
+  b.generate(reqs(2, 4), sp);
+  EXPECT_EQ(b.stats().packs, 0);  // the other Generator's copy
+  randomize(m, 8, 0.9f);          // new weights through params()
+  const auto changed = a.generate(reqs(3, 4), sp);
+  EXPECT_EQ(a.stats().packs, 2);
+  model::Model twin(mem_config());
+  randomize(twin, 8, 0.9f);
+  model::Generator t(twin, 3);
+  const auto expect = t.generate(reqs(3, 4), sp);
+  for (size_t i = 0; i < expect.size(); ++i) {
+    EXPECT_EQ(changed[i].tokens, expect[i].tokens) << i;
+    EXPECT_EQ(changed[i].model_logprobs, expect[i].model_logprobs) << i;
+  }
+  // Parameters changed after packing: a step falls back to sgemm (same logits within rounding),
+  // never the old packed copy.
+  model::KvCache cache(m, 1, 16);
+  cache.pack_weights(m);
+  std::vector<int32_t> tok{3, 7, 1}, q_cu{0, 3}, slot{0}, start{0};
+  const int64_t V = m.config().vocab;
+  std::vector<float> before(V), after(V), ref(V);
+  m.forward_cached(tok.data(), q_cu.data(), 1, slot.data(), start.data(), cache, before.data());
+  randomize(m, 5, 0.6f);
+  m.forward_cached(tok.data(), q_cu.data(), 1, slot.data(), start.data(), cache, after.data());
+  model::Model twin5(mem_config());
+  randomize(twin5, 5, 0.6f);
+  model::KvCache plain(twin5.config(), 1, 16);  // sgemm
+  twin5.forward_cached(tok.data(), q_cu.data(), 1, slot.data(), start.data(), plain, ref.data());
+  double moved = 0;
+  for (int64_t v = 0; v < V; ++v) {
+    EXPECT_NEAR(after[v], ref[v], 1e-4) << v;
+    moved = std::max(moved, double(std::fabs(after[v] - before[v])));
+  }
+  EXPECT_GT(moved, 1e-2);
 }
 
 TEST(Memory, GradientsStartAtZeroWhenFirstAskedFor) {

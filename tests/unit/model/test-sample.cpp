@@ -2,7 +2,10 @@
 // seeded draws follow the intended distribution; log-probabilities are the right ones.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
+#include <tuple>
 
 #include "lib/model/model.h"
 
@@ -69,6 +72,56 @@ TEST(Sample, FrequenciesFollowTemperatureTopKTopP) {
     float blp, mlp;
     int tok = model::sample_token(kLogits.data(), 6, sp, rng, &blp, &mlp);
     EXPECT_NEAR(blp, std::log(p[tok]), 1e-5);
+  }
+}
+
+// The nucleus over a 49k vocabulary (only a prefix is sorted) against the rule written out with
+// a full sort: same token and behaviour log-prob on every draw, with and without top_k.
+int32_t full_sort_sample(const std::vector<float>& z, const model::SamplingParams& p, Rng& rng,
+                         float* blp) {
+  const int64_t V = static_cast<int64_t>(z.size());
+  std::vector<int32_t> ids(V);
+  for (int64_t i = 0; i < V; ++i) ids[i] = static_cast<int32_t>(i);
+  auto higher = [&](int32_t a, int32_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); };
+  std::sort(ids.begin(), ids.end(), higher);
+  if (p.top_k > 0) ids.resize(p.top_k);
+  const double zmax = z[ids[0]];
+  std::vector<double> w;
+  double total = 0;
+  for (int32_t i : ids) total += w.emplace_back(std::exp((z[i] - zmax) / p.temperature));
+  size_t kept = 0;
+  double cum = 0, mass = 0;
+  while (kept < ids.size() && cum < p.top_p) mass += w[kept], cum += w[kept] / total, ++kept;
+  const double u = rng.uniform() * mass;
+  double c = 0;
+  for (size_t i = 0; i < kept; ++i)
+    if (u < (c += w[i])) {
+      *blp = static_cast<float>(std::log(w[i] / mass));
+      return ids[i];
+    }
+  *blp = static_cast<float>(std::log(w[kept - 1] / mass));
+  return ids[kept - 1];
+}
+
+TEST(Sample, TopPOverALargeVocabularyEqualsAFullSort) {
+  const int64_t V = 49152;
+  std::mt19937 gen(3);
+  std::normal_distribution<float> d(0.f, 3.f);
+  for (const auto& [t, top_p, top_k] : std::vector<std::tuple<double, double, int64_t>>{
+           {1.0, 0.9, 0}, {0.7, 0.95, 0}, {1.3, 0.5, 0}, {1.0, 0.9, 200}, {2.0, 0.99, 0}}) {
+    model::SamplingParams sp;
+    sp.temperature = t, sp.top_p = top_p, sp.top_k = top_k;
+    for (int row = 0; row < 20; ++row) {
+      std::vector<float> z(V);
+      for (auto& x : z) x = d(gen);
+      z[row * 7] = z[row * 7 + 1] = 9.f;  // a tie at the top
+      Rng a(100 + row), b(100 + row);
+      float blp, mlp, ref_blp;
+      const int32_t got = model::sample_token(z.data(), V, sp, a, &blp, &mlp);
+      const int32_t want = full_sort_sample(z, sp, b, &ref_blp);
+      EXPECT_EQ(got, want) << "T " << t << " top_p " << top_p << " top_k " << top_k;
+      EXPECT_NEAR(blp, ref_blp, 1e-5);
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -84,6 +86,61 @@ std::string load_average() {
   return one.empty() ? "?" : one;
 }
 }  // namespace
+
+Coprocess::Coprocess(const std::vector<std::string>& argv) {
+  int to[2], from[2];
+  std::signal(SIGPIPE, SIG_IGN);  // a reference that died must not take us down when we write
+  if (argv.empty() || pipe(to) != 0) return;
+  if (pipe(from) != 0) {
+    close(to[0]), close(to[1]);
+    return;
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(to[0], 0);
+    dup2(from[1], 1);
+    close(to[0]), close(to[1]), close(from[0]), close(from[1]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(to[0]), close(from[1]);
+  if (pid < 0) {
+    close(to[1]), close(from[0]);
+    return;
+  }
+  pid_ = pid;
+  in_ = fdopen(to[1], "w");
+  out_ = fdopen(from[0], "r");
+}
+
+Coprocess::~Coprocess() {
+  if (in_) std::fclose(in_);
+  if (out_) std::fclose(out_);
+  if (pid_ > 0) waitpid(pid_, nullptr, 0);
+}
+
+std::string Coprocess::read_line() {
+  if (!out_) return "";
+  std::string line;
+  int c;
+  while ((c = std::fgetc(out_)) != EOF && c != '\n') line += static_cast<char>(c);
+  if (c == EOF && line.empty()) {
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  return line;
+}
+
+std::string Coprocess::ask(const std::string& request) {
+  if (!in_ || pid_ <= 0) return "";
+  std::fprintf(in_, "%s\n", request.c_str());
+  std::fflush(in_);
+  return read_line();
+}
 
 Usage Usage::operator-(const Usage& o) const {
   Usage d = *this;

@@ -64,6 +64,26 @@ class Meter {
   Usage self0_, kids0_;
 };
 
+// A reference program kept running between measurements, so that its runs can interleave with
+// ours and both see the same load on shared cores: one request line to its stdin, one reply
+// line back from its stdout (its stderr goes to ours). The environment is inherited unchanged.
+class Coprocess {
+ public:
+  explicit Coprocess(const std::vector<std::string>& argv);
+  ~Coprocess();  // closes its stdin and waits for it
+  Coprocess(const Coprocess&) = delete;
+  Coprocess& operator=(const Coprocess&) = delete;
+  bool running() const { return pid_ > 0; }
+  // Sends `request` (a newline is added) and returns the next line of its output without the
+  // newline; "" when it has died (running() is then false).
+  std::string ask(const std::string& request);
+  std::string read_line();  // the next line (e.g. a greeting), "" at its end
+
+ private:
+  int pid_ = -1;
+  FILE *in_ = nullptr, *out_ = nullptr;
+};
+
 // The final JSON line, keys in the order added.
 class JsonLine {
  public:
