@@ -97,7 +97,7 @@ def main():
     for algo, series in sorted(runs.items()):
         bands = {key: band(series, key) for key, _ in PANELS}
         for i in range(len(bands[PANELS[0][0]][0])):
-            cells = [f"{bands[k][0][i]:.3f} [{bands[k][1][i]:.3f}, {bands[k][2][i]:.3f}]"
+            cells = [f"{bands[k][0][i]:.3g} [{bands[k][1][i]:.3g}, {bands[k][2][i]:.3g}]"
                      for k, _ in PANELS]
             print(f"| {algo} | {i} | " + " | ".join(cells) + " |")
     print(f"{PROG}: wrote {png}", file=sys.stderr)
