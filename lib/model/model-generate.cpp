@@ -2,7 +2,6 @@
 // sequence's whole context, the others' last sampled token), samples one token per sequence
 // from its own stream, retires finished sequences and admits waiting ones into free slots.
 #include <algorithm>
-#include <chrono>
 #include <limits>
 #include <map>
 
@@ -62,10 +61,6 @@ std::vector<Generator::Resume> Generator::kept_slots(const std::vector<GenReques
 }
 
 namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 struct Running {
   size_t req;
   int32_t slot;
@@ -86,10 +81,10 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
   KvCache::Scratch& S = *cache_.scratch_;
   const uint64_t version = model_.weights_version();
   {
-    const double t0 = now_s();
+    const double t0 = seconds_since_start();
     if (cache_.pack_weights(model_)) {  // the parameters changed since the last pack
       ++stats_.packs;
-      if (profile_) stats_.pack_s += now_s() - t0;
+      if (profile_) stats_.pack_s += seconds_since_start() - t0;
     }
   }
   std::vector<GenResult> res(requests.size());
@@ -141,7 +136,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
   };
 
   while (true) {
-    const double step_t0 = profile_ ? now_s() : 0;
+    const double step_t0 = profile_ ? seconds_since_start() : 0;
     // Admit waiting requests in order: into their kept slot, or a free one.
     while (next < requests.size() && budget > 0) {
       const Resume& kept = resume[next];
@@ -203,7 +198,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
                           logits.data());
     cache_.scratch_->profile = nullptr;
     ++stats_.steps;
-    const double sample_t0 = prof ? now_s() : 0;
+    const double sample_t0 = prof ? seconds_since_start() : 0;
 
     // The first min(B, budget) sequences sample, each from its own logits and stream (in
     // parallel); the rest of this step's sequences wait, open, for a later call.
@@ -213,7 +208,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
     for (int64_t b = 0; b < samplers; ++b)
       drawn[b].tok =
           sample_token(logits.data() + b * V, V, params, run[b].rng, &drawn[b].blp, &drawn[b].mlp);
-    if (prof) (*prof)[StepOp::sample] += now_s() - sample_t0;
+    if (prof) (*prof)[StepOp::sample] += seconds_since_start() - sample_t0;
     for (int64_t b = 0; b < B; ++b) {
       Running& s = run[b];
       (s.feed.size() > 1 || s.cached == 0 ? stats_.prefill_tokens : stats_.decode_tokens) +=
@@ -248,7 +243,8 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
     run.erase(
         std::remove_if(run.begin(), run.end(), [](const Running& s) { return s.req == SIZE_MAX; }),
         run.end());
-    if (prof) (*prof)[StepOp::other] += (now_s() - step_t0) - (prof->total() - timed0);
+    if (prof)
+      (*prof)[StepOp::other] += (seconds_since_start() - step_t0) - (prof->total() - timed0);
   }
   // Requests never admitted (budget spent) stay open with no new tokens.
   for (; next < requests.size(); ++next) {

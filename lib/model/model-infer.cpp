@@ -2,7 +2,6 @@
 // token per decode step) run in one packed forward that appends their keys/values to the KV
 // cache and attends over everything cached for that sequence. Same ops as training.
 #include <algorithm>
-#include <chrono>
 
 #include "kernels/ops.h"
 #include "lib/model/model-impl.h"
@@ -10,10 +9,6 @@
 namespace k1rl::model {
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 ops::KvFormat kv_format(KvType t) {
   switch (t) {
@@ -210,10 +205,10 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   ops::team([&] {
     // With a profile, the team's first thread times each op (each ends at the team's barrier).
     const bool timed = prof && ops::team_rank() == 0;
-    double t = timed ? now_s() : 0;
+    double t = timed ? seconds_since_start() : 0;
     auto done = [&](StepOp op) {
       if (!timed) return;
-      const double t1 = now_s();
+      const double t1 = seconds_since_start();
       (*prof)[op] += t1 - t;
       t = t1;
     };
