@@ -29,4 +29,13 @@ inline Shape shape(const char* name) {
   return {"M", c, 256, 4};
 }
 
+// Model FLOPs of one training token (3x the forward: matmuls + causal attention at length T, and
+// the LM head).
+inline double train_flops_per_token(const model::ModelConfig& c, int64_t T) {
+  const double C = c.dim, D = c.head_dim(), H = c.heads, Hkv = c.kv_heads, F = c.ffn_dim;
+  const double mm = 2 * (C * (H + 2 * Hkv) * D + H * D * C + C * 2 * F + F * C);
+  const double attn = 2 * 2 * H * D * (T + 1) / 2.0;  // scores + values, average causal length
+  return 3 * (c.layers * (mm + attn) + 2 * C * c.vocab);
+}
+
 }  // namespace k1rl::bench

@@ -4,9 +4,12 @@
 // prefill rows (one new token: prompt tokens/s) and generation rows at batch 1, 32 and 64 (new
 // tokens/s, prefill included, as a caller of generate() sees it), each checking that every row's
 // tokens equal transformers'. Then where a step's time goes, per op (GenStats profile), and with
-// --profile-shapes the same for the DESIGN.md shapes S and M (random weights, ours only).
-// Usage: k1rl-bench-byom [--gguf PATH] [--new N] [--reps R] [--no-torch] [--profile-shapes]
-//        [--quick] [--threads N]   (ends with a JSON line)
+// --profile-shapes the same for the DESIGN.md shapes S and M (random weights, ours only). Last,
+// the training row (train-row.h): forward, backward and AdamW on one packed batch, with GFLOP/s
+// and the fraction of the same run's sgemm peak.
+// Usage: k1rl-bench-byom [--gguf PATH] [--new N] [--reps R] [--train-batch B] [--train-seq T]
+//        [--train-steps S] [--no-torch] [--profile-shapes] [--quick] [--threads N]
+//        (ends with a JSON line)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -21,7 +24,9 @@
 #include "lib/json/json.h"
 #include "lib/model/model.h"
 #include "tools/bench/byom/gen-profile.h"
+#include "tools/bench/byom/train-row.h"
 #include "tools/bench/common/bench.h"
+#include "tools/bench/shapes.h"
 
 using namespace k1rl;
 
@@ -104,19 +109,39 @@ int main(int argc, char** argv) {
   bench::Driver d("byom", "greedy generation of SmolLM2-135M-Instruct next to transformers");
   std::string gguf = std::string(K1RL_BYOM_ROOT) + "/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf";
   int64_t fresh = 32;
-  int reps = 3;
+  int reps = 3, train_steps = 3;
+  int64_t train_batch = 16, train_seq = 128;
   bool no_torch = false, shapes = false;
+  std::string only;
   d.options().add_options()("gguf", bench::po::value(&gguf)->default_value(gguf), "the model")(
       "new", bench::po::value(&fresh)->default_value(fresh),
       "new tokens per sequence (--quick: 4)")(
       "reps", bench::po::value(&reps)->default_value(reps),
       "calls per row and program, interleaved; the fastest counts (--quick: 1)")(
+      "train-batch", bench::po::value(&train_batch)->default_value(train_batch),
+      "sequences in the training row's packed batch, 0 = no training row (--quick: 2)")(
+      "train-seq", bench::po::value(&train_seq)->default_value(train_seq),
+      "tokens per sequence of the training row (--quick: 32)")(
+      "train-steps", bench::po::value(&train_steps)->default_value(train_steps),
+      "timed training steps of each program after one warm-up; the fastest counts (--quick: 1)")(
+      "only", bench::po::value(&only), "gen|train: only the generation rows or the training row")(
       "no-torch", bench::po::bool_switch(&no_torch), "skip the transformers reference")(
       "profile-shapes", bench::po::bool_switch(&shapes),
       "also the per-op profile of the DESIGN.md shapes S and M (ours, random weights)");
   if (!d.parse(argc, argv)) return d.exit_code();
   if (d.quick() && !d.given("new")) fresh = 4;
   if (d.quick() && !d.given("reps")) reps = 1;
+  if (d.quick() && !d.given("train-batch")) train_batch = 2;
+  if (d.quick() && !d.given("train-seq")) train_seq = 32;
+  if (d.quick() && !d.given("train-steps")) train_steps = 1;
+  train_seq = std::clamp<int64_t>(train_seq, 2, 512);
+  train_steps = std::max(train_steps, 1);
+  if (!only.empty() && only != "gen" && only != "train") {
+    std::fprintf(stderr, "k1rl-bench-byom: error: --only %s: use gen or train\n", only.c_str());
+    return 64;
+  }
+  const bool gen_rows = only != "train";
+  if (only == "gen") train_batch = 0;
   fresh = std::max<int64_t>(fresh, 2);
   reps = std::max(reps, 1);
   try {
@@ -145,13 +170,14 @@ int main(int argc, char** argv) {
         std::printf("reference: %s\n", hello.c_str());
       }
     }
-    const std::vector<int64_t> batches = {1, 32, 64};
+    const std::vector<int64_t> batches =
+        gen_rows ? std::vector<int64_t>{1, 32, 64} : std::vector<int64_t>{};
     std::map<int64_t, std::unique_ptr<model::Generator>> gens;
     for (int64_t b : batches) gens[b] = std::make_unique<model::Generator>(net, b, P + fresh);
 
     // Warm-up, untimed: our weights are packed once (until they change), each program's first
     // call allocates.
-    {
+    if (gen_rows) {
       const double t0 = now();
       gens[1]->set_profile(true);
       run_ours(*gens[1], prompt, 1, 2);
@@ -163,7 +189,8 @@ int main(int argc, char** argv) {
     }
 
     std::vector<Row> rows;
-    for (int64_t b : {1, 32}) rows.push_back({strfmt("prefill b%lld", (long long)b), b, 1, true});
+    for (int64_t b : batches)
+      if (b <= 32) rows.push_back({strfmt("prefill b%lld", (long long)b), b, 1, true});
     for (int64_t b : batches)
       rows.push_back({strfmt("generate b%lld", (long long)b), b, fresh, false});
     for (Row& r : rows) {
@@ -198,10 +225,11 @@ int main(int argc, char** argv) {
 
     // Tokens per second: prompt tokens for prefill rows, new tokens for generation rows.
     auto tokens = [&](const Row& r) { return double(r.batch * (r.prefill ? P : r.fresh)); };
-    std::printf("\n%-12s %11s %11s %7s %13s %13s %7s %s\n", "row", "k1rl tok/s", "torch tok/s",
-                "ratio", "k1rl cpu ms", "torch cpu ms", "cpu x", "same tokens");
+    if (gen_rows)
+      std::printf("\n%-12s %11s %11s %7s %13s %13s %7s %s\n", "row", "k1rl tok/s", "torch tok/s",
+                  "ratio", "k1rl cpu ms", "torch cpu ms", "cpu x", "same tokens");
     std::map<std::string, double> ratio, cpu_ratio, ours_rate, torch_rate;
-    bool same_all = true;
+    bool same_all = gen_rows;
     for (const Row& r : rows) {
       const double n = tokens(r);
       ours_rate[r.name] = n / r.ours.seconds;
@@ -222,6 +250,7 @@ int main(int argc, char** argv) {
       const Row *g = nullptr, *p = nullptr;
       for (const Row& r : rows)
         if (r.batch == b) (r.prefill ? p : g) = &r;
+      if (!g || !p) continue;
       const double n = double(b * (fresh - 1));
       const double o = n / std::max(1e-9, g->ours.seconds - p->ours.seconds);
       const double t = g->torch_ran && p->torch_ran
@@ -232,44 +261,79 @@ int main(int argc, char** argv) {
           "%-12s %11.1f %11.1f %7.2f   (generate less prefill, new tokens after the first)\n",
           strfmt("decode b%lld", (long long)b).c_str(), o, t, decode_ratio[b]);
     }
-    std::printf(
-        "(ratio = k1rl/torch tokens per second; cpu ms = CPU milliseconds per token; "
-        "cpu x = torch/k1rl CPU time)\n");
+    if (gen_rows)
+      std::printf(
+          "(ratio = k1rl/torch tokens per second; cpu ms = CPU milliseconds per token; "
+          "cpu x = torch/k1rl CPU time)\n");
 
     std::vector<bench::ProfileColumn> cols;
     for (const Row& r : rows)
       if (!r.prefill) cols.push_back({r.name, r.ours.stats.decode});
     for (const Row& r : rows)
       if (r.prefill && r.batch == 32) cols.push_back({r.name, r.ours.stats.prefill});
-    bench::print_profile("SmolLM2-135M-Instruct", cols);
+    if (!cols.empty()) bench::print_profile("SmolLM2-135M-Instruct", cols);
     if (shapes)
       for (const char* s : {"S", "M"}) bench::profile_shape(s, P, fresh, batches);
 
-    d.json()
-        .str("bench", "byom")
-        .integer("prompt_tokens", P)
-        .integer("new_tokens", fresh)
-        .num("k1rl_tok_s_b1", ours_rate["generate b1"], 2)
-        .num("k1rl_tok_s_b32", ours_rate["generate b32"], 2)
-        .num("k1rl_tok_s_b64", ours_rate["generate b64"], 2)
-        .num("torch_tok_s_b1", torch_rate["generate b1"], 2)
-        .num("torch_tok_s_b32", torch_rate["generate b32"], 2)
-        .num("torch_tok_s_b64", torch_rate["generate b64"], 2)
-        .num("gen_ratio_b1", ratio["generate b1"], 3)
-        .num("gen_ratio_b32", ratio["generate b32"], 3)
-        .num("gen_ratio_b64", ratio["generate b64"], 3)
-        .num("gen_cpu_ratio_b1", cpu_ratio["generate b1"], 3)
-        .num("gen_cpu_ratio_b32", cpu_ratio["generate b32"], 3)
-        .num("gen_cpu_ratio_b64", cpu_ratio["generate b64"], 3)
-        .num("k1rl_prefill_tok_s_b1", ours_rate["prefill b1"], 2)
-        .num("k1rl_prefill_tok_s_b32", ours_rate["prefill b32"], 2)
-        .num("torch_prefill_tok_s_b1", torch_rate["prefill b1"], 2)
-        .num("torch_prefill_tok_s_b32", torch_rate["prefill b32"], 2)
-        .num("prefill_ratio_b1", ratio["prefill b1"], 3)
-        .num("prefill_ratio_b32", ratio["prefill b32"], 3)
-        .num("decode_ratio_b1", decode_ratio[1], 3)
-        .num("decode_ratio_b32", decode_ratio[32], 3)
-        .boolean("same_tokens", same_all);
+    // Training last: it changes both programs' weights.
+    bench::TrainRow tr;
+    bench::JsonLine tj;
+    if (train_batch > 0) {
+      const double peak = d.gemm_peak();
+      tr = bench::run_train_row(net, ref.get(), train_batch, train_seq, train_steps);
+      d.record(tr.ours_phase);
+      if (tr.torch_ran) d.record(tr.torch_phase);
+      const double fl = tr.tokens() * bench::train_flops_per_token(net.config(), train_seq) / 1e9;
+      const double og = fl / tr.ours_s, tg = tr.torch_ran ? fl / tr.torch_s : 0;
+      std::printf(
+          "\ntrain %lld x %lld tokens (forward, backward, AdamW): k1rl %.1f tok/s %.1f GFLOP/s "
+          "(%.0f%% of sgemm peak %.0f), torch %.1f tok/s %.1f GFLOP/s, ratio %.2f, CPU s/step "
+          "%.2f vs %.2f, losses %s (max relative difference %.1e; ours %.4f -> %.4f)\n",
+          (long long)train_batch, (long long)train_seq, tr.tokens() / tr.ours_s, og,
+          100 * og / peak, peak, tr.torch_ran ? tr.tokens() / tr.torch_s : 0, tg,
+          bench::ratio(og, tg), tr.ours_cpu_s, tr.torch_cpu_s,
+          !tr.torch_ran  ? "not compared"
+          : tr.same_loss ? "agree"
+                         : "DIFFER",
+          tr.max_loss_rel_diff, tr.loss_first, tr.loss_last);
+      tj.integer("train_tokens", int64_t(tr.tokens()))
+          .num("k1rl_train_tok_s", tr.tokens() / tr.ours_s, 2)
+          .num("torch_train_tok_s", tr.torch_ran ? tr.tokens() / tr.torch_s : 0, 2)
+          .num("train_ratio", bench::ratio(og, tg), 3)
+          .num("k1rl_train_gflops", og, 1)
+          .num("torch_train_gflops", tg, 1)
+          .num("train_peak_frac", og / peak, 3)
+          .num("train_loss_rel_diff", tr.max_loss_rel_diff, 6)
+          .boolean("train_same_loss", tr.same_loss);
+    }
+
+    d.json().str("bench", "byom");
+    if (gen_rows)
+      d.json()
+          .integer("prompt_tokens", P)
+          .integer("new_tokens", fresh)
+          .num("k1rl_tok_s_b1", ours_rate["generate b1"], 2)
+          .num("k1rl_tok_s_b32", ours_rate["generate b32"], 2)
+          .num("k1rl_tok_s_b64", ours_rate["generate b64"], 2)
+          .num("torch_tok_s_b1", torch_rate["generate b1"], 2)
+          .num("torch_tok_s_b32", torch_rate["generate b32"], 2)
+          .num("torch_tok_s_b64", torch_rate["generate b64"], 2)
+          .num("gen_ratio_b1", ratio["generate b1"], 3)
+          .num("gen_ratio_b32", ratio["generate b32"], 3)
+          .num("gen_ratio_b64", ratio["generate b64"], 3)
+          .num("gen_cpu_ratio_b1", cpu_ratio["generate b1"], 3)
+          .num("gen_cpu_ratio_b32", cpu_ratio["generate b32"], 3)
+          .num("gen_cpu_ratio_b64", cpu_ratio["generate b64"], 3)
+          .num("k1rl_prefill_tok_s_b1", ours_rate["prefill b1"], 2)
+          .num("k1rl_prefill_tok_s_b32", ours_rate["prefill b32"], 2)
+          .num("torch_prefill_tok_s_b1", torch_rate["prefill b1"], 2)
+          .num("torch_prefill_tok_s_b32", torch_rate["prefill b32"], 2)
+          .num("prefill_ratio_b1", ratio["prefill b1"], 3)
+          .num("prefill_ratio_b32", ratio["prefill b32"], 3)
+          .num("decode_ratio_b1", decode_ratio[1], 3)
+          .num("decode_ratio_b32", decode_ratio[32], 3)
+          .boolean("same_tokens", same_all);
+    d.json().append(tj);
     d.finish();
   } catch (const Error& e) {
     std::fprintf(stderr, "k1rl-bench-byom: error: %s\n", e.line().c_str());

@@ -4,7 +4,13 @@
 # them), greedy generate() with its KV cache, inference_mode, the driver's thread count
 # (OMP_NUM_THREADS). Prints {"ready": true} once loaded, then answers each request line
 #   BATCH NEW_TOKENS PROMPT_IDS(comma-separated)
-# with one JSON line: the call's wall seconds, every row's new tokens, and its getrusage.
+# with one JSON line: the call's wall seconds, every row's new tokens, and its getrusage; and
+#   train BATCH SEQ TOKEN_IDS(BATCH*SEQ, comma-separated)
+# with one training step on that packed batch (train mode, labels = the inputs shifted, as a TRL
+# or Trainer user runs it: forward, backward, clip_grad_norm_ 1.0, AdamW(foreach=True) with the
+# RL config's lr 1e-5, betas (0.9, 0.95), no weight decay; the optimizer is built by the first
+# call): its seconds, the loss of its forward and its getrusage. Training changes the weights, so
+# the driver sends train requests after every generate request.
 # Usage: torch_byom.py MODEL.gguf   (requests on stdin)
 import functools
 import json
@@ -30,8 +36,37 @@ model = reference_model(sys.argv[1])
 model.generation_config.eos_token_id = None
 print(json.dumps({"ready": True, "torch": torch.__version__, "transformers": transformers.__version__,
                   "threads": torch.get_num_threads()}), flush=True)
+opt = None
+
+
+def train_step(b, t, ids):
+    global opt
+    if opt is None:
+        model.train()
+        model.config.use_cache = False
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), weight_decay=0.0,
+                                foreach=True)
+    x = torch.tensor([int(v) for v in ids.split(",")]).view(b, t)
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    opt.zero_grad(set_to_none=True)
+    loss = model(input_ids=x, labels=x, use_cache=False).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    dt = time.perf_counter() - t0
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    use = dict(wall_s=dt, user_s=r.ru_utime - r0.ru_utime, sys_s=r.ru_stime - r0.ru_stime,
+               minflt=r.ru_minflt - r0.ru_minflt, majflt=r.ru_majflt - r0.ru_majflt)
+    return {"seconds": dt, "loss": loss.item(), "rusage": use}
+
+
 for line in sys.stdin:
     if not line.strip():
+        continue
+    if line.startswith("train "):
+        _, b, t, ids = line.split()
+        print(json.dumps(train_step(int(b), int(t), ids)), flush=True)
         continue
     b, new, ids = line.split()
     b, new, prompt = int(b), int(new), [int(x) for x in ids.split(",")]

@@ -9,13 +9,6 @@
 
 namespace k1rl::bench {
 
-double train_flops_per_token(const model::ModelConfig& c, int64_t T) {
-  const double C = c.dim, D = c.head_dim(), H = c.heads, Hkv = c.kv_heads, F = c.ffn_dim;
-  const double mm = 2 * (C * (H + 2 * Hkv) * D + H * D * C + C * 2 * F + F * C);
-  const double attn = 2 * 2 * H * D * (T + 1) / 2.0;  // scores + values, average causal length
-  return 3 * (c.layers * (mm + attn) + 2 * C * c.vocab);
-}
-
 TrainResult bench_train(const Shape& s, int steps) {
   model::Model m(s.cfg);
   m.init_params(1);

@@ -11,9 +11,6 @@
 
 namespace k1rl::bench {
 
-// Model FLOPs of one training token (3x the forward: matmuls + causal attention at length T).
-double train_flops_per_token(const model::ModelConfig& c, int64_t T);
-
 struct TrainResult {
   double tokens_per_s, gflops, loss0, loss1, cpu_per_step;
   Phase phase;  // the timed steps
