@@ -1,4 +1,5 @@
 // Logging to stderr with an app/rank/time prefix, and the progress line for long work.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,6 +33,13 @@ bool all_ranks() {
   return env && *env == '1';
 }
 }  // namespace
+
+ProcessUsage process_usage() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
+  return {sec(ru.ru_utime), sec(ru.ru_stime), ru.ru_minflt, ru.ru_majflt, ru.ru_maxrss};
+}
 
 double seconds_since_start() {
   return std::chrono::duration<double>(Clock::now() - g_start).count();

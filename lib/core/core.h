@@ -89,6 +89,14 @@ void log_msg(LogLevel level, const char* fmt, ...) __attribute__((format(printf,
 #define K1RL_LOG_DEBUG(...) ::k1rl::log_msg(::k1rl::LogLevel::debug, __VA_ARGS__)
 double seconds_since_start();  // wall seconds since the process started logging
 
+// What this process has used so far, all threads (getrusage): CPU seconds in user space and in
+// the kernel, minor and major page faults, peak resident set.
+struct ProcessUsage {
+  double user_s = 0, sys_s = 0;
+  int64_t minflt = 0, majflt = 0, maxrss_kb = 0;
+};
+ProcessUsage process_usage();
+
 // A progress line for long work: at most one line every `every_s` seconds (and one at the end),
 // "<label> 120/400 (30%) 52.1 items/s ETA 5s"; rewrites one line in place on a terminal.
 class Progress {

@@ -227,6 +227,15 @@ io::Row record_iteration(const RunDir& run, io::Row row, const RolloutTimes& rol
                                                   {"rollout_wait_s", rollout.wait_s}};
   for (const auto& [k, v] : parts)
     if (std::isfinite(v)) row[k] = v;
+  // This process's resource use since its previous iteration row (local: the whole loop).
+  static ProcessUsage last;
+  const ProcessUsage u = process_usage();
+  row["proc_user_s"] = u.user_s - last.user_s;
+  row["proc_sys_s"] = u.sys_s - last.sys_s;
+  row["proc_minflt"] = static_cast<double>(u.minflt - last.minflt);
+  row["proc_majflt"] = static_cast<double>(u.majflt - last.majflt);
+  row["proc_maxrss_mb"] = static_cast<double>(u.maxrss_kb) / 1024.0;
+  last = u;
   io::append_rows(run.metrics(), "metrics/1", "iteration", {row});
   K1RL_LOG_INFO("%s%s", summary_line(row).c_str(),
                 policy == iteration

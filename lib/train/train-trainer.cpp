@@ -106,7 +106,8 @@ void Trainer::save(int64_t iteration) {
     const RunDir run = RunDir::from(cfg_);
     io::make_dirs(run.ckpt_dir());
     model::TrainState st{step_, iteration, rng_.state()};
-    model::save_checkpoint(run.ckpt(iteration), *model_, opt_.get(), st);
+    model::save_checkpoint(run.ckpt(iteration), *model_, keeps_optimizer() ? opt_.get() : nullptr,
+                           st);
     io::publish_text(run.ckpt_latest(), RunDir::ckpt_name(iteration) + "\n");
   }
   if (size_ > 1) K1RL_MPI_CHECK(MPI_Barrier(comm_));
@@ -117,7 +118,8 @@ void Trainer::load_weights(const std::string& path) {
 }
 
 void Trainer::load(const std::string& path) {
-  model::TrainState st = model::load_checkpoint(path, *model_, opt_.get());
+  model::TrainState st =
+      model::load_checkpoint(path, *model_, keeps_optimizer() ? opt_.get() : nullptr);
   step_ = st.step;
   if (st.rng_state.size() == 4) rng_.set_state(st.rng_state);
 }

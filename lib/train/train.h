@@ -87,13 +87,17 @@ class Trainer {
 
   // ckpt/it_<iteration>.h5 and latest (rank 0 writes). Every rank first checks its weights and
   // optimizer state finite (NumericError, nothing published otherwise), so `latest` only ever
-  // names a finite checkpoint.
+  // names a finite checkpoint. The AdamW moments are stored only when a later step uses them
+  // (keeps_optimizer): with train.reset_optimizer (k1.5's default) every RL iteration starts
+  // them afresh, and SFT, DPO and shortest-rejection runs end at their checkpoint, so writing
+  // them would triple each checkpoint (SmolLM2: 0.54 instead of 1.9 GB) for nothing.
   void save(int64_t iteration);
+  bool keeps_optimizer() const { return tc_.mode == "rl" && !tc_.reset_optimizer; }
   // Loads the checkpoint `latest` names; when that one is corrupt, truncated or not finite, the
   // newest older intact one (a warning names the bad file; rank 0 points latest at the one
   // loaded). Returns its iteration, -1 when ckpt/ holds no checkpoint; IoError when none loads.
   int64_t resume(const RunDir& run);
-  void load(const std::string& path);          // parameters, optimizer state, step, RNG
+  void load(const std::string& path);  // parameters, optimizer state (keeps_optimizer), step, RNG
   void load_weights(const std::string& path);  // parameters only (a fresh run's starting point)
   int64_t step() const { return step_; }
 

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "lib/app/app.h"
+#include "lib/io/io.h"
 #include "lib/rollout/rollout.h"
+#include "lib/rundir/rundir.h"
 #include "lib/train/train.h"
 
 using namespace k1rl;
@@ -88,4 +90,30 @@ TEST(TrainGroups, RefusesTheSameAnswerTwice) {
   auto rows = groups(cfg, t.model(), 0, 0);
   rows[1].sample = rows[0].sample;  // four rows, three distinct samples
   EXPECT_NE(error_of(t, rows).find("3 distinct samples"), std::string::npos);
+}
+
+// The AdamW moments go into a checkpoint only when the next iteration uses them: k1.5's
+// reset_optimizer (the default) resets them at every iteration start.
+TEST(TrainCheckpoint, OptimizerStateIsStoredOnlyWhenItIsNotReset) {
+  for (const bool reset : {true, false}) {
+    ConfigSpec spec;
+    declare_all_options(spec);
+    const std::string dir = testing::TempDir() + "/k1rl-ckpt-optim-" + std::to_string(reset);
+    const Config cfg = Config::parse(
+        spec, "", "test",
+        {"--model.dim=32", "--model.layers=1", "--model.heads=2", "--model.kv_heads=1",
+         "--model.ffn_dim=64", "--model.max_seq=48", "--run.dir=" + dir,
+         std::string("--train.reset_optimizer=") + (reset ? "true" : "false")});
+    train::Trainer t(cfg, MPI_COMM_NULL);
+    EXPECT_EQ(t.keeps_optimizer(), !reset);
+    t.save(0);
+    const std::string path = RunDir::from(cfg).ckpt(0);
+    {
+      io::H5Reader f(path, "checkpoint", 1);
+      EXPECT_EQ(io::has_link(f.root(), "optim"), !reset) << path;
+      EXPECT_TRUE(io::has_link(f.root(), "params"));
+    }
+    train::Trainer again(cfg, MPI_COMM_NULL);
+    EXPECT_EQ(again.resume(RunDir::from(cfg)), 0);  // loads with or without the moments
+  }
 }

@@ -85,7 +85,8 @@ TrainRow run_train_row(model::Model& net, Coprocess* ref, int64_t batch, int64_t
     }
     if (i == 0) continue;
     row.ours_phase.wall_s += o.seconds, row.ours_phase.usage += o.usage;
-    if (o.seconds < row.ours_s) row.ours_s = o.seconds, row.ours_cpu_s = o.usage.user_s + o.usage.sys_s;
+    if (o.seconds < row.ours_s)
+      row.ours_s = o.seconds, row.ours_cpu_s = o.usage.user_s + o.usage.sys_s;
     if (ran) {
       row.torch_ran = true;
       row.torch_phase.wall_s += t.seconds, row.torch_phase.usage += t.usage;

@@ -15,10 +15,10 @@ namespace k1rl::bench {
 
 struct TrainRow {
   int64_t batch = 0, seq = 0;
-  double ours_s = 0, torch_s = 0;         // fastest timed step of each
+  double ours_s = 0, torch_s = 0;          // fastest timed step of each
   double ours_cpu_s = 0, torch_cpu_s = 0;  // CPU seconds of that step
-  double max_loss_rel_diff = 0;           // over every step, warm-up included
-  double loss_first = 0, loss_last = 0;   // ours
+  double max_loss_rel_diff = 0;            // over every step, warm-up included
+  double loss_first = 0, loss_last = 0;    // ours
   bool torch_ran = false, same_loss = false;
   Phase ours_phase, torch_phase;  // the timed steps
   double tokens() const { return double(batch * seq); }
