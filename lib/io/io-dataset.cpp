@@ -67,6 +67,9 @@ void write_dataset(hid_t loc, const std::string& name, const T* data,
   Hid d(K1RL_H5_CHECK(
       H5Dcreate2(loc, name.c_str(), H5Type<T>::file(), space, lcpl, dcpl, H5P_DEFAULT)));
   if (total > 0) K1RL_H5_CHECK(H5Dwrite(d, H5Type<T>::mem(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  // Closing writes the chunks still in the dataset's cache: on a full disk that fails, and the
+  // data would be missing from a file that might still be published.
+  K1RL_H5_CHECK(H5Dclose(d.release()));
 }
 
 std::vector<uint64_t> dataset_dims(hid_t loc, const std::string& name) {

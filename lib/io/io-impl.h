@@ -1,6 +1,8 @@
 // Internals shared by the io-*.cpp files: the HDF5 type of each element type, file names.
 #pragma once
 
+#include <sys/types.h>
+
 #include "lib/io/io.h"
 
 namespace k1rl::io {
@@ -8,6 +10,13 @@ namespace k1rl::io {
 std::string object_file_name(hid_t obj);  // the file an object lives in ("?" if unknown)
 // fsync the temporary file, rename it to its final name, fsync the folder; throws IoError.
 void rename_into_place(const std::string& temp, const std::string& final_path);
+// Reserves (fallocate, beyond the end) the room a final H5Fflush of `file` needs, or throws
+// IoError when the disk has none: in libhdf5 1.10 a failed H5Fflush leaves the metadata cache
+// unable to flush again, so the file could never be closed. Returns the reserved end, or -1 when
+// nothing was reserved (MPI-IO driver; a filesystem without fallocate). After the close,
+// release_flush_room gives back what the flush did not use.
+off_t reserve_flush_room(hid_t file, const std::string& temp);
+void release_flush_room(const std::string& temp, off_t end);
 
 template <class T>
 struct H5Type;

@@ -145,13 +145,41 @@ AtomicH5::AtomicH5(const std::string& final_path, const std::string& format, MPI
 
 AtomicH5::~AtomicH5() {
   if (published_) return;
-  file_.reset();
+  close_discarding(file_);
   if (comm_rank(comm_) == 0) ::unlink(temp_.c_str());
 }
 
+// Reserved beyond the end of the file (FALLOC_FL_KEEP_SIZE), so the file itself does not change:
+// its size, 64 KiB and 1/128 more (the flush writes metadata already placed inside the file).
+off_t reserve_flush_room(hid_t file, const std::string& temp) {
+  Hid fapl(H5Fget_access_plist(file));
+  int* fd = nullptr;
+  hsize_t size = 0;
+  if (!fapl.valid() || H5Pget_driver(fapl) != H5FD_SEC2 ||
+      H5Fget_vfd_handle(file, H5P_DEFAULT, reinterpret_cast<void**>(&fd)) < 0 || !fd ||
+      H5Fget_filesize(file, &size) < 0)
+    return -1;
+  off_t end = static_cast<off_t>(size + (64 << 10) + size / 128);
+  if (::fallocate(*fd, FALLOC_FL_KEEP_SIZE, 0, end) == 0) return end;
+  if (errno == EOPNOTSUPP) return -1;
+  throw IoError("cannot finish '" + temp + "'", errno_text(), "check free space and quotas");
+}
+
+// Gives back the reserved room that the flush did not use.
+void release_flush_room(const std::string& temp, off_t end) {
+  int fd = ::open(temp.c_str(), O_WRONLY);
+  if (fd < 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size < end)
+    (void)::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, end - st.st_size);
+  ::close(fd);
+}
+
 void AtomicH5::publish() {
+  off_t reserved = reserve_flush_room(file_, temp_);
   K1RL_H5_CHECK(H5Fflush(file_, H5F_SCOPE_GLOBAL));
   file_.reset();
+  if (reserved >= 0) release_flush_room(temp_, reserved);
   if (comm_ != MPI_COMM_NULL) K1RL_MPI_CHECK(MPI_Barrier(comm_));
   if (comm_rank(comm_) == 0) rename_into_place(temp_, final_);
   if (comm_ != MPI_COMM_NULL) K1RL_MPI_CHECK(MPI_Barrier(comm_));

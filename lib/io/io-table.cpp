@@ -76,6 +76,7 @@ void append_column(hid_t group, const std::string& col, const std::vector<double
   K1RL_H5_CHECK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &n, nullptr, &k, nullptr));
   Hid ms(K1RL_H5_CHECK(H5Screate_simple(1, &k, nullptr)));
   K1RL_H5_CHECK(H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, values.data()));
+  K1RL_H5_CHECK(H5Dclose(d.release()));  // writes the cached chunk: check that it could
 }
 
 }  // namespace
@@ -87,24 +88,28 @@ void append_rows(const std::string& path, const std::string& format, const std::
   FileLock lock(path + ".lock");
   std::string temp = temp_name(path);
   hid_t f;
-  if (fs::exists(path)) {
+  const bool fresh = !fs::exists(path);
+  if (!fresh) {
     { H5Reader check(path, format.substr(0, format.find('/')), 1 << 20); }
     std::error_code ec;
     fs::copy_file(path, temp, fs::copy_options::overwrite_existing, ec);
-    if (ec)
+    if (ec) {
+      ::unlink(temp.c_str());  // the partial copy
       throw IoError("cannot copy '" + path + "' for appending", ec.message(), "check free space");
+    }
     f = H5Fopen(temp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   } else {
     f = H5Fcreate(temp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f >= 0) set_attr(f, "k1rl_format", format);
   }
   if (f < 0) {
     ::unlink(temp.c_str());
     throw IoError("cannot write '" + temp + "'", h5_error_text(),
                   "check free space and permissions");
   }
+  Hid file(f);
+  off_t reserved = -1;
   try {
-    Hid file(f);
+    if (fresh) set_attr(file, "k1rl_format", format);
     Hid group = create_group(file, table);
     std::set<std::string> cols;
     for (const auto& c : list_links(group)) cols.insert(c);
@@ -121,11 +126,15 @@ void append_rows(const std::string& path, const std::string& format, const std::
       }
       append_column(group, c, values);
     }
+    reserved = reserve_flush_room(file, temp);
     K1RL_H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL));
   } catch (...) {
+    close_discarding(file);
     ::unlink(temp.c_str());
     throw;
   }
+  file.reset();
+  if (reserved >= 0) release_flush_room(temp, reserved);
   try {
     rename_into_place(temp, path);
   } catch (...) {

@@ -40,6 +40,7 @@ class Hid {
   Hid& operator=(const Hid&) = delete;
   ~Hid() { reset(); }
   void reset();
+  hid_t release();  // gives up ownership: the caller closes the id (and checks that it closed)
   hid_t get() const { return id_; }
   operator hid_t() const { return id_; }
   bool valid() const { return id_ >= 0; }
@@ -47,6 +48,13 @@ class Hid {
  private:
   hid_t id_ = -1;
 };
+
+// Closes a file whose contents are being thrown away (a failed write), so that the close itself
+// cannot fail: with the default (sec2) driver, HDF5's descriptor is first pointed at an anonymous
+// in-memory file, where the final flush of its cached metadata lands. On a full disk a plain
+// H5Fclose fails, and libhdf5 1.10 then keeps the id of a freed file, on which H5close (run by
+// MPI_Finalize and at exit) segfaults. The caller deletes the file afterwards.
+void close_discarding(Hid& file);
 
 // "<dir>/<name>.tmp-<host>-<pid>": the temporary twin of a final path. Readers ignore such names.
 std::string temp_name(const std::string& final_path);
