@@ -100,6 +100,10 @@ void KvCache::size_cache(const ModelConfig& cfg) {
 
 // Packs every weight matrix into the model's one buffer, sized exactly once per model shape
 // (growing it matrix by matrix would copy it again at every doubling).
+int64_t KvCache::bytes() const {
+  return 2 * static_cast<int64_t>(scratch_->k.size());
+}
+
 bool KvCache::pack_weights(const Model& model) {
   scratch_->packed_for = &model;
   PackedWeights& W = model.impl_->packed;

@@ -219,6 +219,7 @@ class KvCache {
   int64_t slots() const { return slots_; }
   int64_t capacity() const { return capacity_; }
   KvType type() const { return type_; }
+  int64_t bytes() const;  // the cached keys and values of every layer (not the step scratch)
   // Keys and values of a layer (float, uint16_t or ops::Bf24 per type()) in the kernels' KV-cache
   // layout (ops::AttnShape::cache with capacity rounded up to 16): per slot and head, keys
   // transposed in tiles of 16 positions, values as [positions, D] rows.
@@ -352,6 +353,7 @@ class Generator {
   const GenStats& stats() const { return stats_; }
   int64_t max_batch() const { return max_batch_; }
   int64_t capacity() const { return capacity_; }
+  int64_t kv_bytes() const { return cache_.bytes(); }
   struct Resume {
     int32_t slot = -1;   // the slot holding this request's kept keys and values
     int64_t tokens = 0;  // how many of its prompt + answer tokens they cover

@@ -57,6 +57,7 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
       {"kept_tokens", static_cast<double>(gen.kept_tokens)},
       {"gen_s", gen.seconds},
       {"slot_util", gen.slot_util},
+      {"kv_cache_mb", static_cast<double>(gen.kv_bytes) / (1024.0 * 1024.0)},
       {"tokens_per_s", gen.seconds > 0 ? static_cast<double>(gen.tokens) / gen.seconds : 0.0},
       {"ended_per_s", gen.seconds > 0 ? static_cast<double>(gen.ended) / gen.seconds : 0.0},
       {"reward_mean", a.reward_mean()},
@@ -195,6 +196,7 @@ GenerateStats RolloutWorker::generate(const model::Model& model, int64_t iterati
   const model::GenStats& gs = gen.stats();
   st.prefill_tokens = gs.prefill_tokens;
   st.kept_tokens = gs.kept_tokens;
+  st.kv_bytes = gen.kv_bytes();
   if (gs.steps > 0)
     st.slot_util =
         static_cast<double>(gs.decode_tokens) / static_cast<double>(gs.steps * rc_.max_batch);

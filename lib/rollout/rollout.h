@@ -63,6 +63,7 @@ struct GenerateStats {
   int64_t kept_tokens = 0;     // context tokens continued from a kept cache instead
   double seconds = 0;          // inside Generator::generate
   double slot_util = 0;        // decode slots used over slots available
+  int64_t kv_bytes = 0;        // the generator's KV cache (keys and values, all layers)
 };
 
 // What the scoring step did: the ready answers' rewards (the /rollout row's reward columns).

@@ -150,5 +150,20 @@ TEST(Memory, GradientsStartAtZeroWhenFirstAskedFor) {
   EXPECT_EQ(m.grads(), g);  // allocated once
 }
 
+// What /rollout kv_cache_mb reports: keys and values of every layer, each slot holding the
+// capacity rounded up to the kernels' 16-position tiles, at the element size of the type.
+TEST(Memory, KvCacheBytesAreKeysAndValuesOfEveryLayer) {
+  const model::ModelConfig c = mem_config();
+  const int64_t per_token = c.layers * 2 * c.kv_heads * c.head_dim();
+  for (auto [type, elem] : {std::pair{model::KvType::f32, 4}, std::pair{model::KvType::f16, 2},
+                            std::pair{model::KvType::bf24, 3}}) {
+    model::KvCache kv(c, 3, 20, type);
+    EXPECT_EQ(kv.bytes(), 3 * 32 * per_token * elem) << model::kv_type_name(type);
+  }
+  model::Model m(c);
+  model::Generator g(m, 5, 17);
+  EXPECT_EQ(g.kv_bytes(), 5 * 32 * per_token * 4);
+}
+
 }  // namespace
 }  // namespace k1rl::test

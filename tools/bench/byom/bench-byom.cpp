@@ -10,10 +10,13 @@
 // Usage: k1rl-bench-byom [--gguf PATH] [--new N] [--reps R] [--train-batch B] [--train-seq T]
 //        [--train-steps S] [--no-torch] [--profile-shapes] [--quick] [--threads N]
 //        (ends with a JSON line)
+#include <unistd.h>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <string>
@@ -24,6 +27,7 @@
 #include "lib/json/json.h"
 #include "lib/model/model.h"
 #include "tools/bench/byom/gen-profile.h"
+#include "tools/bench/byom/rl-row.h"
 #include "tools/bench/byom/train-row.h"
 #include "tools/bench/common/bench.h"
 #include "tools/bench/shapes.h"
@@ -109,7 +113,7 @@ int main(int argc, char** argv) {
   bench::Driver d("byom", "greedy generation of SmolLM2-135M-Instruct next to transformers");
   std::string gguf = std::string(K1RL_BYOM_ROOT) + "/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf";
   int64_t fresh = 32;
-  int reps = 3, train_steps = 3;
+  int reps = 3, train_steps = 3, rl_iterations = 3;
   int64_t train_batch = 16, train_seq = 128;
   bool no_torch = false, shapes = false;
   std::string only;
@@ -124,7 +128,11 @@ int main(int argc, char** argv) {
       "tokens per sequence of the training row (--quick: 32)")(
       "train-steps", bench::po::value(&train_steps)->default_value(train_steps),
       "timed training steps of each program after one warm-up; the fastest counts (--quick: 1)")(
-      "only", bench::po::value(&only), "gen|train: only the generation rows or the training row")(
+      "rl-iterations", bench::po::value(&rl_iterations)->default_value(rl_iterations),
+      "RL iterations of k1rl-train --local on inputs/configs/smollm2-135m.ini for the memory "
+      "row, 0 = none (--quick: 2 small ones)")(
+      "only", bench::po::value(&only),
+      "gen|train|rl: only the generation rows, the training row or the RL memory row")(
       "no-torch", bench::po::bool_switch(&no_torch), "skip the transformers reference")(
       "profile-shapes", bench::po::bool_switch(&shapes),
       "also the per-op profile of the DESIGN.md shapes S and M (ours, random weights)");
@@ -136,12 +144,14 @@ int main(int argc, char** argv) {
   if (d.quick() && !d.given("train-steps")) train_steps = 1;
   train_seq = std::clamp<int64_t>(train_seq, 2, 512);
   train_steps = std::max(train_steps, 1);
-  if (!only.empty() && only != "gen" && only != "train") {
-    std::fprintf(stderr, "k1rl-bench-byom: error: --only %s: use gen or train\n", only.c_str());
+  if (!only.empty() && only != "gen" && only != "train" && only != "rl") {
+    std::fprintf(stderr, "k1rl-bench-byom: error: --only %s: use gen, train or rl\n", only.c_str());
     return 64;
   }
-  const bool gen_rows = only != "train";
-  if (only == "gen") train_batch = 0;
+  const bool gen_rows = only.empty() || only == "gen";
+  if (!only.empty() && only != "train") train_batch = 0;
+  if (!only.empty() && only != "rl") rl_iterations = 0;
+  if (d.quick() && !d.given("rl-iterations")) rl_iterations = 2;
   fresh = std::max<int64_t>(fresh, 2);
   reps = std::max(reps, 1);
   try {
@@ -159,7 +169,7 @@ int main(int argc, char** argv) {
                (long long)P, (long long)fresh, reps));
 
     std::unique_ptr<bench::Coprocess> ref;
-    if (!no_torch) {
+    if (!no_torch && (gen_rows || train_batch > 0)) {
       ref = std::make_unique<bench::Coprocess>(std::vector<std::string>{
           std::string(K1RL_BYOM_ROOT) + "/.cache/venv/bin/python", K1RL_BYOM_TORCH, gguf});
       const std::string hello = ref->read_line();
@@ -189,10 +199,15 @@ int main(int argc, char** argv) {
     }
 
     std::vector<Row> rows;
+    auto row = [](std::string name, int64_t b, int64_t n, bool prefill) {
+      Row r;
+      r.name = std::move(name), r.batch = b, r.fresh = n, r.prefill = prefill;
+      return r;
+    };
     for (int64_t b : batches)
-      if (b <= 32) rows.push_back({strfmt("prefill b%lld", (long long)b), b, 1, true});
+      if (b <= 32) rows.push_back(row(strfmt("prefill b%lld", (long long)b), b, 1, true));
     for (int64_t b : batches)
-      rows.push_back({strfmt("generate b%lld", (long long)b), b, fresh, false});
+      rows.push_back(row(strfmt("generate b%lld", (long long)b), b, fresh, false));
     for (Row& r : rows) {
       model::Generator& gen = *gens[r.batch];
       gen.set_profile(true);
@@ -307,6 +322,57 @@ int main(int argc, char** argv) {
           .boolean("train_same_loss", tr.same_loss);
     }
 
+    // The product's memory behaviour: the real app, a few RL iterations (rl-row.h).
+    bench::JsonLine rj;
+    if (rl_iterations > 0) {
+      const std::string app =
+          std::filesystem::read_symlink("/proc/self/exe").parent_path().string() + "/k1rl-train";
+      const std::string dir = strfmt("/tmp/k1rl-bench-byom-rl-%d", int(getpid()));
+      std::vector<std::string> extra;
+      if (d.quick())
+        extra = {"--rollout.prompts_per_iteration=2", "--train.groups_per_step=2",
+                 "--rollout.max_answer_tokens=8", "--rollout.segment_tokens=8"};
+      bench::Meter meter(true);
+      const bench::RlRun rl = bench::run_rl_iterations(
+          app, K1RL_BYOM_ROOT, "inputs/configs/smollm2-135m.ini", rl_iterations, dir, extra);
+      d.record(meter.stop("k1rl-train RL iterations"));
+      if (rl.rc != 0 || rl.iterations.empty()) {
+        std::fprintf(stderr, "k1rl-bench-byom: error: k1rl-train exited %d; see %s\n", rl.rc,
+                     rl.log.c_str());
+        return 1;
+      }
+      std::printf(
+          "\nRL iterations of inputs/configs/smollm2-135m.ini (k1rl-train --local, as "
+          "users run it; the app's own /iteration columns):\n%4s %8s %8s %8s %8s %6s "
+          "%10s %9s %10s %7s\n",
+          "it", "wall s", "train s", "ckpt s", "user s", "sys %", "minor flt", "major flt",
+          "peak RSS", "KV MB");
+      for (size_t i = 0; i < rl.iterations.size(); ++i) {
+        const auto& r = rl.iterations[i];
+        std::printf("%4zu %8.1f %8.1f %8.1f %8.1f %5.1f%% %10.0f %9.0f %7.0f MB %7.0f\n", i,
+                    r.wall_s, r.train_s, r.ckpt_s, r.user_s, 100 * r.sys_frac(), r.minflt, r.majflt,
+                    r.maxrss_mb, r.kv_mb);
+      }
+      const bench::RlIteration& st = rl.iterations.back();
+      const double mb = 1024.0 * 1024.0, params = double(net.num_params());
+      const double weights = 4 * params / mb, adam = 8 * params / mb, grads = 4 * params / mb;
+      const double budget = weights + adam + st.kv_mb;
+      std::printf(
+          "steady state (the last iteration): the kernel has %.1f%% of its CPU time (goal < "
+          "10%%), %.0f page faults; peak RSS %.0f MB = %.2fx weights %.0f + AdamW moments %.0f + "
+          "KV cache %.0f MB (goal <= 2x; gradients %.0f MB and activations come on top)\n",
+          100 * st.sys_frac(), st.minflt, st.maxrss_mb, st.maxrss_mb / budget, weights, adam,
+          st.kv_mb, grads);
+      rj.integer("rl_iterations", int64_t(rl.iterations.size()))
+          .num("rl_iteration_s", st.wall_s, 2)
+          .num("rl_sys_frac", st.sys_frac(), 4)
+          .num("rl_minflt", st.minflt, 0)
+          .num("rl_rss_mb", st.maxrss_mb, 0)
+          .num("rl_rss_budget_mb", budget, 0)
+          .num("rl_rss_ratio", st.maxrss_mb / budget, 3);
+      std::filesystem::remove_all(dir);
+    }
+
     d.json().str("bench", "byom");
     if (gen_rows)
       d.json()
@@ -333,7 +399,7 @@ int main(int argc, char** argv) {
           .num("decode_ratio_b1", decode_ratio[1], 3)
           .num("decode_ratio_b32", decode_ratio[32], 3)
           .boolean("same_tokens", same_all);
-    d.json().append(tj);
+    d.json().append(tj).append(rj);
     d.finish();
   } catch (const Error& e) {
     std::fprintf(stderr, "k1rl-bench-byom: error: %s\n", e.line().c_str());
