@@ -11,7 +11,7 @@ namespace {
 int run(k1rl::AppContext& ctx) {
   const k1rl::Config& cfg = ctx.cfg;
   const k1rl::RunDir run = k1rl::RunDir::from(cfg);
-  std::string ckpt = ctx.flag("checkpoint");
+  std::string ckpt = k1rl::RunDir::resolve_checkpoint(ctx.flag("checkpoint"));
   int64_t it = -1;
   if (ckpt.empty()) {
     it = k1rl::train::latest_checkpoint(run);

@@ -54,6 +54,18 @@ std::string RunDir::ckpt_name(int64_t iteration) {
 }
 
 // Accepts what `latest` holds: the name, optionally followed by white space (the newline).
+std::string RunDir::resolve_checkpoint(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return path;
+  char buf[64];
+  const size_t n = std::fread(buf, 1, sizeof buf, f);
+  std::fclose(f);
+  int64_t it = -1;
+  if (n == sizeof buf || !parse_ckpt_name(std::string(buf, n), it)) return path;
+  const size_t slash = path.rfind('/');
+  return (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + ckpt_name(it);
+}
+
 bool RunDir::parse_ckpt_name(const std::string& name, int64_t& iteration) {
   long long it = -1;
   int used = 0;

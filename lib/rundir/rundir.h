@@ -39,6 +39,9 @@ class RunDir {
   static bool parse_ckpt_name(const std::string& name, int64_t& iteration);
   static std::string shard_name(int64_t iteration, int32_t rank);  // "it_000012.r0003.h5"
   static bool parse_shard_name(const std::string& name, int64_t& iteration, int32_t& rank);
+  // A checkpoint path as a user gives it: a pointer file like ckpt/latest (a short text naming
+  // a checkpoint beside it) becomes that checkpoint's path; any other path is returned as is.
+  static std::string resolve_checkpoint(const std::string& path);
 
  private:
   std::string root_;

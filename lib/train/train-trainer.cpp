@@ -114,7 +114,7 @@ void Trainer::save(int64_t iteration) {
 }
 
 void Trainer::load_weights(const std::string& path) {
-  model::load_checkpoint(path, *model_, nullptr);
+  model::load_checkpoint(RunDir::resolve_checkpoint(path), *model_, nullptr);
 }
 
 void Trainer::load(const std::string& path) {

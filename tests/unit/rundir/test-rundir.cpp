@@ -2,6 +2,9 @@
 // parse back to their iteration and rank (and nothing else parses).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <filesystem>
+
 #include "lib/rundir/rundir.h"
 
 using namespace k1rl;
@@ -41,4 +44,25 @@ TEST(RunDir, FileNamesParseBack) {
   EXPECT_FALSE(RunDir::parse_ckpt_name("latest", it));
   EXPECT_FALSE(RunDir::parse_shard_name("it_000012.r0003.h5.tmp-host-1", it, rank));
   EXPECT_FALSE(RunDir::parse_shard_name("it_000012.h5", it, rank));
+}
+
+// `--checkpoint run/ckpt/latest` names the checkpoint the pointer names; anything else (an
+// HDF5 file, a missing path, a pointer with junk) is passed through for its reader to judge.
+TEST(RunDir, ResolveCheckpointFollowsALatestPointer) {
+  const std::string dir = testing::TempDir() + "/k1rl-resolve";
+  std::filesystem::create_directories(dir);
+  auto write = [](const std::string& p, const std::string& text) {
+    std::FILE* f = std::fopen(p.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  };
+  write(dir + "/latest", "it_000012.h5\n");
+  EXPECT_EQ(RunDir::resolve_checkpoint(dir + "/latest"), dir + "/it_000012.h5");
+  write(dir + "/odd", "it_12\n");
+  EXPECT_EQ(RunDir::resolve_checkpoint(dir + "/odd"), dir + "/odd");
+  write(dir + "/big.h5", std::string(100, 'x'));
+  EXPECT_EQ(RunDir::resolve_checkpoint(dir + "/big.h5"), dir + "/big.h5");
+  EXPECT_EQ(RunDir::resolve_checkpoint(dir + "/missing.h5"), dir + "/missing.h5");
+  EXPECT_EQ(RunDir::resolve_checkpoint(""), "");
 }
