@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   int64_t fresh = 32;
   int reps = 3, train_steps = 3, rl_iterations = 3;
   int64_t train_batch = 16, train_seq = 128;
-  bool no_torch = false, shapes = false;
+  bool no_torch = false, shapes = false, no_bf16 = false;
   std::string only;
   d.options().add_options()("gguf", bench::po::value(&gguf)->default_value(gguf), "the model")(
       "new", bench::po::value(&fresh)->default_value(fresh),
@@ -134,6 +134,9 @@ int main(int argc, char** argv) {
       "only", bench::po::value(&only),
       "gen|train|rl: only the generation rows, the training row or the RL memory row")(
       "no-torch", bench::po::bool_switch(&no_torch), "skip the transformers reference")(
+      "no-bf16", bench::po::bool_switch(&no_bf16),
+      "skip the training row's bf16 twin (ours under engine.precision=bf16 against torch "
+      "autocast bf16; run where the CPU has AMX-BF16 or AVX512-BF16)")(
       "profile-shapes", bench::po::bool_switch(&shapes),
       "also the per-op profile of the DESIGN.md shapes S and M (ours, random weights)");
   if (!d.parse(argc, argv)) return d.exit_code();
@@ -291,35 +294,49 @@ int main(int argc, char** argv) {
       for (const char* s : {"S", "M"}) bench::profile_shape(s, P, fresh, batches);
 
     // Training last: it changes both programs' weights.
-    bench::TrainRow tr;
     bench::JsonLine tj;
-    if (train_batch > 0) {
+    auto train_row = [&](bool bf16) {
+      const std::string sfx = bf16 ? "_bf16" : "";
       const double peak = d.gemm_peak();
-      tr = bench::run_train_row(net, ref.get(), train_batch, train_seq, train_steps);
+      const bench::TrainRow tr =
+          bench::run_train_row(net, ref.get(), train_batch, train_seq, train_steps, bf16);
       d.record(tr.ours_phase);
       if (tr.torch_ran) d.record(tr.torch_phase);
       const double fl = tr.tokens() * bench::train_flops_per_token(net.config(), train_seq) / 1e9;
       const double og = fl / tr.ours_s, tg = tr.torch_ran ? fl / tr.torch_s : 0;
       std::printf(
-          "\ntrain %lld x %lld tokens (forward, backward, AdamW): k1rl %.1f tok/s %.1f GFLOP/s "
-          "(%.0f%% of sgemm peak %.0f), torch %.1f tok/s %.1f GFLOP/s, ratio %.2f, CPU s/step "
-          "%.2f vs %.2f, losses %s (max relative difference %.1e; ours %.4f -> %.4f)\n",
-          (long long)train_batch, (long long)train_seq, tr.tokens() / tr.ours_s, og,
-          100 * og / peak, peak, tr.torch_ran ? tr.tokens() / tr.torch_s : 0, tg,
-          bench::ratio(og, tg), tr.ours_cpu_s, tr.torch_cpu_s,
+          "\ntrain%s %lld x %lld tokens (forward, backward, AdamW%s): k1rl %.1f tok/s %.1f "
+          "GFLOP/s (%.0f%% of sgemm peak %.0f), torch%s %.1f tok/s %.1f GFLOP/s, ratio %.2f, CPU "
+          "s/step %.2f vs %.2f, losses %s (max relative difference %.1e; ours %.4f -> %.4f)\n",
+          bf16 ? " bf16" : "", (long long)train_batch, (long long)train_seq,
+          bf16 ? "; bf16 products, fp32 master weights" : "", tr.tokens() / tr.ours_s, og,
+          100 * og / peak, peak, bf16 ? " autocast bf16" : "",
+          tr.torch_ran ? tr.tokens() / tr.torch_s : 0, tg, bench::ratio(og, tg), tr.ours_cpu_s,
+          tr.torch_cpu_s,
           !tr.torch_ran  ? "not compared"
           : tr.same_loss ? "agree"
                          : "DIFFER",
           tr.max_loss_rel_diff, tr.loss_first, tr.loss_last);
-      tj.integer("train_tokens", int64_t(tr.tokens()))
-          .num("k1rl_train_tok_s", tr.tokens() / tr.ours_s, 2)
-          .num("torch_train_tok_s", tr.torch_ran ? tr.tokens() / tr.torch_s : 0, 2)
-          .num("train_ratio", bench::ratio(og, tg), 3)
-          .num("k1rl_train_gflops", og, 1)
-          .num("torch_train_gflops", tg, 1)
-          .num("train_peak_frac", og / peak, 3)
-          .num("train_loss_rel_diff", tr.max_loss_rel_diff, 6)
-          .boolean("train_same_loss", tr.same_loss);
+      if (!bf16) tj.integer("train_tokens", int64_t(tr.tokens()));
+      tj.num("k1rl_train_tok_s" + sfx, tr.tokens() / tr.ours_s, 2)
+          .num("torch_train_tok_s" + sfx, tr.torch_ran ? tr.tokens() / tr.torch_s : 0, 2)
+          .num("train_ratio" + sfx, bench::ratio(og, tg), 3)
+          .num("k1rl_train_gflops" + sfx, og, 1)
+          .num("torch_train_gflops" + sfx, tg, 1)
+          .num("train_peak_frac" + sfx, og / peak, 3)
+          .num("train_loss_rel_diff" + sfx, tr.max_loss_rel_diff, 6)
+          .boolean("train_same_loss" + sfx, tr.same_loss);
+    };
+    if (train_batch > 0) {
+      train_row(false);
+      if (!no_bf16 && ops::bf16_supported()) {
+        ops::set_precision(ops::Precision::bf16);
+        train_row(true);
+        tj.str("bf16_isa", ops::engine().bf16_isa);
+        ops::set_precision(ops::Precision::fp32);
+      } else if (!no_bf16) {
+        std::printf("bf16 training row skipped: this CPU has neither AMX-BF16 nor AVX512-BF16\n");
+      }
     }
 
     // The product's memory behaviour: the real app, a few RL iterations (rl-row.h).

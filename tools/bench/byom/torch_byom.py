@@ -9,8 +9,10 @@
 # with one training step on that packed batch (train mode, labels = the inputs shifted, as a TRL
 # or Trainer user runs it: forward, backward, clip_grad_norm_ 1.0, AdamW(foreach=True) with the
 # RL config's lr 1e-5, betas (0.9, 0.95), no weight decay; the optimizer is built by the first
-# call): its seconds, the loss of its forward and its getrusage. Training changes the weights, so
-# the driver sends train requests after every generate request.
+# call): its seconds, the loss of its forward and its getrusage; train_bf16 the same with the
+# forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (float32 master weights);
+# switching between the two starts a fresh optimizer. Training changes the weights, so the
+# driver sends train requests after every generate request.
 # Usage: torch_byom.py MODEL.gguf   (requests on stdin)
 import functools
 import json
@@ -37,11 +39,13 @@ model.generation_config.eos_token_id = None
 print(json.dumps({"ready": True, "torch": torch.__version__, "transformers": transformers.__version__,
                   "threads": torch.get_num_threads()}), flush=True)
 opt = None
+opt_kind = None
 
 
-def train_step(b, t, ids):
-    global opt
-    if opt is None:
+def train_step(b, t, ids, bf16=False):
+    global opt, opt_kind
+    if opt is None or opt_kind != bf16:
+        opt_kind = bf16
         model.train()
         model.config.use_cache = False
         opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), weight_decay=0.0,
@@ -50,7 +54,8 @@ def train_step(b, t, ids):
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
-    loss = model(input_ids=x, labels=x, use_cache=False).loss
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = model(input_ids=x, labels=x, use_cache=False).loss.float()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
@@ -64,9 +69,9 @@ def train_step(b, t, ids):
 for line in sys.stdin:
     if not line.strip():
         continue
-    if line.startswith("train "):
-        _, b, t, ids = line.split()
-        print(json.dumps(train_step(int(b), int(t), ids)), flush=True)
+    if line.startswith("train"):
+        kind, b, t, ids = line.split()
+        print(json.dumps(train_step(int(b), int(t), ids, kind == "train_bf16")), flush=True)
         continue
     b, new, ids = line.split()
     b, new, prompt = int(b), int(new), [int(x) for x in ids.split(",")]
