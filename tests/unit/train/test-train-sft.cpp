@@ -24,8 +24,9 @@ train::TrainConfig style(const std::string& s, double frac) {
 Config make(const std::vector<std::string>& extra) {
   ConfigSpec spec;
   declare_all_options(spec);
-  std::vector<std::string> ov = {"--model.dim=32",     "--model.layers=1",     "--model.heads=2",
-                                 "--model.kv_heads=1", "--model.ffn_dim=64",   "--model.max_seq=192",
+  std::vector<std::string> ov = {"--model.dim=32",       "--model.layers=1",
+                                 "--model.heads=2",      "--model.kv_heads=1",
+                                 "--model.ffn_dim=64",   "--model.max_seq=192",
                                  "--train.sft_batch=64", "--train.sft_style=long"};
   ov.insert(ov.end(), extra.begin(), extra.end());
   return Config::parse(spec, "", "test", ov);
@@ -41,7 +42,7 @@ TEST(SftSolution, FracOneAndZeroAreLongAndConciseWithoutDraws) {
   EXPECT_EQ(train::sft_solution(style("long", 0.0), t, rng), t.solution_concise);
   EXPECT_EQ(train::sft_solution(style("short", 0.5), t, rng), t.solution);
   EXPECT_EQ(rng.state(), untouched.state());  // default runs keep their random stream
-  Task bare = t;  // a task without a concise solution: the short one
+  Task bare = t;                              // a task without a concise solution: the short one
   bare.solution_concise.clear();
   EXPECT_EQ(train::sft_solution(style("long", 0.0), bare, rng), t.solution);
   Task none = t;  // nothing but the answer
