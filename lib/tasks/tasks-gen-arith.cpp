@@ -24,8 +24,9 @@ std::string num(int64_t v) {
   return std::to_string(v);
 }
 
-std::string long_addition(int64_t a, int64_t b) {
-  std::string s = "Add column by column from the right.\n";
+// The column lines (and the last carry) of the long addition.
+std::string addition_columns(int64_t a, int64_t b) {
+  std::string s;
   int64_t x = a, y = b, carry = 0;
   do {
     int64_t dx = x % 10, dy = y % 10, sum = dx + dy + carry;
@@ -36,6 +37,11 @@ std::string long_addition(int64_t a, int64_t b) {
     y /= 10;
   } while (x > 0 || y > 0);
   if (carry) s += strfmt("Write the last carry %lld.\n", (long long)carry);
+  return s;
+}
+
+std::string long_addition(int64_t a, int64_t b) {
+  std::string s = "Add column by column from the right.\n" + addition_columns(a, b);
   int64_t c = a + b;
   s += strfmt("So %lld+%lld=%lld.\nCheck: %lld-%lld=%lld. Correct.\nAnswer: %lld", (long long)a,
               (long long)b, (long long)c, (long long)c, (long long)b, (long long)a, (long long)c);
@@ -82,6 +88,7 @@ Task gen_addition(int d, Rng& rng) {
   t.answer = num(a + b);
   t.solution = t.answer;
   t.solution_long = long_addition(a, b);
+  t.solution_concise = addition_columns(a, b) + "Answer: " + t.answer;
   return t;
 }
 

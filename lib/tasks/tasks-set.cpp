@@ -24,6 +24,7 @@ Json task_to_json(const Task& t) {
   }
   if (!t.solution.empty()) j.set("solution", t.solution);
   if (!t.solution_long.empty()) j.set("solution_long", t.solution_long);
+  if (!t.solution_concise.empty()) j.set("solution_concise", t.solution_concise);
   return j;
 }
 
@@ -52,6 +53,7 @@ Task task_from_json(const Json& j) {
   t.target = json_int(j, "target", 0);
   t.solution = json_string(j, "solution");
   t.solution_long = json_string(j, "solution_long");
+  t.solution_concise = json_string(j, "solution_concise");
   if (t.task == "code" && t.tests.empty())
     throw InputError("task '" + t.id + "'", "a code task has no tests", "fix the task file");
   if (t.task == "countdown" && t.numbers.empty())

@@ -31,7 +31,8 @@ void write_jsonl(const std::string& path, const std::vector<Json>& rows);
 // ---------------------------------------------------------------------------------------------
 // Tasks (DESIGN.md "Formats/Tasks"): one JSON object per prompt.
 //   id, task, prompt, answer, difficulty (1..10), tests (code), solution (short worked answer),
-//   solution_long (the long, self-checking style), numbers + target (countdown).
+//   solution_long (the long, self-checking style), solution_concise (addition: the long one's
+//   working alone, without its preamble, restatement and check), numbers + target (countdown).
 struct TestCase {
   std::string input, output;
 };
@@ -43,7 +44,7 @@ struct Task {
   std::string answer;  // numbers: canonical text; countdown: one valid expression; code: a program
   int difficulty = 1;
   std::vector<TestCase> tests;
-  std::string solution, solution_long;
+  std::string solution, solution_long, solution_concise;
   std::vector<int64_t> numbers;  // countdown
   int64_t target = 0;            // countdown
 };

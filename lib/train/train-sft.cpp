@@ -1,5 +1,6 @@
 // SFT warm-up: prompt + worked solution + end token, loss on the solution tokens only, averaged
-// over every solution token of the step (all ranks), with the [optim] schedule.
+// over every solution token of the step (all ranks), with the [optim] schedule. The solution of
+// each drawn task: sft_solution (train.sft_style, train.sft_long_frac).
 #include <algorithm>
 
 #include "lib/train/train.h"
@@ -22,6 +23,20 @@ model::Batch pack(const std::vector<std::pair<std::vector<int32_t>, int32_t>>& s
 }
 }  // namespace
 
+const std::string& sft_solution(const TrainConfig& tc, const Task& t, Rng& rng) {
+  const std::string& concise = t.solution_concise.empty() ? t.solution : t.solution_concise;
+  const std::string* first = &t.solution;
+  const std::string* second = &t.solution;
+  if (tc.sft_style == "long") {
+    const bool long_one =
+        tc.sft_long_frac >= 1.0 || (tc.sft_long_frac > 0.0 && rng.uniform() < tc.sft_long_frac);
+    first = long_one ? &t.solution_long : &concise;
+    second = long_one ? &concise : &t.solution_long;
+  }
+  if (!first->empty()) return *first;
+  return second->empty() ? t.answer : *second;
+}
+
 std::vector<io::Row> Trainer::sft(const std::vector<Task>& tasks, int64_t steps) {
   if (tasks.empty())
     throw InputError("no SFT data", "the task file is empty", "check tasks.train_file");
@@ -34,11 +49,10 @@ std::vector<io::Row> Trainer::sft(const std::vector<Task>& tasks, int64_t steps)
     std::vector<std::pair<std::vector<int32_t>, int32_t>> mine;
     for (int64_t i = 0; i < tc_.sft_batch; ++i) {
       const Task& t = tasks[rng_.below(tasks.size())];
+      const std::string& sol = sft_solution(tc_, t, rng_);  // drawn on every rank
       if (i % size_ != rank_) continue;
-      const std::string& sol =
-          tc_.sft_style == "long" && !t.solution_long.empty() ? t.solution_long : t.solution;
       int32_t plen = 0;
-      auto toks = policy::sft_tokens(*tok_, t, sol.empty() ? t.answer : sol, format_, &plen);
+      auto toks = policy::sft_tokens(*tok_, t, sol, format_, &plen);
       if (static_cast<int64_t>(toks.size()) > max_seq) toks.resize(static_cast<size_t>(max_seq));
       mine.emplace_back(std::move(toks), plen);
     }

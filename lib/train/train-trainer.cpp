@@ -26,7 +26,12 @@ const OptionTable<TrainConfig>& train_options() {
           .add("train.sft_batch", &T::sft_batch, "sequences per SFT step (all ranks together)",
                Check().ge(1))
           .choice("train.sft_style", &T::sft_style, {"short", "long"},
-                  "SFT solutions: short, or the long self-checking chain of thought");
+                  "SFT solutions: short, or the long self-checking chain of thought")
+          .add("train.sft_long_frac", &T::sft_long_frac,
+               "sft_style = long: share of examples on solution_long; the rest use the task's "
+               "concise solution (solution_concise, else solution): a long model that knows a "
+               "length distribution (docs/long2short.md)",
+               Check().ge(0).le(1));
   return t;
 }
 

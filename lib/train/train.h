@@ -34,6 +34,7 @@ struct TrainConfig {
   int64_t sft_steps = 200;            // SFT warm-up steps before the first RL iteration
   int64_t sft_batch = 32;             // sequences per SFT step (all ranks)
   std::string sft_style = "short";    // short | long solutions
+  double sft_long_frac = 1.0;         // long style: share of solution_long, else the concise one
   // rl: log π_θ is that of softmax(logits/T) with T the rollout's sampling temperature
   // (rollout.temperature; 1 for greedy rollouts): the convention of the stored log-probs
   // (docs/rl.md "Sampling and the loss").
@@ -42,6 +43,12 @@ struct TrainConfig {
 };
 // The [train] options (the loss keys are lib/rl's), each bound to its TrainConfig member.
 const OptionTable<TrainConfig>& train_options();
+
+// The SFT target of one drawn task: sft_style = short: `solution`; long: `solution_long` with
+// probability sft_long_frac, else `solution_concise` (`solution` when a task has none). A draw
+// from `rng` only when 0 < sft_long_frac < 1 (every rank makes it, so ranks stay in step); a task
+// without the chosen text falls back to the other, then to `answer`.
+const std::string& sft_solution(const TrainConfig& tc, const Task& t, Rng& rng);
 
 // The iteration named by <run>/ckpt/latest, or -1 when there is none (names: lib/rundir).
 int64_t latest_checkpoint(const RunDir& run);

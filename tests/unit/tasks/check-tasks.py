@@ -74,6 +74,9 @@ def check(t):
         raise AssertionError(f"unknown kind {kind}")
     if kind != "code":
         assert t["solution_long"].rstrip().endswith("Answer: " + t["answer"]), "long solution's answer"
+    if "solution_concise" in t:
+        assert t["solution_concise"].endswith("Answer: " + t["answer"]), "concise solution's answer"
+        assert len(t["solution_concise"]) < len(t["solution_long"]), "concise solution's length"
 
 
 def main():

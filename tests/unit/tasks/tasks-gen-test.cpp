@@ -101,6 +101,12 @@ TEST(TaskGen, CheckersAcceptAnswersAndBothSolutionStyles) {
       EXPECT_EQ(check(t.solution).score, 1.0) << t.solution;
       EXPECT_EQ(check(t.solution_long).score, 1.0) << t.solution_long;
       EXPECT_GT(t.solution_long.size(), t.solution.size());
+      if (t.task == "addition") {  // the long one's working alone: shorter, still checked
+        EXPECT_EQ(check(t.solution_concise).score, 1.0) << t.solution_concise;
+        EXPECT_LT(t.solution_concise.size(), t.solution_long.size());
+        EXPECT_GT(t.solution_concise.size(), t.solution.size());
+        EXPECT_EQ(t.solution_concise.find("Check"), std::string::npos);
+      }
       if (t.task != "countdown") {
         Rational one = *Rational::make(1, 1);
         EXPECT_EQ(check("Answer: " + rat_add(*parse_number(t.answer), one)->str()).score, 0.0);

@@ -1,13 +1,13 @@
 // long2short benchmark (issue 15; the Kimi k1.5 report's Figure 7): from one long-CoT model
 // (inputs/configs/long-model.ini: SFT on solution_long, then k1.5 RL), every long2short method's
 // held-out greedy accuracy and mean answer tokens: merge (long + the short model of
-// short-model.ini, same init), shortest rejection sampling, DPO and long2short RL. Prints a
-// table and a JSON line {long_acc, long_tokens, <method>_acc, <method>_tokens, best_method,
-// best_token_cut, best_acc_drop, goal_met, then the driver's omp_threads, isa, maxrss_mb,
-// rusage}; writes <out>/long2short.json (the method keys) and, with python3 and matplotlib,
-// <out>/long2short.png (accuracy against mean tokens). Goal: the best method cuts mean answer
-// tokens >= 30% at <= 2 points accuracy loss.
-// Usage: k1rl-bench-long2short [--out DIR] [--configs DIR] [--merge-weights 0.5,0.5]
+// short-model.ini, an SFT of the long model's SFT checkpoint), shortest rejection sampling, DPO and
+// long2short RL. Prints a table and a JSON line {long_acc, long_tokens, <method>_acc,
+// <method>_tokens, best_method, best_token_cut, best_acc_drop, goal_met, then the driver's
+// omp_threads, isa, maxrss_mb, rusage}; writes <out>/long2short.json (the method keys) and, with
+// python3 and matplotlib, <out>/long2short.png (accuracy against mean tokens). Goal: the best
+// method cuts mean answer tokens >= 30% at <= 2 points accuracy loss. Usage: k1rl-bench-long2short
+// [--out DIR] [--configs DIR] [--merge-weights 0.5,0.5]
 //                              [--quick] [--threads N] [--section.key=value ...]
 //        (the overrides apply to every stage; --quick: the smoke setting of docs/long2short.md)
 #include <cmath>
@@ -105,7 +105,10 @@ int main(int argc, char** argv) {
     double m_long = timed("long model", [&] { loop::run_local(lc); });
     const std::string long_ckpt = latest(lc);
     rows.push_back({"long", eval_phase("long", lc, long_ckpt), m_long});
-    Config sc = stage("short-model.ini", {"--run.dir=" + out + "/short"}, {"--run.iterations=0"});
+    // The short partner starts from the long model's SFT checkpoint (a shared base to merge on).
+    const std::string long_sft = RunDir::from(lc).ckpt(0);
+    Config sc = stage("short-model.ini", {"--run.dir=" + out + "/short"},
+                      {"--run.iterations=0", "--train.init_checkpoint=" + long_sft});
     double m_short = timed("short model", [&] { loop::run_local(sc); });
     rows.push_back({"short (merge partner)", eval_phase("short", lc, latest(sc)), m_short});
     const std::vector<std::string> from_long = {"--train.init_checkpoint=" + long_ckpt};
@@ -145,7 +148,7 @@ int main(int argc, char** argv) {
     }
     // Table, JSON, plot.
     const eval::EvalResult& base = rows[0].r;
-    std::printf("%-24s %8s %12s %10s %10s %8s\n", "method", "greedy", "mean tokens", "token cut",
+    std::printf("%-28s %8s %12s %10s %10s %8s\n", "method", "greedy", "mean tokens", "token cut",
                 "acc drop", "minutes");
     bench::JsonLine json;
     json.num("long_acc", base.greedy_accuracy, 4).num("long_tokens", base.answer_len_mean, 2);
@@ -154,7 +157,7 @@ int main(int argc, char** argv) {
     for (const auto& row : rows) {
       const double cut = 1.0 - row.r.answer_len_mean / std::max(1e-9, base.answer_len_mean);
       const double drop = 100.0 * (base.greedy_accuracy - row.r.greedy_accuracy);
-      std::printf("%-24s %8.3f %12.1f %9.1f%% %10.1f %8.2f\n", row.method.c_str(),
+      std::printf("%-28s %8.3f %12.1f %9.1f%% %10.1f %8.2f\n", row.method.c_str(),
                   row.r.greedy_accuracy, row.r.answer_len_mean, 100 * cut, drop, row.minutes);
       if (row.method == "long" || row.method.rfind("short (", 0) == 0 ||
           row.method.find("(failed)") != std::string::npos)
