@@ -23,7 +23,10 @@ RlRun run_rl_iterations(const std::string& app, const std::string& cwd, const st
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   run.log = dir + "/app.log";
-  std::vector<std::string> args = {app, "--local", "--config", config,
+  std::vector<std::string> args = {app,
+                                   "--local",
+                                   "--config",
+                                   config,
                                    "--run.iterations=" + std::to_string(iterations),
                                    "--run.dir=" + dir};
   args.insert(args.end(), extra.begin(), extra.end());
