@@ -306,11 +306,12 @@ int main(int argc, char** argv) {
       const double og = fl / tr.ours_s, tg = tr.torch_ran ? fl / tr.torch_s : 0;
       std::printf(
           "\ntrain%s %lld x %lld tokens (forward, backward, AdamW%s): k1rl %.1f tok/s %.1f "
-          "GFLOP/s (%.0f%% of sgemm peak %.0f), torch%s %.1f tok/s %.1f GFLOP/s, ratio %.2f, CPU "
+          "GFLOP/s (%.2fx the fp32 sgemm peak %.0f), torch%s %.1f tok/s %.1f GFLOP/s, ratio %.2f, "
+          "CPU "
           "s/step %.2f vs %.2f, losses %s (max relative difference %.1e; ours %.4f -> %.4f)\n",
           bf16 ? " bf16" : "", (long long)train_batch, (long long)train_seq,
           bf16 ? "; bf16 products, fp32 master weights" : "", tr.tokens() / tr.ours_s, og,
-          100 * og / peak, peak, bf16 ? " autocast bf16" : "",
+          og / peak, peak, bf16 ? " autocast bf16" : "",
           tr.torch_ran ? tr.tokens() / tr.torch_s : 0, tg, bench::ratio(og, tg), tr.ours_cpu_s,
           tr.torch_cpu_s,
           !tr.torch_ran  ? "not compared"
@@ -323,7 +324,7 @@ int main(int argc, char** argv) {
           .num("train_ratio" + sfx, bench::ratio(og, tg), 3)
           .num("k1rl_train_gflops" + sfx, og, 1)
           .num("torch_train_gflops" + sfx, tg, 1)
-          .num("train_peak_frac" + sfx, og / peak, 3)
+          .num(bf16 ? "train_sgemm_peak_x_bf16" : "train_peak_frac", og / peak, 3)
           .num("train_loss_rel_diff" + sfx, tr.max_loss_rel_diff, 6)
           .boolean("train_same_loss" + sfx, tr.same_loss);
     };
