@@ -53,7 +53,6 @@ std::string RunDir::ckpt_name(int64_t iteration) {
   return strfmt("it_%06" PRId64 ".h5", iteration);
 }
 
-// Accepts what `latest` holds: the name, optionally followed by white space (the newline).
 std::string RunDir::resolve_checkpoint(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return path;
@@ -66,6 +65,7 @@ std::string RunDir::resolve_checkpoint(const std::string& path) {
   return (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + ckpt_name(it);
 }
 
+// Accepts what `latest` holds: the name, optionally followed by white space (the newline).
 bool RunDir::parse_ckpt_name(const std::string& name, int64_t& iteration) {
   long long it = -1;
   int used = 0;
