@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -70,6 +71,40 @@ RlRun run_rl_iterations(const std::string& app, const std::string& cwd, const st
     run.iterations.push_back(r);
   }
   return run;
+}
+
+JsonLine report_rl(const RlRun& rl, int64_t num_params) {
+  std::printf(
+      "\nRL iterations of inputs/configs/smollm2-135m.ini (k1rl-train --local, as "
+      "users run it; the app's own /iteration columns):\n%4s %8s %8s %8s %8s %6s "
+      "%10s %9s %10s %7s\n",
+      "it", "wall s", "train s", "ckpt s", "user s", "sys %", "minor flt", "major flt", "peak RSS",
+      "KV MB");
+  for (size_t i = 0; i < rl.iterations.size(); ++i) {
+    const auto& r = rl.iterations[i];
+    std::printf("%4zu %8.1f %8.1f %8.1f %8.1f %5.1f%% %10.0f %9.0f %7.0f MB %7.0f\n", i, r.wall_s,
+                r.train_s, r.ckpt_s, r.user_s, 100 * r.sys_frac(), r.minflt, r.majflt, r.maxrss_mb,
+                r.kv_mb);
+  }
+  const RlIteration& st = rl.iterations.back();
+  const double mb = 1024.0 * 1024.0, params = double(num_params);
+  const double weights = 4 * params / mb, adam = 8 * params / mb, grads = 4 * params / mb;
+  const double budget = weights + adam + st.kv_mb;
+  std::printf(
+      "steady state (the last iteration): the kernel has %.1f%% of its CPU time (goal < "
+      "10%%), %.0f page faults; peak RSS %.0f MB = %.2fx weights %.0f + AdamW moments %.0f + "
+      "KV cache %.0f MB (goal <= 2x; gradients %.0f MB and activations come on top)\n",
+      100 * st.sys_frac(), st.minflt, st.maxrss_mb, st.maxrss_mb / budget, weights, adam, st.kv_mb,
+      grads);
+  JsonLine j;
+  j.integer("rl_iterations", int64_t(rl.iterations.size()))
+      .num("rl_iteration_s", st.wall_s, 2)
+      .num("rl_sys_frac", st.sys_frac(), 4)
+      .num("rl_minflt", st.minflt, 0)
+      .num("rl_rss_mb", st.maxrss_mb, 0)
+      .num("rl_rss_budget_mb", budget, 0)
+      .num("rl_rss_ratio", st.maxrss_mb / budget, 3);
+  return j;
 }
 
 }  // namespace k1rl::bench

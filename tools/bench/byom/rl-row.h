@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/bench/common/bench.h"
+
 namespace k1rl::bench {
 
 struct RlIteration {
@@ -30,5 +32,11 @@ struct RlRun {
 RlRun run_rl_iterations(const std::string& app, const std::string& cwd, const std::string& config,
                         int iterations, const std::string& dir,
                         const std::vector<std::string>& extra = {});
+
+// Prints the per-iteration table and the steady-state line (the last iteration against the
+// budget of issue 13: weights + AdamW moments + KV cache, num_params float32 parameters) and
+// returns the JSON keys (rl_iterations, rl_iteration_s, rl_sys_frac, rl_minflt, rl_rss_mb,
+// rl_rss_budget_mb, rl_rss_ratio). rl must hold at least one iteration.
+JsonLine report_rl(const RlRun& rl, int64_t num_params);
 
 }  // namespace k1rl::bench
