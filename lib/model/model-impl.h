@@ -37,6 +37,10 @@ void size_scratch(Vec& v, int64_t n) {
   v.resize(want);
 }
 
+// LM head rows per chunk under recomputation: [256, V] logits (50 MB at SmolLM2's 49k vocab)
+// instead of [R, V].
+constexpr int64_t kHeadChunk = 256;
+
 struct LayerActs {
   FloatBuffer x;      // [N, C] input of the block (residual stream)
   FloatBuffer ln1;    // [N, C]
@@ -91,8 +95,12 @@ struct Model::Impl {
   int64_t N = 0, B = 0;
   bool have_forward = false, have_entropy = false;
   float inv_temp = 1.f;  // 1/temperature of the last forward (its logits were scaled by it)
-  std::vector<int32_t> tokens, cu, pos;
+  std::vector<int32_t> tokens, cu, pos, lens;
+  // Recomputation (Model::set_recompute): acts[l] holds x only, and `work` one block's
+  // activations, computed again in the backward; the LM head runs head_chunk rows at a time.
+  bool recompute = false;
   std::vector<LayerActs> acts;
+  LayerActs work;
   FloatBuffer xlast;                // [N, C] output of the last block
   FloatBuffer xf, rstdf;            // final norm output [N, C], [N]
   std::vector<int32_t> rows;        // positions whose logits were computed
@@ -100,7 +108,8 @@ struct Model::Impl {
   std::vector<int32_t> row_token;   // the token id it predicts (0 when none)
   FloatBuffer xsel;                 // [R, C] gathered final-norm rows (unused when rows = all)
   bool rows_all = false;            // rows are exactly 0..N-1
-  FloatBuffer logits;               // [R, V]
+  int64_t head_chunk = 0;           // rows of `logits` (R unless recomputing)
+  FloatBuffer logits;               // [head_chunk, V]
   std::vector<float> row_lse, row_lp, row_ent;  // [R]
   TokenOutputs out;
   // Backward scratch.

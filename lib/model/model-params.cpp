@@ -118,6 +118,10 @@ void Model::zero_grads() {
 }
 
 const float* Model::logits() const {
+  if (impl_->head_chunk < static_cast<int64_t>(impl_->rows.size()))
+    throw InputError("Model::logits after a recomputing forward",
+                     "set_recompute(true) keeps the logits of one chunk of rows only",
+                     "run the forward with ForwardOptions.all_logits = true");
   return impl_->logits.data();
 }
 const std::vector<int32_t>& Model::logit_positions() const {

@@ -170,8 +170,16 @@ class Model {
   // 1/total masked tokens over all micro-batches of one update).
   CeResult cross_entropy_step(const Batch& batch, float weight);
 
+  // Recomputation for training memory: a forward keeps each block's input only (not its nine
+  // other activations, ~16x less for SmolLM2) and the LM head's [R, V] logits 256 rows at a time;
+  // the backward computes them again (one more forward's products; results bit for bit the
+  // same). Off by default; the trainer sets it from train.recompute.
+  void set_recompute(bool on);
+  bool recompute() const;
+
   // Logits of the last forward: rows [R, V] and the position each row was computed at
-  // (row r predicts token logit_positions()[r] + 1).
+  // (row r predicts token logit_positions()[r] + 1). Throws InputError after a recomputing
+  // forward unless it had all_logits.
   const float* logits() const;
   const std::vector<int32_t>& logit_positions() const;
 
@@ -183,6 +191,11 @@ class Model {
   void forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B, const int32_t* slots,
                       const int32_t* start, KvCache& cache, float* logits,
                       bool all_rows = false) const;
+  // Frees what generation keeps between calls: the memory of destroyed KV caches (and the open
+  // sequences they kept) and the packed weights. The next cache and pack_weights allocate them
+  // again. The local loop calls it between rollout and training, whose peaks would otherwise
+  // add up (docs/engine.md, "Memory"). Not while a cache of this model is in use.
+  void release_generation_memory();
 
  private:
   friend class KvCache;

@@ -17,6 +17,10 @@ const OptionTable<TrainConfig>& train_options() {
                "rl: prompt groups (k answers each) per optimizer step", Check().ge(1))
           .add("train.micro_batch_tokens", &T::micro_batch_tokens,
                "tokens per forward/backward pass on one rank", Check().ge(1))
+          .add("train.recompute", &T::recompute,
+               "keep only each block's input of a micro-batch and compute the rest again in "
+               "the backward: activation memory ~16x smaller for ~25% more train time "
+               "(docs/engine.md, Memory)")
           .add("train.epochs", &T::epochs, "rl: passes over one iteration's groups", Check().ge(1))
           .add("train.reset_optimizer", &T::reset_optimizer,
                "rl: reset AdamW moments every iteration (k1.5)")
@@ -84,6 +88,7 @@ Trainer::Trainer(const Config& cfg, MPI_Comm comm)
                       strfmt("set model.vocab = %d", tok_->vocab_size()));
   model_ = std::make_unique<model::Model>(mc);
   model_->init_params(static_cast<uint64_t>(cfg.get_int("run.seed")));
+  model_->set_recompute(tc_.recompute);
   opt_ = std::make_unique<optim::AdamW>(optim::OptimConfig::from_config(cfg), model_->num_params(),
                                         model_->param_ranges());
   format_ = policy::prompt_format(cfg, *tok_);

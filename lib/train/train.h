@@ -28,6 +28,7 @@ struct TrainConfig {
   std::string mode = "rl";            // sft | rl | dpo | shortest_rejection
   int64_t groups_per_step = 8;        // rl: prompt groups per optimizer step (all ranks)
   int64_t micro_batch_tokens = 4096;  // tokens per forward/backward pass on one rank
+  bool recompute = false;             // keep block inputs only; recompute in the backward
   int64_t epochs = 1;                 // rl: passes over one iteration's groups
   bool reset_optimizer = true;        // rl: fresh AdamW moments every iteration (k1.5)
   double rl_lr = 1e-4;                // rl: constant learning rate

@@ -1,7 +1,7 @@
 // Whole-model gradient check: every parameter's analytic gradient against central finite
 // differences of L = Σ_i a_i·logprob_i + b_i·entropy_i (random per-token weights, a loss mask,
 // packed sequences of different lengths), for tied/untied heads, with/without QKV bias, and at a
-// sampling temperature (log-probs of softmax(z/T)).
+// sampling temperature (log-probs of softmax(z/T)), and with recomputation.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,11 +14,12 @@ namespace {
 struct GradCase {
   bool qkv_bias, tied, entropy, masked;
   double temperature = 1.0;  // the RL trainer's sampling temperature (ForwardOptions)
+  bool recompute = false;    // Model::set_recompute
 };
 void PrintTo(const GradCase& c, std::ostream* os) {
   *os << (c.qkv_bias ? "bias" : "nobias") << (c.tied ? "_tied" : "_untied")
       << (c.entropy ? "_entropy" : "") << (c.masked ? "_masked" : "")
-      << (c.temperature != 1.0 ? "_tempered" : "");
+      << (c.temperature != 1.0 ? "_tempered" : "") << (c.recompute ? "_recompute" : "");
 }
 
 class ModelGrad : public ::testing::TestWithParam<GradCase> {};
@@ -27,6 +28,7 @@ TEST_P(ModelGrad, FiniteDifferencesOnEveryParameter) {
   const GradCase gc = GetParam();
   model::Model m(tiny_config(gc.qkv_bias, gc.tied));
   randomize(m, 7);
+  m.set_recompute(gc.recompute);
   model::Batch batch =
       make_batch({random_tokens(6, 11, 1), random_tokens(3, 11, 2), random_tokens(9, 11, 3)});
   const int64_t N = batch.size();
@@ -75,7 +77,8 @@ INSTANTIATE_TEST_SUITE_P(Configs, ModelGrad,
                                            GradCase{false, true, false, false},
                                            GradCase{true, true, true, true},
                                            GradCase{false, false, false, true},
-                                           GradCase{true, false, true, true, 0.7}));
+                                           GradCase{true, false, true, true, 0.7},
+                                           GradCase{false, true, true, true, 0.7, true}));
 
 }  // namespace
 }  // namespace k1rl::test

@@ -8,7 +8,7 @@
 // the training row (train-row.h): forward, backward and AdamW on one packed batch, with GFLOP/s
 // and the fraction of the same run's sgemm peak.
 // Usage: k1rl-bench-byom [--gguf PATH] [--new N] [--reps R] [--train-batch B] [--train-seq T]
-//        [--train-steps S] [--no-torch] [--profile-shapes] [--quick] [--threads N]
+//        [--train-steps S] [--recompute] [--no-torch] [--profile-shapes] [--quick] [--threads N]
 //        (ends with a JSON line)
 #include <unistd.h>
 #include <algorithm>
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   int64_t fresh = 32;
   int reps = 3, train_steps = 3, rl_iterations = 3;
   int64_t train_batch = 16, train_seq = 128;
-  bool no_torch = false, shapes = false, no_bf16 = false;
+  bool no_torch = false, shapes = false, no_bf16 = false, recompute = false;
   std::string only;
   d.options().add_options()("gguf", bench::po::value(&gguf)->default_value(gguf), "the model")(
       "new", bench::po::value(&fresh)->default_value(fresh),
@@ -137,6 +137,9 @@ int main(int argc, char** argv) {
       "no-bf16", bench::po::bool_switch(&no_bf16),
       "skip the training row's bf16 twin (ours under engine.precision=bf16 against torch "
       "autocast bf16; run where the CPU has AMX-BF16 or AVX512-BF16)")(
+      "recompute", bench::po::bool_switch(&recompute),
+      "also the fp32 training row with recomputation (train.recompute, as "
+      "inputs/configs/smollm2-135m.ini sets it): keys with _recompute")(
       "profile-shapes", bench::po::bool_switch(&shapes),
       "also the per-op profile of the DESIGN.md shapes S and M (ours, random weights)");
   if (!d.parse(argc, argv)) return d.exit_code();
@@ -295,8 +298,9 @@ int main(int argc, char** argv) {
 
     // Training last: it changes both programs' weights.
     bench::JsonLine tj;
-    auto train_row = [&](bool bf16) {
-      const std::string sfx = bf16 ? "_bf16" : "";
+    auto train_row = [&](bool bf16, bool recompute) {
+      const std::string sfx = std::string(bf16 ? "_bf16" : "") + (recompute ? "_recompute" : "");
+      net.set_recompute(recompute);
       const double peak = d.gemm_peak();
       const bench::TrainRow tr =
           bench::run_train_row(net, ref.get(), train_batch, train_seq, train_steps, bf16);
@@ -305,11 +309,11 @@ int main(int argc, char** argv) {
       const double fl = tr.tokens() * bench::train_flops_per_token(net.config(), train_seq) / 1e9;
       const double og = fl / tr.ours_s, tg = tr.torch_ran ? fl / tr.torch_s : 0;
       std::printf(
-          "\ntrain%s %lld x %lld tokens (forward, backward, AdamW%s): k1rl %.1f tok/s %.1f "
+          "\ntrain%s%s %lld x %lld tokens (forward, backward, AdamW%s): k1rl %.1f tok/s %.1f "
           "GFLOP/s (%.2fx the fp32 sgemm peak %.0f), torch%s %.1f tok/s %.1f GFLOP/s, ratio %.2f, "
           "CPU "
           "s/step %.2f vs %.2f, losses %s (max relative difference %.1e; ours %.4f -> %.4f)\n",
-          bf16 ? " bf16" : "", (long long)train_batch, (long long)train_seq,
+          bf16 ? " bf16" : "", recompute ? " recompute" : "", (long long)train_batch, (long long)train_seq,
           bf16 ? "; bf16 products, fp32 master weights" : "", tr.tokens() / tr.ours_s, og,
           og / peak, peak, bf16 ? " autocast bf16" : "",
           tr.torch_ran ? tr.tokens() / tr.torch_s : 0, tg, bench::ratio(og, tg), tr.ours_cpu_s,
@@ -318,7 +322,7 @@ int main(int argc, char** argv) {
           : tr.same_loss ? "agree"
                          : "DIFFER",
           tr.max_loss_rel_diff, tr.loss_first, tr.loss_last);
-      if (!bf16) tj.integer("train_tokens", int64_t(tr.tokens()));
+      if (!bf16 && !recompute) tj.integer("train_tokens", int64_t(tr.tokens()));
       tj.num("k1rl_train_tok_s" + sfx, tr.tokens() / tr.ours_s, 2)
           .num("torch_train_tok_s" + sfx, tr.torch_ran ? tr.tokens() / tr.torch_s : 0, 2)
           .num("train_ratio" + sfx, bench::ratio(og, tg), 3)
@@ -329,10 +333,11 @@ int main(int argc, char** argv) {
           .boolean("train_same_loss" + sfx, tr.same_loss);
     };
     if (train_batch > 0) {
-      train_row(false);
+      train_row(false, false);
+      if (recompute) train_row(false, true);
       if (!no_bf16 && ops::bf16_supported()) {
         ops::set_precision(ops::Precision::bf16);
-        train_row(true);
+        train_row(true, false);
         tj.str("bf16_isa", ops::engine().bf16_isa);
         ops::set_precision(ops::Precision::fp32);
       } else if (!no_bf16) {
