@@ -27,8 +27,8 @@ void block_forward(const ModelConfig& cfg, const float* P, int64_t N, const Rope
   const float eps = static_cast<float>(cfg.norm_eps);
   // Attention block: x_mid = x + o_proj(attn(rope(qkv(norm(x)))))
   ops::rmsnorm_forward(A.ln1.data(), A.rstd1.data(), x, P + o.ln1, N, C, eps);
-  ops::matmul_forward(A.qkv.data(), A.ln1.data(), P + o.wqkv, o.bqkv >= 0 ? P + o.bqkv : nullptr,
-                      N, C, QKV);
+  ops::matmul_forward(A.qkv.data(), A.ln1.data(), P + o.wqkv, o.bqkv >= 0 ? P + o.bqkv : nullptr, N,
+                      C, QKV);
   ops::rope_apply(A.qkv.data(), QKV, rope.pos, N, H + Hkv, D, rope.cos, rope.sin);
   ops::attention_forward(A.att.data(), HD, A.lse.data(), A.qkv.data(), QKV, A.qkv.data() + HD, QKV,
                          A.qkv.data() + HD + KD, QKV, sh);
@@ -53,8 +53,8 @@ void size_block(LayerActs& A, int64_t N, const ModelConfig& cfg) {
 
 // Drops the memory of everything but x (recomputation keeps only the blocks' inputs).
 void release_block(LayerActs& A) {
-  for (FloatBuffer* b : {&A.ln1, &A.rstd1, &A.qkv, &A.att, &A.lse, &A.xmid, &A.ln2, &A.rstd2, &A.gu,
-                         &A.h})
+  for (FloatBuffer* b :
+       {&A.ln1, &A.rstd1, &A.qkv, &A.att, &A.lse, &A.xmid, &A.ln2, &A.rstd2, &A.gu, &A.h})
     FloatBuffer().swap(*b);
 }
 
@@ -93,8 +93,8 @@ const TokenOutputs& Model::forward(const Batch& batch, const ForwardOptions& opt
     I.lens[b] = I.cu[b + 1] - I.cu[b];
     for (int32_t i = I.cu[b]; i < I.cu[b + 1]; ++i) I.pos[i] = i - I.cu[b];
   }
-  const ops::AttnShape sh{B, cfg_.heads, cfg_.kv_heads, cfg_.head_dim(), I.cu.data(), I.cu.data(),
-                          I.lens.data()};
+  const ops::AttnShape sh{B,           cfg_.heads,  cfg_.kv_heads, cfg_.head_dim(),
+                          I.cu.data(), I.cu.data(), I.lens.data()};
   const Rope rope{I.pos.data(), I.rope_cos.data(), I.rope_sin.data()};
 
   // With recomputation each block keeps its input only; one block's activations (I.work) are

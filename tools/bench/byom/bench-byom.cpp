@@ -313,9 +313,9 @@ int main(int argc, char** argv) {
           "GFLOP/s (%.2fx the fp32 sgemm peak %.0f), torch%s %.1f tok/s %.1f GFLOP/s, ratio %.2f, "
           "CPU "
           "s/step %.2f vs %.2f, losses %s (max relative difference %.1e; ours %.4f -> %.4f)\n",
-          bf16 ? " bf16" : "", recompute ? " recompute" : "", (long long)train_batch, (long long)train_seq,
-          bf16 ? "; bf16 products, fp32 master weights" : "", tr.tokens() / tr.ours_s, og,
-          og / peak, peak, bf16 ? " autocast bf16" : "",
+          bf16 ? " bf16" : "", recompute ? " recompute" : "", (long long)train_batch,
+          (long long)train_seq, bf16 ? "; bf16 products, fp32 master weights" : "",
+          tr.tokens() / tr.ours_s, og, og / peak, peak, bf16 ? " autocast bf16" : "",
           tr.torch_ran ? tr.tokens() / tr.torch_s : 0, tg, bench::ratio(og, tg), tr.ours_cpu_s,
           tr.torch_cpu_s,
           !tr.torch_ran  ? "not compared"
