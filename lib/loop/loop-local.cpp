@@ -28,6 +28,9 @@ std::vector<io::Row> run_local(const Config& cfg) {
     }
     const double t0 = seconds_since_start();
     io::Row r = rd.iteration(td.trainer().model(), it, score);
+    // Training changes the weights, which makes the packed copy and kept sequences stale: free
+    // them, so that generation's memory and training's do not add up.
+    td.trainer().model().release_generation_memory();
     io::Row row = td.iteration(it);
     RolloutTimes rt{r["time_s"], r["tokens_per_s"]};
     rt.gen_s = r["gen_s"], rt.reward_wait_s = r["reward_wait_s"], rt.publish_s = r["publish_s"];

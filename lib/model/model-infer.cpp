@@ -98,12 +98,25 @@ void KvCache::size_cache(const ModelConfig& cfg) {
   S.kept.resize(static_cast<size_t>(slots_));
 }
 
-// Packs every weight matrix into the model's one buffer, sized exactly once per model shape
-// (growing it matrix by matrix would copy it again at every doubling).
 int64_t KvCache::bytes() const {
   return 2 * static_cast<int64_t>(scratch_->k.size());
 }
 
+void Model::release_generation_memory() {
+  Impl& I = *impl_;
+  std::vector<std::unique_ptr<KvCache::Scratch>> pool;
+  {
+    std::lock_guard<std::mutex> lock(I.pool_mutex);
+    pool.swap(I.pool);
+  }
+  std::lock_guard<std::mutex> lock(I.packed.mutex);
+  FloatBuffer().swap(I.packed.data);
+  I.packed.at.clear();
+  I.packed.version = 0;
+}
+
+// Packs every weight matrix into the model's one buffer, sized exactly once per model shape
+// (growing it matrix by matrix would copy it again at every doubling).
 bool KvCache::pack_weights(const Model& model) {
   scratch_->packed_for = &model;
   PackedWeights& W = model.impl_->packed;

@@ -137,6 +137,46 @@ TEST(Memory, WeightsArePackedOncePerChangeAndNeverReadStale) {
   EXPECT_GT(moved, 1e-2);
 }
 
+// release_generation_memory drops the pool and the packed weights: the next Generator packs
+// again and prefills what a kept slot held, and what the model generated before changes no
+// result.
+TEST(Memory, ReleasedGenerationMemoryIsMadeAgainWithTheSameResults) {
+  model::SamplingParams sp;
+  sp.temperature = 0.8;
+  sp.max_answer_tokens = 20;
+  model::GenRequest q = reqs(1, 3)[0];
+  q.key = 42, q.max_new_tokens = 4;
+  auto continued = [&](model::Model& m, bool release, model::GenStats* stats) {
+    model::GenRequest next = q;
+    {
+      model::Generator g(m, 2);
+      const model::GenResult r = g.generate({q}, sp)[0];
+      EXPECT_EQ(r.finish, model::Finish::segment);
+      next.answer = r.tokens, next.rng_state = r.rng_state;
+    }
+    if (release) m.release_generation_memory();
+    model::Generator g(m, 2);
+    model::GenResult r = g.generate({next}, sp)[0];
+    *stats = g.stats();
+    return r;
+  };
+  model::Model m(mem_config());
+  randomize(m, 5, 0.6f);
+  model::GenStats kept, released, fresh;
+  continued(m, false, &kept);
+  EXPECT_GT(kept.kept_tokens, 0);  // the control: without the release the slot is used
+  EXPECT_EQ(kept.packs, 0);
+  const model::GenResult after = continued(m, true, &released);
+  EXPECT_EQ(released.kept_tokens, 0);
+  EXPECT_EQ(released.packs, 1);     // same weights, packed again
+  model::Model twin(mem_config());  // generated once, not three times
+  randomize(twin, 5, 0.6f);
+  const model::GenResult expect = continued(twin, true, &fresh);
+  EXPECT_EQ(after.tokens, expect.tokens);
+  EXPECT_EQ(after.logprobs, expect.logprobs);
+  EXPECT_EQ(after.model_logprobs, expect.model_logprobs);
+}
+
 TEST(Memory, GradientsStartAtZeroWhenFirstAskedFor) {
   model::Model m(mem_config());
   randomize(m, 7);
