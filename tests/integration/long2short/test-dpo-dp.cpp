@@ -49,6 +49,9 @@ TEST(DpoDataParallel, TwoRanksGiveTheOneRankUpdate) {
   for (int64_t i = 0; i < solo.model().num_params(); ++i)
     worst = std::max(
         worst, static_cast<double>(std::fabs(solo.model().params()[i] - pair.model().params()[i])));
-  EXPECT_LT(worst, 1e-5);
+  // AdamW's m/sqrt(v) turns summation-order noise in near-zero gradients into update noise:
+  // 1.3e-5 with OpenBLAS's Haswell kernels and K1RL_ISA=avx2 (1.2e-6 on AVX-512). 1e-4 is 1% of
+  // one step (lr 1e-2); a rank's missing share of the pairs moves parameters by O(lr).
+  EXPECT_LT(worst, 1e-4);
   EXPECT_GT(a[0].at("grad_norm"), 0.0);
 }
