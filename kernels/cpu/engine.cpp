@@ -15,12 +15,16 @@ EngineInfo& info_slot() {
   return info;
 }
 
+// The CPU's own bf16 instructions, whatever K1RL_ISA says.
+bool bf16_in_cpu() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+}
+
 }  // namespace
 
 bool bf16_supported() {
-  __builtin_cpu_init();
-  const bool hw = __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
-  return hw && isa() == Isa::avx512;
+  return bf16_in_cpu() && isa() == Isa::avx512;
 }
 
 bool engine_init(Backend backend, PrecisionRequest req, EngineInfo* out) {
@@ -38,9 +42,8 @@ bool engine_init(Backend backend, PrecisionRequest req, EngineInfo* out) {
     info.bf16_isa = cpu::bf16_probe_isa();
   } else {
     info.precision = Precision::fp32;
-    info.note = isa() == Isa::avx512 || !__builtin_cpu_supports("avx512f")
-                    ? "this CPU has neither AMX-BF16 nor AVX512-BF16"
-                    : "K1RL_ISA caps the kernels below AVX-512, which bf16 needs";
+    info.note = bf16_in_cpu() ? "K1RL_ISA caps the kernels below AVX-512, which bf16 needs"
+                              : "this CPU has neither AMX-BF16 nor AVX512-BF16";
     ok = req == PrecisionRequest::auto_;
   }
   if (ok) {
