@@ -213,8 +213,7 @@ TEST(Bf16, EngineResolvesThePrecision) {
   // with a note, bf16 is refused with the reason.
   const ops::Isa was = ops::isa();
   __builtin_cpu_init();  // the CPU's bf16, even when K1RL_ISA already caps it
-  const bool hardware =
-      __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+  const bool hardware = __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
   ops::set_isa(ops::Isa::avx2);
   ASSERT_TRUE(ops::engine_init(ops::Backend::cpu, ops::PrecisionRequest::auto_, &info));
   EXPECT_EQ(info.precision, ops::Precision::fp32);
