@@ -3,6 +3,7 @@
 // (convert_to_bf16, nearest even), so every bf16 path multiplies the same numbers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@ namespace k1rl::ops::cpu {
 void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda,
                const uint16_t* B, int64_t ldb, bool accumulate, float* C, int64_t ldc,
                const float* bias);
+// The oneDNN primitives kept (one per product shape, least recently used dropped first; 1024 is
+// also oneDNN's own default).
+constexpr size_t kBf16PrimitiveCapacity = 1024;
+size_t bf16_primitives_held();
 // oneDNN's implementation name for a probe product (e.g. "brg:avx512_core_amx").
 std::string bf16_probe_isa();
 // The bf16 copy of w[0, n): the registered mirror's range (converted if stale) or, for a weight

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,7 +39,10 @@ namespace cpu {
 namespace {
 
 dnnl::engine& dnnl_engine() {
-  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine eng = [] {
+    dnnl::set_primitive_cache_capacity(0);
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return eng;
 }
 
@@ -49,13 +53,22 @@ struct Prim {
   dnnl::matmul prim;
 };
 
-// oneDNN primitives by shape: creating one JIT-compiles it (~ms); a training step reuses ~10.
-std::shared_ptr<Prim> get_prim(const Key& key) {
-  static std::mutex mu;
-  static std::map<Key, std::shared_ptr<Prim>> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
+// oneDNN primitives by shape, the most recently used kBf16PrimitiveCapacity of them: creating one
+// JIT-compiles it (~ms); a training step reuses ~10, but the rows of an RL micro-batch change
+// with every step: unbounded, 2000 iterations of the tiny model held 2.0 GB (0.78 GB with 1024,
+// and more CPU time where its shapes outnumber the capacity; docs/engine.md). oneDNN's own
+// cache is off (capacity 0) so that this one is the only bound.
+struct PrimCache {
+  std::mutex mu;
+  std::list<std::pair<Key, std::shared_ptr<Prim>>> lru;  // most recent first
+  std::map<Key, decltype(lru)::iterator> at;
+};
+PrimCache& prim_cache() {
+  static PrimCache c;
+  return c;
+}
+
+std::shared_ptr<Prim> make_prim(const Key& key) {
   const auto [ta, tb, M, N, K, lda, ldb, ldc, acc, bias] = key;
   using dt = dnnl::memory::data_type;
   using md = dnnl::memory::desc;
@@ -72,8 +85,24 @@ std::shared_ptr<Prim> get_prim(const Key& key) {
   auto p = std::make_shared<Prim>();
   p->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, bmd, c), attr, dnnl_engine());
   p->prim = dnnl::matmul(p->pd);
-  cache.emplace(key, p);
   return p;
+}
+
+std::shared_ptr<Prim> get_prim(const Key& key) {
+  PrimCache& c = prim_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.at.find(key);
+  if (it != c.at.end()) {
+    c.lru.splice(c.lru.begin(), c.lru, it->second);
+    return it->second->second;
+  }
+  c.lru.emplace_front(key, make_prim(key));
+  c.at.emplace(key, c.lru.begin());
+  if (c.lru.size() > kBf16PrimitiveCapacity) {
+    c.at.erase(c.lru.back().first);
+    c.lru.pop_back();
+  }
+  return c.lru.front().second;
 }
 
 void gemm_bf16_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const uint16_t* A,
@@ -119,6 +148,12 @@ void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const uint16_t
     return;
   }
   gemm_bf16_run(ta, tb, M, N, K, A, lda, B, ldb, accumulate, C, ldc, bias);
+}
+
+size_t bf16_primitives_held() {
+  PrimCache& c = prim_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.lru.size();
 }
 
 std::string bf16_probe_isa() {

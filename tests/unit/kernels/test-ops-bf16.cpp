@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/bf16-impl.h"
 #include "kernels/ops.h"
 #include "tests/unit/kernels/kernel-test-util.h"
 
@@ -101,6 +102,27 @@ TEST(Bf16, ForwardMatchesRoundedProductAndFp32) {
         EXPECT_LT(e32, 2e-2) << what;
         EXPECT_GT(e32, 1e-6) << what << ": the bf16 path computed in float32";
       }
+}
+
+TEST(Bf16, PrimitiveCacheKeepsTheRecentShapes) {
+  // An RL run's micro-batches change their row count every step: one oneDNN primitive per shape
+  // must not pile up. More row counts than the capacity, then the first (dropped) again.
+  SKIP_WITHOUT_BF16();
+  const int64_t K = 48, M = 40, rows = static_cast<int64_t>(ops::cpu::kBf16PrimitiveCapacity) + 8;
+  auto x = randn(rows * K, 5), w = randn(M * K, 6, 0.1f);
+  std::vector<uint16_t> xb(x.size()), wb(w.size());
+  ops::convert_to_bf16(xb.data(), x.data(), static_cast<int64_t>(x.size()));
+  ops::convert_to_bf16(wb.data(), w.data(), static_cast<int64_t>(w.size()));
+  const auto ref = ref_nt(rounded(x), rounded(w), rows, K, M);
+  for (int64_t i = 1; i <= rows + 1; ++i) {
+    const int64_t n = i <= rows ? i : 1;
+    std::vector<float> c(n * M, -1.f);
+    ops::cpu::gemm_bf16(false, true, n, M, K, xb.data(), K, wb.data(), K, false, c.data(), M,
+                        nullptr);
+    ASSERT_LT(rel_err(c.data(), ref.data(), c.size()), 2e-5) << n << " rows";
+    ASSERT_LE(ops::cpu::bf16_primitives_held(), ops::cpu::kBf16PrimitiveCapacity) << n;
+  }
+  EXPECT_EQ(ops::cpu::bf16_primitives_held(), ops::cpu::kBf16PrimitiveCapacity);
 }
 
 TEST(Bf16, BackwardMatchesRoundedProductsAndFp32) {
