@@ -32,6 +32,7 @@ std::vector<io::Row> run_local(const Config& cfg) {
     // them, so that generation's memory and training's do not add up.
     td.trainer().model().release_generation_memory();
     io::Row row = td.iteration(it);
+    td.trainer().model().release_training_memory();  // and the other way round
     RolloutTimes rt{r["time_s"], r["tokens_per_s"]};
     rt.gen_s = r["gen_s"], rt.reward_wait_s = r["reward_wait_s"], rt.publish_s = r["publish_s"];
     out.push_back(record_iteration(run, row, rt, seconds_since_start() - t0, it, it));

@@ -66,6 +66,16 @@ void head_rows(float* out, const float* head, float inv_temp, const float* xs, i
 }
 }  // namespace
 
+void Model::release_training_memory() {
+  Impl& I = *impl_;
+  I.have_forward = false;
+  std::vector<LayerActs>().swap(I.acts);
+  release_block(I.work);
+  for (FloatBuffer* b : {&I.work.x, &I.xlast, &I.xf, &I.rstdf, &I.xsel, &I.logits, &I.dx, &I.dxf,
+                         &I.dln, &I.datt, &I.dqkv, &I.dh, &I.dgu, &I.dsel, &I.wlp, &I.went})
+    FloatBuffer().swap(*b);
+}
+
 void Model::set_recompute(bool on) {
   impl_->recompute = on;
 }

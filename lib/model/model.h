@@ -196,6 +196,9 @@ class Model {
   // again. The local loop calls it between rollout and training, whose peaks would otherwise
   // add up (docs/engine.md, "Memory"). Not while a cache of this model is in use.
   void release_generation_memory();
+  // Frees training's scratch (the activations of the last forward and the backward's buffers);
+  // the next forward allocates it again. Gradients are kept. A backward needs a forward first.
+  void release_training_memory();
 
  private:
   friend class KvCache;

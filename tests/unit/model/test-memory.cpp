@@ -1,7 +1,9 @@
 // lib/model's memory behaviour (docs/engine.md, "Memory"): a KV cache made from a model reuses
 // the buffers an earlier cache of that model gave back, so a Generator made per RL iteration
 // maps nothing new, and what the earlier cache left there changes no result; a model that only
-// generates holds no gradient buffer until one is asked for, and that buffer starts at zero.
+// generates holds no gradient buffer until one is asked for, and that buffer starts at zero;
+// generation's and training's memory, released for each other, are made again with the same
+// results.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -175,6 +177,33 @@ TEST(Memory, ReleasedGenerationMemoryIsMadeAgainWithTheSameResults) {
   EXPECT_EQ(after.tokens, expect.tokens);
   EXPECT_EQ(after.logprobs, expect.logprobs);
   EXPECT_EQ(after.model_logprobs, expect.model_logprobs);
+}
+
+TEST(Memory, ReleasedTrainingMemoryIsMadeAgainWithTheSameResults) {
+  // The loop frees training's activations before each rollout: the next forward and backward
+  // size them again and give the same log-probs and gradients; a backward without a new forward
+  // is refused (its activations are gone).
+  for (bool recompute : {false, true}) {
+    model::Model m(mem_config());
+    randomize(m, 7);
+    m.set_recompute(recompute);
+    const model::Batch b = make_batch({random_tokens(9, 29, 1), random_tokens(14, 29, 2)});
+    std::vector<float> w(b.size());
+    for (size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+    auto pass = [&] {
+      const model::TokenOutputs out = m.forward(b);
+      m.zero_grads();
+      m.backward(w.data());
+      return std::make_pair(out.logprob, std::vector<float>(m.grads(), m.grads() + m.num_params()));
+    };
+    const auto before = pass();
+    m.release_training_memory();
+    EXPECT_THROW(m.backward(w.data()), InputError) << recompute;
+    const auto after = pass();
+    EXPECT_EQ(after.first, before.first) << recompute;
+    EXPECT_EQ(after.second, before.second) << recompute;
+    EXPECT_GT(*std::max_element(before.second.begin(), before.second.end()), 0.f);
+  }
 }
 
 TEST(Memory, GradientsStartAtZeroWhenFirstAskedFor) {
