@@ -136,6 +136,7 @@ int fail(const AppInfo& info, const std::string& line, int code, bool print) {
 
 int app_main(int argc, char** argv, const AppInfo& info,
              const std::function<int(AppContext&)>& body) {
+  keep_freed_memory_mapped();
   set_process_identity(info.name, -1, 0);
   // Slurm's time-limit warning (SIGUSR1) reaches every rank through mpiexec: only train acts on
   // it (lib/loop installs its handler); the other apps must not die of it.

@@ -89,6 +89,10 @@ void log_msg(LogLevel level, const char* fmt, ...) __attribute__((format(printf,
 #define K1RL_LOG_DEBUG(...) ::k1rl::log_msg(::k1rl::LogLevel::debug, __VA_ARGS__)
 double seconds_since_start();  // wall seconds since the process started logging
 
+// Called first by every app (and by the benchmarks that run the apps' code in-process): freed
+// memory is kept mapped for reuse instead of being returned to the kernel (core-memory.cpp).
+void keep_freed_memory_mapped();
+
 // What this process has used so far, all threads (getrusage): CPU seconds in user space and in
 // the kernel, minor and major page faults, peak resident set.
 struct ProcessUsage {

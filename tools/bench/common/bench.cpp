@@ -236,6 +236,7 @@ double ratio(double a, double b) {
 
 Driver::Driver(std::string name, std::string what)
     : name_(std::move(name)), program_("k1rl-bench-" + name_), opts_(program_ + ": " + what) {
+  keep_freed_memory_mapped();  // what app_main does: the in-process code runs as in the apps
   set_process_identity("bench-" + name_, -1, 0);  // log lines read [k1rl-bench-<name> r0 ...]
   opts_.add_options()("help,h", "print this help and exit")(
       "threads", po::value<int>(&threads_)->default_value(2),
