@@ -328,7 +328,7 @@ int main(int argc, char** argv) {
           .num("train_ratio" + sfx, bench::ratio(og, tg), 3)
           .num("k1rl_train_gflops" + sfx, og, 1)
           .num("torch_train_gflops" + sfx, tg, 1)
-          .num(bf16 ? "train_sgemm_peak_x_bf16" : "train_peak_frac", og / peak, 3)
+          .num(bf16 ? "train_sgemm_peak_x_bf16" : "train_peak_frac" + sfx, og / peak, 3)
           .num("train_loss_rel_diff" + sfx, tr.max_loss_rel_diff, 6)
           .boolean("train_same_loss" + sfx, tr.same_loss);
     };

@@ -11,7 +11,8 @@
 # RL config's lr 1e-5, betas (0.9, 0.95), no weight decay; the optimizer is built by the first
 # call): its seconds, the loss of its forward and its getrusage; train_bf16 the same with the
 # forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (float32 master weights);
-# switching between the two starts a fresh optimizer. Training changes the weights, so the
+# the first step of each row (train_new, train_bf16_new) starts a fresh optimizer, as each row
+# of ours does. Training changes the weights, so the
 # driver sends train requests after every generate request.
 # Usage: torch_byom.py MODEL.gguf   (requests on stdin)
 import functools
@@ -42,9 +43,9 @@ opt = None
 opt_kind = None
 
 
-def train_step(b, t, ids, bf16=False):
+def train_step(b, t, ids, bf16=False, fresh=False):
     global opt, opt_kind
-    if opt is None or opt_kind != bf16:
+    if opt is None or opt_kind != bf16 or fresh:
         opt_kind = bf16
         model.train()
         model.config.use_cache = False
@@ -71,7 +72,9 @@ for line in sys.stdin:
         continue
     if line.startswith("train"):
         kind, b, t, ids = line.split()
-        print(json.dumps(train_step(int(b), int(t), ids, kind == "train_bf16")), flush=True)
+        fresh = kind.endswith("_new")
+        kind = kind[:-len("_new")] if fresh else kind
+        print(json.dumps(train_step(int(b), int(t), ids, kind == "train_bf16", fresh)), flush=True)
         continue
     b, new, ids = line.split()
     b, new, prompt = int(b), int(new), [int(x) for x in ids.split(",")]

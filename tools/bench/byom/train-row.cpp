@@ -40,8 +40,11 @@ TrainRow run_train_row(model::Model& net, Coprocess* ref, int64_t batch, int64_t
     }
     b.cu.push_back(int32_t(b.tokens.size()));
   }
-  const std::string request = strfmt("%s %lld %lld %s", bf16 ? "train_bf16" : "train",
-                                     (long long)batch, (long long)seq, ids.c_str());
+  // The first step of a row starts torch's optimizer afresh, as `opt` below is ours.
+  auto request = [&](bool first) {
+    return strfmt("%s%s %lld %lld %s", bf16 ? "train_bf16" : "train", first ? "_new" : "",
+                  (long long)batch, (long long)seq, ids.c_str());
+  };
 
   optim::OptimConfig oc;  // inputs/configs/smollm2-135m.ini's RL step
   oc.lr = 1e-5, oc.beta1 = 0.9, oc.beta2 = 0.95, oc.weight_decay = 0, oc.grad_clip = 1;
@@ -60,9 +63,9 @@ TrainRow run_train_row(model::Model& net, Coprocess* ref, int64_t batch, int64_t
     s.loss = ce.nll_sum / double(ce.tokens);
     return s;
   };
-  auto torch = [&](Step* s) {
+  auto torch = [&](Step* s, bool first) {
     if (!ref || !ref->running()) return false;
-    const std::string line = ref->ask(request);
+    const std::string line = ref->ask(request(first));
     if (line.empty()) return false;
     Json j = Json::parse(line);
     s->seconds = j["seconds"].as_number();
@@ -78,7 +81,7 @@ TrainRow run_train_row(model::Model& net, Coprocess* ref, int64_t batch, int64_t
     if (i == 0) row.loss_first = o.loss;
     row.loss_last = o.loss;
     Step t;
-    const bool ran = torch(&t);
+    const bool ran = torch(&t, i == 0);
     if (ran) {
       row.max_loss_rel_diff = std::max(row.max_loss_rel_diff, rel_diff(o.loss, t.loss));
     } else {
