@@ -55,8 +55,8 @@ struct Prim {
 
 // oneDNN primitives by shape, the most recently used kBf16PrimitiveCapacity of them: creating one
 // JIT-compiles it (~ms); a training step reuses ~10, but the rows of an RL micro-batch change
-// with every step: unbounded, 2000 iterations of the tiny model held 2.0 GB (0.78 GB with 1024,
-// and more CPU time where its shapes outnumber the capacity; docs/engine.md). oneDNN's own
+// with every step: unbounded, 2000 iterations of the tiny model held 1.6-2.0 GB (0.78 GB with
+// 1024, at 1.48x the time there: its shapes outnumber the capacity; docs/engine.md). oneDNN's own
 // cache is off (capacity 0) so that this one is the only bound.
 struct PrimCache {
   std::mutex mu;
