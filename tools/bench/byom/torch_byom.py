@@ -9,10 +9,10 @@
 # with one training step on that packed batch (train mode, labels = the inputs shifted, as a TRL
 # or Trainer user runs it: forward, backward, clip_grad_norm_ 1.0, AdamW(foreach=True) with the
 # RL config's lr 1e-5, betas (0.9, 0.95), no weight decay; the optimizer is built by the first
-# call): its seconds, the loss of its forward and its getrusage; train_bf16 the same with the
-# forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (float32 master weights);
-# the first step of each row (train_new, train_bf16_new) starts a fresh optimizer, as each row
-# of ours does. Training changes the weights, so the
+# call of a row): its seconds, the loss of its forward and its getrusage; train_bf16 the same
+# with the forward and loss under torch.autocast("cpu", dtype=torch.bfloat16) (float32 master
+# weights); the first step of each row (train_new, train_bf16_new) starts a fresh optimizer, as
+# each row of ours does. Training changes the weights, so the
 # driver sends train requests after every generate request.
 # Usage: torch_byom.py MODEL.gguf   (requests on stdin)
 import functools
@@ -40,13 +40,11 @@ model.generation_config.eos_token_id = None
 print(json.dumps({"ready": True, "torch": torch.__version__, "transformers": transformers.__version__,
                   "threads": torch.get_num_threads()}), flush=True)
 opt = None
-opt_kind = None
 
 
 def train_step(b, t, ids, bf16=False, fresh=False):
-    global opt, opt_kind
-    if opt is None or opt_kind != bf16 or fresh:
-        opt_kind = bf16
+    global opt
+    if opt is None or fresh:
         model.train()
         model.config.use_cache = False
         opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), weight_decay=0.0,
@@ -73,7 +71,7 @@ for line in sys.stdin:
     if line.startswith("train"):
         kind, b, t, ids = line.split()
         fresh = kind.endswith("_new")
-        kind = kind[:-len("_new")] if fresh else kind
+        kind = kind.removesuffix("_new")
         print(json.dumps(train_step(int(b), int(t), ids, kind == "train_bf16", fresh)), flush=True)
         continue
     b, new, ids = line.split()
