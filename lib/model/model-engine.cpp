@@ -1,10 +1,20 @@
 // The [engine] section: which backend runs kernels/ops.h and in what precision, resolved once
 // at start-up (app_main calls engine_setup before the app's body). docs/engine.md, "The backend
 // seam" and "bf16".
+#include <mutex>
+
 #include "kernels/ops.h"
 #include "lib/model/model.h"
 
 namespace k1rl::model {
+namespace {
+
+// engine_setup's log line, written when the first model is built (log_engine_choice): a run
+// that fails on its input before any model exists prints its one-line error alone.
+std::mutex g_line_mutex;
+std::string g_line;
+
+}  // namespace
 
 const OptionTable<EngineConfig>& engine_options() {
   using E = EngineConfig;
@@ -37,12 +47,22 @@ ops::EngineInfo engine_setup(const Config& cfg) {
   if (!ops::engine_init(ops::Backend::cpu, req, &info))
     throw ConfigError("engine.precision = " + want + " is not possible here", info.note,
                       "set engine.precision = auto (bf16 where the CPU has it) or fp32");
+  std::string line;
   if (info.precision == ops::Precision::bf16)
-    K1RL_LOG_INFO("engine: cpu backend, bf16 products with fp32 accumulation (oneDNN %s)",
-                  info.bf16_isa.c_str());
+    line = "engine: cpu backend, bf16 products with fp32 accumulation (oneDNN " + info.bf16_isa +
+           ")";
   else if (req == ops::PrecisionRequest::auto_)
-    K1RL_LOG_INFO("engine: cpu backend, fp32 (engine.precision = auto: %s)", info.note.c_str());
+    line = "engine: cpu backend, fp32 (engine.precision = auto: " + info.note + ")";
+  std::lock_guard<std::mutex> lock(g_line_mutex);
+  g_line = line;
   return info;
+}
+
+void log_engine_choice() {
+  std::lock_guard<std::mutex> lock(g_line_mutex);
+  if (g_line.empty()) return;
+  K1RL_LOG_INFO("%s", g_line.c_str());
+  g_line.clear();
 }
 
 }  // namespace k1rl::model

@@ -46,6 +46,7 @@ std::vector<TensorInfo> make_tensors(const ModelConfig& c, Layout* lay) {
 
 Model::Model(const ModelConfig& cfg) : cfg_(cfg), impl_(std::make_unique<Impl>()) {
   cfg_.validate();
+  log_engine_choice();
   tensors_ = make_tensors(cfg_, &impl_->lay);
   const auto& last = tensors_.back();
   params_.assign(last.offset + last.size, 0.f);

@@ -28,16 +28,18 @@ namespace k1rl::model {
 
 // ---------------------------------------------------------------------------------------------
 // The [engine] section (backend, precision): declared here, resolved once at start-up by
-// engine_setup (app_main calls it), which logs the bf16 ISA and throws ConfigError when the
-// requested precision is impossible on this CPU.
+// engine_setup (app_main calls it), which throws ConfigError when the requested precision is
+// impossible on this CPU. What it chose (bf16 and oneDNN's ISA, or why auto fell back to fp32)
+// is logged once, by log_engine_choice when the first Model is built.
 struct EngineConfig {
   std::string backend = "cpu";     // cpu (the only backend of this build)
-  std::string precision = "fp32";  // fp32 | bf16 | auto
+  std::string precision = "auto";  // fp32 | bf16 | auto (bf16 where the CPU has it)
   static EngineConfig from(const Config& cfg);
 };
 const OptionTable<EngineConfig>& engine_options();  // [engine], bound to EngineConfig
 void declare_engine_options(ConfigSpec& spec);
 ops::EngineInfo engine_setup(const Config& cfg);
+void log_engine_choice();  // engine_setup's line, once (Model's constructor calls it)
 
 // ---------------------------------------------------------------------------------------------
 // Configuration: the [model] section.

@@ -13,8 +13,10 @@ bad() { echo "staleness-test: FAIL: $*"; fail=1; }
 
 for s in 0 1; do
   run=$work/s$s/run
+  # fp32: runs-check tells θ_N from θ_{N-1} by log-probs that one 1e-3 step moves less than bf16
+  # products' rounding does (engine.precision = auto would pick bf16 on a bf16 CPU).
   a=(--config tests/integration/loop/tiny-test.ini --run.dir="$run" --run.iterations=4 --run.staleness=$s
-     --train.rl_lr=1e-3 --reward.length_penalty_warmup=0)
+     --train.rl_lr=1e-3 --reward.length_penalty_warmup=0 --engine.precision=fp32)
   OMP_NUM_THREADS=1 timeout 120 "$mpiexec" -n 1 "$bin/k1rl-rollout" "${a[@]}" : -n 1 "$bin/k1rl-reward" "${a[@]}" \
     : -n 1 "$bin/k1rl-train" "${a[@]}" >"$work/s$s.log" 2>&1 || { cat "$work/s$s.log"; bad "staleness $s: the job failed"; continue; }
   shards=$(cd "$run/buffer" && ls it_*.h5 | tr '\n' ' ')
