@@ -49,8 +49,8 @@ ops::EngineInfo engine_setup(const Config& cfg) {
                       "set engine.precision = auto (bf16 where the CPU has it) or fp32");
   std::string line;
   if (info.precision == ops::Precision::bf16)
-    line = "engine: cpu backend, bf16 products with fp32 accumulation (oneDNN " + info.bf16_isa +
-           ")";
+    line =
+        "engine: cpu backend, bf16 products with fp32 accumulation (oneDNN " + info.bf16_isa + ")";
   else if (req == ops::PrecisionRequest::auto_)
     line = "engine: cpu backend, fp32 (engine.precision = auto: " + info.note + ")";
   std::lock_guard<std::mutex> lock(g_line_mutex);

@@ -58,7 +58,7 @@ struct LayerActs {
 // Everything a KV cache owns. Buffers only grow: a step reuses what the previous one sized, and
 // a cache made from a model's pool reuses what an earlier cache of that model sized.
 struct KvCache::Scratch {
-  std::vector<unsigned char> k, v;  // elements of type()
+  ops::Buffer<unsigned char, ops::Memory::kv_cache> k, v;  // elements of type()
   std::vector<int32_t> pos, kv_start, kv_len, last_rows;
   FloatBuffer x, ln, qkv, att, gu, h, xsel;
   FloatBuffer logits;                 // Generator's [B, V] logits of a step
@@ -82,7 +82,7 @@ struct KvCache::Scratch {
 // read (forward_cached falls back to sgemm).
 struct PackedWeights {
   std::mutex mutex;  // held while packing
-  FloatBuffer data;
+  ops::Buffer<float, ops::Memory::packed_weights> data;
   std::map<int64_t, int64_t> at;
   uint64_t version = 0;
   ops::Precision precision = ops::Precision::fp32;

@@ -110,7 +110,7 @@ void Model::release_generation_memory() {
     pool.swap(I.pool);
   }
   std::lock_guard<std::mutex> lock(I.packed.mutex);
-  FloatBuffer().swap(I.packed.data);
+  decltype(I.packed.data)().swap(I.packed.data);
   I.packed.at.clear();
   I.packed.version = 0;
 }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/buffer.h"
 #include "lib/core/core.h"
 #include "lib/optim/optim.h"
 
@@ -122,9 +123,10 @@ struct CeResult {
 
 class KvCache;
 
-// The float arrays of lib/model: parameters, gradients, activations, scratch (sized once and
-// reused; docs/engine.md, "Memory").
-using FloatBuffer = std::vector<float>;
+// The float arrays of lib/model live in the backend's memory (kernels/buffer.h), each counted
+// under its kind: activations and a step's scratch (sized once and reused; docs/engine.md,
+// "Memory"), parameters, gradients.
+using FloatBuffer = ops::Buffer<float, ops::Memory::activations>;
 
 class Model {
  public:
@@ -209,9 +211,9 @@ class Model {
   static uint64_t new_version();
   ModelConfig cfg_;
   std::vector<TensorInfo> tensors_;
-  FloatBuffer params_;
+  ops::Buffer<float, ops::Memory::params> params_;
   uint64_t version_ = 0;
-  mutable FloatBuffer grads_;  // empty until grads_data()
+  mutable ops::Buffer<float, ops::Memory::grads> grads_;  // empty until grads_data()
   std::unique_ptr<Impl> impl_;
 };
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/buffer.h"
 #include "lib/core/core.h"
 
 namespace k1rl::optim {
@@ -74,7 +75,7 @@ class AdamW {
  private:
   OptimConfig cfg_;
   std::vector<ParamRange> ranges_;
-  std::vector<float> m_, v_;
+  ops::Buffer<float, ops::Memory::optimizer> m_, v_;  // the backend's memory
   int64_t step_ = 0;
 };
 

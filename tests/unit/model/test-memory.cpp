@@ -3,12 +3,13 @@
 // maps nothing new, and what the earlier cache left there changes no result; a model that only
 // generates holds no gradient buffer until one is asked for, and that buffer starts at zero;
 // generation's and training's memory, released for each other, are made again with the same
-// results.
+// results; the backend holds every buffer under its kind and gets each back.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/buffer.h"
 #include "tests/unit/model/model-test-util.h"
 
 namespace k1rl::test {
@@ -232,6 +233,52 @@ TEST(Memory, KvCacheBytesAreKeysAndValuesOfEveryLayer) {
   model::Model m(c);
   model::Generator g(m, 5, 17);
   EXPECT_EQ(g.kv_bytes(), 5 * 32 * per_token * 4);
+}
+
+// The backend's accounting (kernels/buffer.h) of a model's life: parameters at construction,
+// gradients when first asked for, activations while a forward's are kept, KV caches and packed
+// weights while generation keeps them (a destroyed cache's memory stays in the model's pool),
+// the optimizer's two moments; and each kind back where it was once its owner lets go.
+TEST(Memory, TheBackendHoldsEachBufferUnderItsKind) {
+  using ops::Memory;
+  auto now = [](Memory k) { return ops::memory_use().now[static_cast<int>(k)]; };
+  const ops::MemoryUse before = ops::memory_use();
+  auto at_start = [&](Memory k) { return before.now[static_cast<int>(k)]; };
+  {
+    model::Model m(mem_config());
+    randomize(m, 5);
+    const int64_t bytes = m.num_params() * static_cast<int64_t>(sizeof(float));
+    EXPECT_EQ(now(Memory::params) - at_start(Memory::params), bytes);
+    EXPECT_EQ(now(Memory::grads), at_start(Memory::grads));
+    EXPECT_EQ(now(Memory::activations), at_start(Memory::activations));
+    m.cross_entropy_step(make_batch({random_tokens(12, 29, 8), random_tokens(5, 29, 9)}), 1.f);
+    EXPECT_EQ(now(Memory::grads) - at_start(Memory::grads), bytes);
+    EXPECT_GT(now(Memory::activations), at_start(Memory::activations));
+    m.release_training_memory();
+    EXPECT_EQ(now(Memory::activations), at_start(Memory::activations));
+    optim::AdamW opt(optim::OptimConfig{}, m.num_params());
+    EXPECT_EQ(now(Memory::optimizer) - at_start(Memory::optimizer), 2 * bytes);
+    model::SamplingParams sp;
+    sp.max_answer_tokens = 6;
+    int64_t kv = 0;
+    {
+      model::Generator g(m, 3);
+      g.generate(reqs(3, 2), sp);
+      kv = g.kv_bytes();
+      EXPECT_GE(now(Memory::kv_cache) - at_start(Memory::kv_cache), kv);
+      EXPECT_LE(now(Memory::kv_cache) - at_start(Memory::kv_cache), kv + kv / 8 + 128);
+      EXPECT_GT(now(Memory::packed_weights), at_start(Memory::packed_weights));
+      EXPECT_GT(now(Memory::activations), at_start(Memory::activations));  // the step's scratch
+    }
+    EXPECT_GE(now(Memory::kv_cache) - at_start(Memory::kv_cache), kv);  // in the model's pool
+    m.release_generation_memory();
+    for (Memory k : {Memory::kv_cache, Memory::packed_weights, Memory::activations})
+      EXPECT_EQ(now(k), at_start(k)) << ops::memory_name(k);
+    EXPECT_GE(ops::memory_use().peak[static_cast<int>(Memory::kv_cache)],
+              at_start(Memory::kv_cache) + kv);
+  }
+  for (int k = 0; k < ops::kMemoryKinds; ++k)
+    EXPECT_EQ(ops::memory_use().now[k], before.now[k]) << ops::memory_name(Memory(k));
 }
 
 }  // namespace
