@@ -21,6 +21,11 @@ void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const uint16_t
 // also oneDNN's own default).
 constexpr size_t kBf16PrimitiveCapacity = 1024;
 size_t bf16_primitives_held();
+size_t bf16_primitives_made();  // created so far (each one a JIT compilation)
+// matmul_forward_bf16 and matmul_backward_bf16 run token rows in chunks of kBf16RowChunk, the
+// last zero-padded to a multiple of kBf16RowStep: a weight takes at most
+// kBf16RowChunk / kBf16RowStep + 1 shapes per kind of product, whatever the row counts.
+constexpr int64_t kBf16RowChunk = 1024, kBf16RowStep = 32;
 // oneDNN's implementation name for a probe product (e.g. "brg:avx512_core_amx").
 std::string bf16_probe_isa();
 // The bf16 copy of w[0, n): the registered mirror's range (converted if stale) or, for a weight

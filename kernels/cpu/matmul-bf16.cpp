@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -62,6 +63,7 @@ struct PrimCache {
   std::mutex mu;
   std::list<std::pair<Key, std::shared_ptr<Prim>>> lru;  // most recent first
   std::map<Key, decltype(lru)::iterator> at;
+  size_t made = 0;
 };
 PrimCache& prim_cache() {
   static PrimCache c;
@@ -77,6 +79,9 @@ std::shared_ptr<Prim> make_prim(const Key& key) {
   const md c({M, N}, dt::f32, dnnl::memory::dims{ldc, 1});
   const md bmd = bias ? md({1, N}, dt::f32, dnnl::memory::dims{N, 1}) : md();
   dnnl::primitive_attr attr;
+  // Our scratchpad, per calling thread: the threads of a team run products concurrently, and
+  // oneDNN's own (library) scratchpad is shared between them in Debian's build.
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (acc) {
     dnnl::post_ops po;
     po.append_sum(1.f);
@@ -97,6 +102,7 @@ std::shared_ptr<Prim> get_prim(const Key& key) {
     return it->second->second;
   }
   c.lru.emplace_front(key, make_prim(key));
+  ++c.made;
   c.at.emplace(key, c.lru.begin());
   if (c.lru.size() > kBf16PrimitiveCapacity) {
     c.at.erase(c.lru.back().first);
@@ -114,8 +120,14 @@ void gemm_bf16_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const uint
   dnnl::memory ma(p->pd.src_desc(), eng, const_cast<uint16_t*>(A));
   dnnl::memory mb(p->pd.weights_desc(), eng, const_cast<uint16_t*>(B));
   dnnl::memory mc(p->pd.dst_desc(), eng, C);
+  thread_local std::vector<unsigned char> scratch;
+  const dnnl::memory::desc sd = p->pd.scratchpad_desc();
+  if (scratch.size() < sd.get_size()) scratch.resize(sd.get_size());
   std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+      {DNNL_ARG_SRC, ma},
+      {DNNL_ARG_WEIGHTS, mb},
+      {DNNL_ARG_DST, mc},
+      {DNNL_ARG_SCRATCHPAD, dnnl::memory(sd, eng, scratch.data())}};
   if (bias)
     args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->pd.bias_desc(), eng, const_cast<float*>(bias)));
   p->prim.execute(stream, args);
@@ -154,6 +166,12 @@ size_t bf16_primitives_held() {
   PrimCache& c = prim_cache();
   std::lock_guard<std::mutex> lock(c.mu);
   return c.lru.size();
+}
+
+size_t bf16_primitives_made() {
+  PrimCache& c = prim_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.made;
 }
 
 std::string bf16_probe_isa() {
@@ -213,30 +231,99 @@ void weights_changed(const float* base) {
 
 namespace cpu {
 
+namespace {
+
+// Token rows of a product run in chunks of kRowChunk, the last one zero-padded to a multiple of
+// kRowStep, so that a weight's products take at most kRowChunk / kRowStep + 1 oneDNN shapes per
+// kind whatever the batch (RL micro-batches change their row count every step, and each new
+// shape is a JIT compilation: docs/engine.md "bf16 primitive shapes").
+constexpr int64_t kRowChunk = kBf16RowChunk, kRowStep = kBf16RowStep;
+
+int64_t padded_rows(int64_t n) {
+  return n <= kRowChunk ? (n + kRowStep - 1) / kRowStep * kRowStep
+                        : (n / kRowChunk) * kRowChunk + padded_rows(n % kRowChunk);
+}
+
+// dst[0, Np·K) = bf16(src[0, N·K)), rows N..Np zero.
+void convert_rows_padded(std::vector<uint16_t>& dst, const float* src, int64_t N, int64_t Np,
+                         int64_t K) {
+  dst.resize(static_cast<size_t>(Np * K));
+  convert_to_bf16(dst.data(), src, N * K);
+  std::fill(dst.begin() + N * K, dst.end(), uint16_t{0});
+}
+
+// C[N, cols] (row stride ldc; = or += per acc) A[Np, k]·op(B) (+ bias), A zero-padded past row
+// N: whole chunks straight into C, a padded last chunk into a scratch whose first rows are then
+// copied or added. oneDNN opens its own regions (one thread inside a team's).
+void row_chunked(int64_t N, int64_t cols, int64_t k, const uint16_t* A, const uint16_t* B, bool tb,
+                 int64_t ldb, bool acc, float* C, int64_t ldc, const float* bias) {
+  for (int64_t r0 = 0; r0 < N; r0 += kRowChunk) {
+    const int64_t rows = std::min(kRowChunk, N - r0), pad = padded_rows(rows);
+    if (pad == rows) {
+      gemm_bf16_run(false, tb, rows, cols, k, A + r0 * k, k, B, ldb, acc, C + r0 * ldc, ldc, bias);
+      continue;
+    }
+    thread_local std::vector<float> tail;
+    tail.resize(static_cast<size_t>(pad * cols));
+    gemm_bf16_run(false, tb, pad, cols, k, A + r0 * k, k, B, ldb, false, tail.data(), cols, bias);
+    const int64_t n = rows * cols;
+    const float* t = tail.data();
+#pragma omp parallel for schedule(static) if (n > (1 << 16) && !omp_in_parallel())
+    for (int64_t i = 0; i < n; ++i) {
+      float& c = C[(r0 + i / cols) * ldc + i % cols];
+      c = acc ? c + t[i] : t[i];
+    }
+  }
+}
+
+// fn on one thread of a team (and the team waits), or here outside one.
+void one_thread(const std::function<void()>& fn) {
+  if (in_team())
+    team_single(fn);
+  else
+    fn();
+}
+
+}  // namespace
+
 void matmul_forward_bf16(float* out, const float* in, const float* w, const float* bias, int64_t N,
                          int64_t K, int64_t M, bool accumulate) {
+  if (N <= 0 || M <= 0 || K <= 0) return;
   thread_local std::vector<uint16_t> wtmp, xb;
+  // Each thread of a team asks for the mirror: the first converts it (under the mirror's lock).
   const uint16_t* wb = weight_bf16(w, M * K, wtmp);
-  xb.resize(static_cast<size_t>(N * K));
-  convert_to_bf16(xb.data(), in, N * K);
+  // Inside a team (a prefill step) each thread takes a slab of outputs, in multiples of 64.
+  const int T = in_team() ? loop_threads() : 1, r = in_team() ? team_rank() : 0;
+  const int64_t slab = ((M + T - 1) / T + 63) / 64 * 64;
+  const int64_t lo = std::min<int64_t>(M, r * slab), hi = std::min<int64_t>(M, lo + slab);
+  convert_rows_padded(xb, in, N, padded_rows(N), K);
   // out[N,M] = X[N,K]·Wᵀ: W[M,K] read as a [K,M] matrix with strides (1, K).
-  gemm_bf16(false, true, N, M, K, xb.data(), K, wb, K, accumulate, out, M, bias);
+  if (hi > lo)
+    row_chunked(N, hi - lo, K, xb.data(), wb + lo * K, true, K, accumulate, out + lo, M,
+                bias ? bias + lo : nullptr);
+  if (in_team()) team_sync();
 }
 
 void matmul_backward_bf16(float* din, float* dw, const float* dout, const float* in, const float* w,
                           int64_t N, int64_t K, int64_t M, bool accumulate_din) {
-  thread_local std::vector<uint16_t> wtmp, db, xb;
-  db.resize(static_cast<size_t>(N * M));
-  convert_to_bf16(db.data(), dout, N * M);
-  if (din) {  // din[N,K] = dout[N,M]·W[M,K]
-    const uint16_t* wb = weight_bf16(w, M * K, wtmp);
-    gemm_bf16(false, false, N, K, M, db.data(), M, wb, K, accumulate_din, din, K, nullptr);
-  }
-  if (dw) {  // dw[M,K] += doutᵀ[M,N]·in[N,K]
-    xb.resize(static_cast<size_t>(N * K));
-    convert_to_bf16(xb.data(), in, N * K);
-    gemm_bf16(true, false, M, K, N, db.data(), M, xb.data(), K, true, dw, K, nullptr);
-  }
+  if (N <= 0 || M <= 0 || K <= 0) return;
+  one_thread([&] {
+    thread_local std::vector<uint16_t> wtmp, db, xb;
+    const int64_t Np = padded_rows(N);
+    convert_rows_padded(db, dout, N, Np, M);
+    if (din) {  // din[N,K] = dout[N,M]·W[M,K]
+      const uint16_t* wb = weight_bf16(w, M * K, wtmp);
+      row_chunked(N, K, M, db.data(), wb, false, K, accumulate_din, din, K, nullptr);
+    }
+    if (dw) {  // dw[M,K] += doutᵀ[M,N]·in[N,K], summed over chunks of rows (padding adds zero)
+      convert_rows_padded(xb, in, N, Np, K);
+      for (int64_t r0 = 0; r0 < N; r0 += kRowChunk) {
+        const int64_t rows = padded_rows(std::min(kRowChunk, N - r0));
+        gemm_bf16_run(true, false, M, K, rows, db.data() + r0 * M, M, xb.data() + r0 * K, K, true,
+                      dw, K, nullptr);
+      }
+    }
+  });
 }
 
 // Panels of 32 outputs with k in pairs: element (m = 32p + c, k) at ((p·K2 + k/2)·32 + c)·2 + k%2,

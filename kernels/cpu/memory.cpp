@@ -21,8 +21,8 @@ void raise_peak(int k, int64_t now) {
 }  // namespace
 
 const char* memory_name(Memory kind) {
-  static const char* const names[kMemoryKinds] = {
-      "params", "grads", "optimizer", "activations", "kv_cache", "packed_weights"};
+  static const char* const names[kMemoryKinds] = {"params",      "grads",    "optimizer",
+                                                  "activations", "kv_cache", "packed_weights"};
   return names[static_cast<int>(kind)];
 }
 

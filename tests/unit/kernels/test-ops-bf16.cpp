@@ -125,6 +125,54 @@ TEST(Bf16, PrimitiveCacheKeepsTheRecentShapes) {
   EXPECT_EQ(ops::cpu::bf16_primitives_held(), ops::cpu::kBf16PrimitiveCapacity);
 }
 
+TEST(Bf16, RowCountsShareABoundedSetOfShapes) {
+  // The linear layers chunk and pad token rows, so that a run whose micro-batches change their
+  // row count every step compiles few oneDNN primitives: every row count from 1 to 2100 through
+  // one weight makes at most kBf16RowChunk / kBf16RowStep + 1 forward shapes; the results of a
+  // sample of counts (chunk edges, padded tails, accumulation) match the rounded products.
+  SKIP_WITHOUT_BF16();
+  const int64_t K = 40, M = 24, rows = 2100;
+  const auto x = randn(rows * K, 11), w = randn(M * K, 12, 0.1f), d = randn(rows * M, 13);
+  const size_t made0 = ops::cpu::bf16_primitives_made();
+  std::vector<float> out(rows * M);
+  with_precision(ops::Precision::bf16, [&] {
+    for (int64_t n = 1; n <= rows; ++n)
+      ops::matmul_forward(out.data(), x.data(), w.data(), nullptr, n, K, M);
+  });
+  EXPECT_LE(ops::cpu::bf16_primitives_made() - made0,
+            static_cast<size_t>(ops::cpu::kBf16RowChunk / ops::cpu::kBf16RowStep + 1));
+  const auto xr = rounded(x), wr = rounded(w), dr = rounded(d);
+  const auto ref = ref_nt(xr, wr, rows, K, M);
+  std::vector<float> bias(M);
+  for (int64_t m = 0; m < M; ++m) bias[m] = 0.01f * static_cast<float>(m);
+  for (int64_t n : {1, 31, 33, 1023, 1024, 1025, 1057, 2049, 2100})
+    for (bool acc : {false, true}) {
+      std::vector<float> o(n * M, 0.5f), din(n * K, -0.25f), dw(M * K, 0.125f);
+      with_precision(ops::Precision::bf16, [&] {
+        ops::matmul_forward(o.data(), x.data(), w.data(), bias.data(), n, K, M, acc);
+        ops::matmul_backward(din.data(), dw.data(), nullptr, d.data(), x.data(), w.data(), n, K, M,
+                             acc);
+      });
+      std::vector<double> ro(n * M), rdin(n * K), rdw(M * K);
+      for (int64_t i = 0; i < n * M; ++i) ro[i] = ref[i] + bias[i % M] + (acc ? 0.5 : 0.0);
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t k = 0; k < K; ++k) {
+          double t = acc ? -0.25 : 0.0;
+          for (int64_t m = 0; m < M; ++m) t += double(dr[r * M + m]) * wr[m * K + k];
+          rdin[r * K + k] = t;
+        }
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k) {
+          double t = 0.125;
+          for (int64_t r = 0; r < n; ++r) t += double(dr[r * M + m]) * xr[r * K + k];
+          rdw[m * K + k] = t;
+        }
+      EXPECT_LT(rel_err(o.data(), ro.data(), o.size()), 2e-5) << n << " rows, acc " << acc;
+      EXPECT_LT(rel_err(din.data(), rdin.data(), din.size()), 2e-5) << n << " rows, acc " << acc;
+      EXPECT_LT(rel_err(dw.data(), rdw.data(), dw.size()), 2e-5) << n << " rows, acc " << acc;
+    }
+}
+
 TEST(Bf16, BackwardMatchesRoundedProductsAndFp32) {
   SKIP_WITHOUT_BF16();
   for (const Shape& s : kShapes)
