@@ -41,6 +41,10 @@ void size_scratch(Vec& v, int64_t n) {
 // instead of [R, V].
 constexpr int64_t kHeadChunk = 256;
 
+// A cached step with at least this many rows (a prefill) runs its products as the training
+// forward does instead of on the packed weights.
+constexpr int64_t kPackedRowsMax = 128;
+
 struct LayerActs {
   FloatBuffer x;      // [N, C] input of the block (residual stream)
   FloatBuffer ln1;    // [N, C]

@@ -198,8 +198,9 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   const int64_t stride = kc.stride_;
   const ops::AttnShape sh{
       B, H, Hkv, D, q_cu, S.kv_start.data(), S.kv_len.data(), stride, kv_format(kc.type())};
-  // out[n, M] (+)= in[n, K]·Wᵀ: with the weights packed (Generator), ops::matmul_packed; sgemm
-  // otherwise.
+  // out[n, M] (+)= in[n, K]·Wᵀ: with the weights packed (Generator) and few rows (decode steps),
+  // ops::matmul_packed; the training product otherwise (a step that prefills many rows: sgemm,
+  // or oneDNN's AMX/AVX512-BF16 kernels under bf16, beat the packed kernel's register tiles).
   const PackedWeights& W = I.packed;
   const ops::RopeArgs rope{S.pos.data(), I.rope_cos.data(), I.rope_sin.data()};
   const bool use_packed =
@@ -207,7 +208,7 @@ void Model::forward_cached(const int32_t* tokens, const int32_t* q_cu, int64_t B
   auto linear = [&](float* out, const float* in, int64_t rows, int64_t K, int64_t M, int64_t w,
                     int64_t bias, bool acc) {
     const float* b = bias >= 0 ? P + bias : nullptr;
-    if (use_packed)
+    if (use_packed && rows < kPackedRowsMax)
       ops::matmul_packed(out, in, W.data.data() + W.at.at(w), b, rows, K, M, acc);
     else
       ops::matmul_forward(out, in, P + w, b, rows, K, M, acc);
