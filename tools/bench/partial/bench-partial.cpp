@@ -10,12 +10,16 @@
 // partial ones give an answer at most --segment tokens per iteration and park the rest.
 // The policy (long-tail.h) is shape S with a long-tail answer-length mix; the loop trains it
 // at learning rate 0, so that the mix stays put while every train step costs what it costs.
-// Prints both tables and a JSON line, with each mode's page faults and CPU time.
+// Prints both tables and a JSON line, with each mode's page faults and CPU time. Config overrides
+// (--section.key=value, e.g. --engine.precision=fp32) apply to both modes; the engine is set up
+// from them as the apps do (engine.precision = auto: bf16 where the CPU has it).
 // Usage: k1rl-bench-partial [--tokens N] [--max-answer N] [--segment N] [--iterations N]
-//                           [--warmup N] [--quick] [--threads N]
+//                           [--warmup N] [--short-mean X] [--tail-every X] [--tail-mean X]
+//                           [--quick] [--threads N] [--section.key=value ...]
 #include <cstdio>
 #include <filesystem>
 
+#include "kernels/ops.h"
 #include "lib/app/app.h"
 #include "lib/loop/loop.h"
 #include "lib/rollout/rollout.h"
@@ -27,7 +31,8 @@ using namespace k1rl;
 namespace {
 struct Setup {
   int64_t max_answer = 1024, segment = 64, batch = 64, k = 8;
-  int64_t prompt_room = 64;  // max_seq = max_answer + prompt_room
+  int64_t prompt_room = 64;        // max_seq = max_answer + prompt_room
+  std::vector<std::string> extra;  // config overrides from the command line
 };
 
 std::vector<std::string> common_options(const Setup& s, bool partial) {
@@ -41,6 +46,7 @@ std::vector<std::string> common_options(const Setup& s, bool partial) {
                                 "rollout.segment_tokens=" + std::to_string(s.segment),
                                 std::string("rollout.partial=") + (partial ? "true" : "false")})
     o.push_back("--" + kv);
+  o.insert(o.end(), s.extra.begin(), s.extra.end());
   return o;
 }
 
@@ -92,14 +98,14 @@ Totals run_rollout(const model::Model& m, const Tokenizer& tok, const std::vecto
 // --- the whole loop -----------------------------------------------------------------------
 struct LoopTotals {
   int64_t answers = 0, iterations = 0, tokens = 0, prefill = 0;
-  double seconds = 0, gen_s = 0, train_s = 0;
+  double seconds = 0, gen_s = 0, train_s = 0, rollout_s = 0, ckpt_s = 0;
   std::vector<int64_t> lengths;  // of the answers trained in the measured iterations
 };
 
 LoopTotals run_loop(const std::string& dir, const std::string& ckpt, const std::string& tasks,
                     bool partial, const Setup& s, int64_t warmup, int64_t iterations) {
   std::filesystem::remove_all(dir);
-  std::vector<std::string> o = common_options(s, partial);
+  std::vector<std::string> o;
   for (const std::string& kv :
        {"run.dir=" + dir, "run.iterations=" + std::to_string(warmup + iterations),
         std::string("run.keep_shards_every=1"), "tasks.train_file=" + tasks,
@@ -107,6 +113,7 @@ LoopTotals run_loop(const std::string& dir, const std::string& ckpt, const std::
         std::string("train.sft_steps=0"), std::string("train.rl_lr=0"),
         "train.groups_per_step=" + std::to_string(s.batch / s.k)})
     o.push_back("--" + kv);
+  for (const std::string& kv : common_options(s, partial)) o.push_back(kv);  // overrides last
   const Config cfg = make_config(o);
   const std::vector<io::Row> rows = loop::run_local(cfg);
   LoopTotals t;
@@ -124,6 +131,8 @@ LoopTotals run_loop(const std::string& dir, const std::string& ckpt, const std::
     t.seconds += r.at("iteration_s");
     t.gen_s += r.at("gen_s");
     t.train_s += r.at("train_s");
+    t.rollout_s += r.at("rollout_s");
+    t.ckpt_s += r.at("ckpt_s");
     ++t.iterations;
     for (const auto& tr : buffer::read_shard(buffer::shard_path(run.buffer_dir(), it, 0)).rows)
       if (tr.ready) t.lengths.push_back(tr.answer_len());
@@ -136,6 +145,8 @@ int main(int argc, char** argv) {
   bench::Driver d("partial", "finished answers per second with and without partial rollouts");
   Setup s;
   int64_t tokens = 40000, warmup = 6, iterations = 12;
+  bench::LongTailMix mix;
+  double short_mean = 1 / mix.stop_a, tail_every = 1 / mix.b_from_a, tail_mean = 1 / mix.a_from_b;
   d.options().add_options()("tokens", bench::po::value(&tokens)->default_value(tokens),
                             "rollout row: tokens to generate per mode (--quick: 3000)")(
       "max-answer", bench::po::value(&s.max_answer)->default_value(s.max_answer), "answer cap")(
@@ -143,8 +154,22 @@ int main(int argc, char** argv) {
       "warmup", bench::po::value(&warmup)->default_value(warmup),
       "loop row: iterations before the measured ones (--quick: 2)")(
       "iterations", bench::po::value(&iterations)->default_value(iterations),
-      "loop row: measured iterations per mode (--quick: 2)");
-  if (!d.parse(argc, argv)) return d.exit_code();
+      "loop row: measured iterations per mode (--quick: 2)")(
+      "short-mean", bench::po::value(&short_mean)->default_value(short_mean),
+      "length mix: mean tokens of an answer that stays short")(
+      "tail-every", bench::po::value(&tail_every)->default_value(tail_every),
+      "length mix: a short answer turns long once per this many tokens")(
+      "tail-mean", bench::po::value(&tail_mean)->default_value(tail_mean),
+      "length mix: mean tokens of each long stretch");
+  if (!d.parse(argc, argv, true)) return d.exit_code();
+  s.extra = d.unknown();
+  if (!(short_mean > 1 && tail_every > 1 && tail_mean > 1)) {
+    std::fprintf(stderr,
+                 "k1rl-bench-partial: error: --short-mean, --tail-every and --tail-mean "
+                 "must be > 1 (tokens)\n");
+    return 64;
+  }
+  mix.stop_a = 1 / short_mean, mix.b_from_a = 1 / tail_every, mix.a_from_b = 1 / tail_mean;
   if (d.quick()) {
     if (!d.given("tokens")) tokens = 3000;
     if (!d.given("warmup")) warmup = 2;
@@ -160,16 +185,20 @@ int main(int argc, char** argv) {
       tasks.push_back(generate_task("addition", 2, rng));
       tasks.back().id = "add-" + std::to_string(i);
     }
+    const ops::EngineInfo engine = model::engine_setup(make_config(common_options(s, true)));
     model::Model m(bench::long_tail_shape(s.max_answer + s.prompt_room));
-    bench::set_long_tail_weights(m, bench::LongTailMix{}, 42);
+    bench::set_long_tail_weights(m, mix, 42);
     io::make_dirs(dir);
     const std::string ckpt = dir + "/policy.h5", task_file = dir + "/tasks.jsonl";
     model::save_checkpoint(ckpt, m, nullptr, model::TrainState{});
     save_tasks(task_file, tasks);
     d.print_header(strfmt(
-        "policy: shape S (vocab 259) with a long-tail length mix; %lld answers per batch (%lld "
-        "per prompt), answers <= %lld tokens, segment %lld tokens",
-        (long long)s.batch, (long long)s.k, (long long)s.max_answer, (long long)s.segment));
+        "policy: shape S (vocab 259) with a long-tail length mix (short %.0f, long every %.0f, "
+        "long stretches %.0f tokens); %lld answers per batch (%lld per prompt), answers <= %lld "
+        "tokens, segment %lld tokens; %s",
+        short_mean, tail_every, tail_mean, (long long)s.batch, (long long)s.k,
+        (long long)s.max_answer, (long long)s.segment,
+        engine.precision == ops::Precision::bf16 ? ("bf16 " + engine.bf16_isa).c_str() : "fp32"));
 
     // Rollout alone.
     bench::Meter m_full;
@@ -203,12 +232,13 @@ int main(int argc, char** argv) {
                 (long long)warmup, (long long)(warmup + iterations - 1),
                 bench::length_summary(lf.lengths).c_str(),
                 bench::length_summary(lp.lengths).c_str());
-    std::printf("%-10s %10s %10s %10s %10s %10s %10s %12s\n", "rollouts", "answers", "tokens",
-                "prefilled", "loop s", "gen s", "train s", "answers/s");
+    std::printf("%-10s %10s %10s %10s %10s %10s %10s %10s %10s %12s\n", "rollouts", "answers",
+                "tokens", "prefilled", "loop s", "gen s", "rollout s", "train s", "ckpt s",
+                "answers/s");
     auto lline = [](const char* name, const LoopTotals& t) {
-      std::printf("%-10s %10lld %10lld %10lld %10.2f %10.2f %10.2f %12.2f\n", name,
+      std::printf("%-10s %10lld %10lld %10lld %10.2f %10.2f %10.2f %10.2f %10.2f %12.2f\n", name,
                   (long long)t.answers, (long long)t.tokens, (long long)t.prefill, t.seconds,
-                  t.gen_s, t.train_s, t.answers / t.seconds);
+                  t.gen_s, t.rollout_s, t.train_s, t.ckpt_s, t.answers / t.seconds);
     };
     lline("full", lf);
     lline("partial", lp);
@@ -221,7 +251,8 @@ int main(int argc, char** argv) {
         .num("ratio", bench::ratio(fp, ff), 3)
         .num("loop_answers_per_s_partial", lpr, 3)
         .num("loop_answers_per_s_full", lfr, 3)
-        .num("loop_ratio", bench::ratio(lpr, lfr), 3);
+        .num("loop_ratio", bench::ratio(lpr, lfr), 3)
+        .str("precision", engine.precision == ops::Precision::bf16 ? "bf16" : "fp32");
     std::filesystem::remove_all(dir);
     d.finish();
   } catch (const Error& e) {
