@@ -109,7 +109,8 @@ void matmul_backward(float* din, float* dw, float* dbias, const float* dout, con
 // P[p][k][c] = W[32p + c][k] (zero-padded); under Precision::bf16, bf16 pairs along k. The
 // packed copy has packed_size(M, K) floats and records its precision: a copy packed under one
 // precision computes in it (pack again after set_precision).
-int64_t packed_size(int64_t M, int64_t K);
+int64_t packed_size(int64_t M, int64_t K);               // enough for either precision
+int64_t packed_size(int64_t M, int64_t K, Precision p);  // what packing under p writes
 void pack_weights(float* packed, const float* w, int64_t M, int64_t K);
 // out[N,M] = in[N,K] · Wᵀ (+ bias[M]) with W given packed; adds to out when accumulate.
 void matmul_packed(float* out, const float* in, const float* packed, const float* bias, int64_t N,

@@ -12,6 +12,28 @@
 
 namespace k1rl::ops::cpu {
 
+// A thread's scratch for the bf16 products (converted operands, oneDNN's scratchpad): its own
+// anonymous mapping, grown by half again when too small, contents not kept. Outside the heap on
+// purpose: long-lived blocks that grow during training, placed in the heap, split the holes that
+// the loop's phases hand to each other (docs/engine.md, "Memory") and the heap grew every
+// iteration.
+class MappedScratch {
+ public:
+  MappedScratch() = default;
+  MappedScratch(const MappedScratch&) = delete;
+  MappedScratch& operator=(const MappedScratch&) = delete;
+  ~MappedScratch();
+  void* get(size_t bytes);  // at least `bytes`, page-aligned; throws std::bad_alloc
+  template <class T>
+  T* get(size_t n) {
+    return static_cast<T*>(get(n * sizeof(T)));
+  }
+
+ private:
+  void* p_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 // C[M,N] = op(A)·op(B) (+ bias[N]) (+ C when accumulate), A and B bf16, C float32; op = transpose
 // when ta/tb (row-major with leading dimensions, as ops::gemm).
 void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda,

@@ -4,6 +4,7 @@
 // accumulation. oneDNN runs on the same OpenMP threads as the other ops. The packed decode
 // product (few rows) is our own vdpbf16ps kernel (vec-bf16.cpp) on bf16 panels.
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <functional>
@@ -37,6 +38,26 @@ void convert_to_bf16(uint16_t* dst, const float* src, int64_t n) {
 }
 
 namespace cpu {
+
+MappedScratch::~MappedScratch() {
+  if (p_) munmap(p_, bytes_);
+}
+
+void* MappedScratch::get(size_t bytes) {
+  if (bytes <= bytes_ && p_) return p_;
+  if (p_) munmap(p_, bytes_);
+  p_ = nullptr;
+  const size_t page = 4096, want = std::max(bytes + bytes / 2, page);
+  bytes_ = (want + page - 1) / page * page;
+  void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    bytes_ = 0;
+    throw std::bad_alloc();
+  }
+  p_ = p;
+  return p_;
+}
+
 namespace {
 
 dnnl::engine& dnnl_engine() {
@@ -120,14 +141,13 @@ void gemm_bf16_run(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const uint
   dnnl::memory ma(p->pd.src_desc(), eng, const_cast<uint16_t*>(A));
   dnnl::memory mb(p->pd.weights_desc(), eng, const_cast<uint16_t*>(B));
   dnnl::memory mc(p->pd.dst_desc(), eng, C);
-  thread_local std::vector<unsigned char> scratch;
+  thread_local MappedScratch scratch;
   const dnnl::memory::desc sd = p->pd.scratchpad_desc();
-  if (scratch.size() < sd.get_size()) scratch.resize(sd.get_size());
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, ma},
-      {DNNL_ARG_WEIGHTS, mb},
-      {DNNL_ARG_DST, mc},
-      {DNNL_ARG_SCRATCHPAD, dnnl::memory(sd, eng, scratch.data())}};
+  void* pad = scratch.get(std::max<size_t>(sd.get_size(), 1));
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, ma},
+                                             {DNNL_ARG_WEIGHTS, mb},
+                                             {DNNL_ARG_DST, mc},
+                                             {DNNL_ARG_SCRATCHPAD, dnnl::memory(sd, eng, pad)}};
   if (bias)
     args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->pd.bias_desc(), eng, const_cast<float*>(bias)));
   p->prim.execute(stream, args);
@@ -244,12 +264,13 @@ int64_t padded_rows(int64_t n) {
                         : (n / kRowChunk) * kRowChunk + padded_rows(n % kRowChunk);
 }
 
-// dst[0, Np·K) = bf16(src[0, N·K)), rows N..Np zero.
-void convert_rows_padded(std::vector<uint16_t>& dst, const float* src, int64_t N, int64_t Np,
-                         int64_t K) {
-  dst.resize(static_cast<size_t>(Np * K));
-  convert_to_bf16(dst.data(), src, N * K);
-  std::fill(dst.begin() + N * K, dst.end(), uint16_t{0});
+// bf16(src[0, N·K)) into `dst`, rows N..Np zero; returns it.
+const uint16_t* convert_rows_padded(MappedScratch& dst, const float* src, int64_t N, int64_t Np,
+                                    int64_t K) {
+  uint16_t* d = dst.get<uint16_t>(static_cast<size_t>(Np * K));
+  convert_to_bf16(d, src, N * K);
+  std::fill(d + N * K, d + Np * K, uint16_t{0});
+  return d;
 }
 
 // C[N, cols] (row stride ldc; = or += per acc) A[Np, k]·op(B) (+ bias), A zero-padded past row
@@ -263,15 +284,17 @@ void row_chunked(int64_t N, int64_t cols, int64_t k, const uint16_t* A, const ui
       gemm_bf16_run(false, tb, rows, cols, k, A + r0 * k, k, B, ldb, acc, C + r0 * ldc, ldc, bias);
       continue;
     }
-    thread_local std::vector<float> tail;
-    tail.resize(static_cast<size_t>(pad * cols));
-    gemm_bf16_run(false, tb, pad, cols, k, A + r0 * k, k, B, ldb, false, tail.data(), cols, bias);
-    const int64_t n = rows * cols;
-    const float* t = tail.data();
-#pragma omp parallel for schedule(static) if (n > (1 << 16) && !omp_in_parallel())
-    for (int64_t i = 0; i < n; ++i) {
-      float& c = C[(r0 + i / cols) * ldc + i % cols];
-      c = acc ? c + t[i] : t[i];
+    thread_local MappedScratch tail;
+    float* t = tail.get<float>(static_cast<size_t>(pad * cols));
+    gemm_bf16_run(false, tb, pad, cols, k, A + r0 * k, k, B, ldb, false, t, cols, bias);
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16) && !omp_in_parallel())
+    for (int64_t i = 0; i < rows; ++i) {
+      float* c = C + (r0 + i) * ldc;
+      const float* ti = t + i * cols;
+      if (acc)
+        for (int64_t j = 0; j < cols; ++j) c[j] += ti[j];
+      else
+        std::copy_n(ti, cols, c);
     }
   }
 }
@@ -289,17 +312,18 @@ void one_thread(const std::function<void()>& fn) {
 void matmul_forward_bf16(float* out, const float* in, const float* w, const float* bias, int64_t N,
                          int64_t K, int64_t M, bool accumulate) {
   if (N <= 0 || M <= 0 || K <= 0) return;
-  thread_local std::vector<uint16_t> wtmp, xb;
+  thread_local std::vector<uint16_t> wtmp;
+  thread_local MappedScratch xs;
   // Each thread of a team asks for the mirror: the first converts it (under the mirror's lock).
   const uint16_t* wb = weight_bf16(w, M * K, wtmp);
   // Inside a team (a prefill step) each thread takes a slab of outputs, in multiples of 64.
   const int T = in_team() ? loop_threads() : 1, r = in_team() ? team_rank() : 0;
   const int64_t slab = ((M + T - 1) / T + 63) / 64 * 64;
   const int64_t lo = std::min<int64_t>(M, r * slab), hi = std::min<int64_t>(M, lo + slab);
-  convert_rows_padded(xb, in, N, padded_rows(N), K);
+  const uint16_t* xb = convert_rows_padded(xs, in, N, padded_rows(N), K);
   // out[N,M] = X[N,K]·Wᵀ: W[M,K] read as a [K,M] matrix with strides (1, K).
   if (hi > lo)
-    row_chunked(N, hi - lo, K, xb.data(), wb + lo * K, true, K, accumulate, out + lo, M,
+    row_chunked(N, hi - lo, K, xb, wb + lo * K, true, K, accumulate, out + lo, M,
                 bias ? bias + lo : nullptr);
   if (in_team()) team_sync();
 }
@@ -308,19 +332,20 @@ void matmul_backward_bf16(float* din, float* dw, const float* dout, const float*
                           int64_t N, int64_t K, int64_t M, bool accumulate_din) {
   if (N <= 0 || M <= 0 || K <= 0) return;
   one_thread([&] {
-    thread_local std::vector<uint16_t> wtmp, db, xb;
+    thread_local std::vector<uint16_t> wtmp;
+    thread_local MappedScratch ds, xs;
     const int64_t Np = padded_rows(N);
-    convert_rows_padded(db, dout, N, Np, M);
+    const uint16_t* db = convert_rows_padded(ds, dout, N, Np, M);
     if (din) {  // din[N,K] = dout[N,M]·W[M,K]
       const uint16_t* wb = weight_bf16(w, M * K, wtmp);
-      row_chunked(N, K, M, db.data(), wb, false, K, accumulate_din, din, K, nullptr);
+      row_chunked(N, K, M, db, wb, false, K, accumulate_din, din, K, nullptr);
     }
     if (dw) {  // dw[M,K] += doutᵀ[M,N]·in[N,K], summed over chunks of rows (padding adds zero)
-      convert_rows_padded(xb, in, N, Np, K);
+      const uint16_t* xb = convert_rows_padded(xs, in, N, Np, K);
       for (int64_t r0 = 0; r0 < N; r0 += kRowChunk) {
         const int64_t rows = padded_rows(std::min(kRowChunk, N - r0));
-        gemm_bf16_run(true, false, M, K, rows, db.data() + r0 * M, M, xb.data() + r0 * K, K, true,
-                      dw, K, nullptr);
+        gemm_bf16_run(true, false, M, K, rows, db + r0 * M, M, xb + r0 * K, K, true, dw, K,
+                      nullptr);
       }
     }
   });

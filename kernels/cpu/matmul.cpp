@@ -113,7 +113,12 @@ constexpr int64_t kPackHeader = 16;
 constexpr uint32_t kPackF32 = 0x32335046u, kPackBf16 = 0x36314642u;  // "FP32", "BF16"
 
 int64_t packed_size(int64_t M, int64_t K) {
-  return kPackHeader + (M + 31) / 32 * 32 * K;
+  return packed_size(M, K, Precision::fp32);
+}
+
+int64_t packed_size(int64_t M, int64_t K, Precision p) {
+  const int64_t per_panel = p == Precision::bf16 ? 32 * ((K + 1) / 2) : 32 * K;  // bf16: 2 a float
+  return kPackHeader + (M + 31) / 32 * per_panel;
 }
 
 void pack_weights(float* packed, const float* w, int64_t M, int64_t K) {

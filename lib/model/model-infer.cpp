@@ -140,7 +140,7 @@ bool KvCache::pack_weights(const Model& model) {
   W.at.clear();
   for (const Matrix& m : mats) {
     W.at.emplace(m.offset, total);
-    total += ops::packed_size(m.M, m.K);
+    total += ops::packed_size(m.M, m.K, ops::precision());
   }
   size_scratch(W.data, total);
   for (const Matrix& m : mats)

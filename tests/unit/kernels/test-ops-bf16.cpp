@@ -238,6 +238,26 @@ TEST(Bf16, PackedDecodeProductEqualsTrainingProduct) {
     }
 }
 
+TEST(Bf16, PackedSizeIsWhatPackingWrites) {
+  // A bf16 copy takes half the floats of an fp32 one (the decode panels of a whole model are
+  // sized with it) and packing writes no further.
+  SKIP_WITHOUT_BF16();
+  for (auto [M, K] : {std::pair<int64_t, int64_t>{70, 96}, {33, 7}, {1, 1}, {64, 576}}) {
+    const int64_t n16 = ops::packed_size(M, K, ops::Precision::bf16);
+    EXPECT_EQ(n16, ops::packed_size(M, (K + 1) / 2 * 2, ops::Precision::fp32) / 2 + 8) << M << K;
+    EXPECT_EQ(ops::packed_size(M, K), ops::packed_size(M, K, ops::Precision::fp32));
+    auto w = randn(M * K, 41, 0.05f), x = randn(3 * K, 42);
+    std::vector<float> packed(n16 + 64, 1234.5f), a(3 * M), b(3 * M);
+    with_precision(ops::Precision::bf16, [&] {
+      ops::pack_weights(packed.data(), w.data(), M, K);
+      ops::matmul_packed(a.data(), x.data(), packed.data(), nullptr, 3, K, M);
+      ops::matmul_forward(b.data(), x.data(), w.data(), nullptr, 3, K, M);
+    });
+    for (int64_t i = n16; i < n16 + 64; ++i) ASSERT_EQ(packed[i], 1234.5f) << M << " " << K;
+    EXPECT_LT(rel_err(a, b), 1e-5) << M << " " << K;
+  }
+}
+
 TEST(Bf16, PackedCopyKeepsItsPrecision) {
   SKIP_WITHOUT_BF16();
   const int64_t N = 5, K = 96, M = 70;
