@@ -256,7 +256,7 @@ namespace {
 // Token rows of a product run in chunks of kRowChunk, the last one zero-padded to a multiple of
 // kRowStep, so that a weight's products take at most kRowChunk / kRowStep + 1 oneDNN shapes per
 // kind whatever the batch (RL micro-batches change their row count every step, and each new
-// shape is a JIT compilation: docs/engine.md "bf16 primitive shapes").
+// shape is a JIT compilation: docs/engine.md, "Memory").
 constexpr int64_t kRowChunk = kBf16RowChunk, kRowStep = kBf16RowStep;
 
 int64_t padded_rows(int64_t n) {
