@@ -29,7 +29,6 @@ void memory_free(Memory kind, void* p, int64_t bytes);
 struct MemoryUse {
   int64_t now[kMemoryKinds] = {};
   int64_t peak[kMemoryKinds] = {};
-  int64_t total_now() const;
 };
 MemoryUse memory_use();
 void memory_reset_peaks();

@@ -7,7 +7,6 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -299,14 +298,6 @@ void row_chunked(int64_t N, int64_t cols, int64_t k, const uint16_t* A, const ui
   }
 }
 
-// fn on one thread of a team (and the team waits), or here outside one.
-void one_thread(const std::function<void()>& fn) {
-  if (in_team())
-    team_single(fn);
-  else
-    fn();
-}
-
 }  // namespace
 
 void matmul_forward_bf16(float* out, const float* in, const float* w, const float* bias, int64_t N,
@@ -331,7 +322,7 @@ void matmul_forward_bf16(float* out, const float* in, const float* w, const floa
 void matmul_backward_bf16(float* din, float* dw, const float* dout, const float* in, const float* w,
                           int64_t N, int64_t K, int64_t M, bool accumulate_din) {
   if (N <= 0 || M <= 0 || K <= 0) return;
-  one_thread([&] {
+  team_single([&] {  // inside a team: its first thread, the others wait
     thread_local std::vector<uint16_t> wtmp;
     thread_local MappedScratch ds, xs;
     const int64_t Np = padded_rows(N);

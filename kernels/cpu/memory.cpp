@@ -48,12 +48,6 @@ void memory_free(Memory kind, void* p, int64_t bytes) {
   g_now[static_cast<int>(kind)].fetch_sub(bytes, std::memory_order_relaxed);
 }
 
-int64_t MemoryUse::total_now() const {
-  int64_t t = 0;
-  for (int64_t b : now) t += b;
-  return t;
-}
-
 MemoryUse memory_use() {
   MemoryUse u;
   for (int k = 0; k < kMemoryKinds; ++k) {
