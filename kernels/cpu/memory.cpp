@@ -31,8 +31,9 @@ const char* memory_name(Memory kind) {
 // below it. (aligned_alloc would do, but glibc's memalign splits a free chunk off each side of a
 // large block; left in the heap between the loop's phases they fragmented it: the heap grew by
 // 100-600 MB per RL iteration of SmolLM2.)
-void* memory_alloc(Memory kind, int64_t bytes) {
-  void* raw = std::malloc(static_cast<size_t>(bytes) + kMemoryAlign);
+void* memory_alloc(Memory kind, int64_t bytes, bool zeroed) {
+  const size_t n = static_cast<size_t>(bytes) + kMemoryAlign;
+  void* raw = zeroed ? std::calloc(1, n) : std::malloc(n);
   if (!raw) throw std::bad_alloc();
   const uintptr_t a = (reinterpret_cast<uintptr_t>(raw) + kMemoryAlign) & ~(kMemoryAlign - 1);
   void* p = reinterpret_cast<void*>(a);

@@ -4,6 +4,8 @@
 // every allocation and free, with peaks.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <utility>
 
@@ -49,6 +51,41 @@ TEST(BackendBuffer, GrowsLikeAVectorAndIsAligned) {
   EXPECT_EQ(d.data(), pc);
   EXPECT_EQ(b.data(), nullptr);
   EXPECT_EQ(d[3], 1.5f);
+}
+
+// Growing into memory the buffer never used writes nothing, yet every element it hands out reads
+// as zero, also after it held other values there (shrink, clear, swap).
+TEST(BackendBuffer, NewElementsAreZeroWithoutWritingUntouchedMemory) {
+  Buffer<float, Memory::kv_cache> b;
+  b.resize(100);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = 3.f;
+  b.resize(40);
+  b.resize(200);  // 40..99 held 3s: zeroed again; 100..199 never held anything
+  for (size_t i = 40; i < b.size(); ++i) ASSERT_EQ(b[i], 0.f) << i;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = -1.f;
+  b.clear();
+  b.resize(150);
+  for (float x : b) ASSERT_EQ(x, 0.f);
+  b.resize(180, 5.f);
+  for (size_t i = 150; i < 180; ++i) ASSERT_EQ(b[i], 5.f) << i;
+  b.resize(120);
+  b.resize(190);
+  for (size_t i = 120; i < 190; ++i) ASSERT_EQ(b[i], 0.f) << i;
+  Buffer<float, Memory::kv_cache> c(10, 2.f);
+  c.swap(b);  // c now holds b's memory and knows what of it is untouched
+  c.resize(c.capacity());
+  for (size_t i = 0; i < 120; ++i) ASSERT_EQ(c[i], 0.f) << i;
+  for (size_t i = 190; i < c.size(); ++i) ASSERT_EQ(c[i], 0.f) << i;
+
+  // 512 MiB sized and read back at its two ends only: a few page faults, not 131,072.
+  rusage r0{}, r1{};
+  getrusage(RUSAGE_SELF, &r0);
+  Buffer<unsigned char, Memory::kv_cache> big;
+  big.resize(size_t{512} << 20);
+  EXPECT_EQ(big[0], 0);
+  EXPECT_EQ(big[big.size() - 1], 0);
+  getrusage(RUSAGE_SELF, &r1);
+  EXPECT_LT(r1.ru_minflt - r0.ru_minflt, 1000);
 }
 
 TEST(BackendBuffer, TheBackendCountsEachKindAndItsPeak) {
