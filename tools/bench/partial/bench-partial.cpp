@@ -8,13 +8,15 @@
 //               the iterations after a warm-up (the pipeline of parked answers filled).
 // Full rollouts generate every answer to its end (rollout.max_answer_tokens) in its iteration;
 // partial ones give an answer at most --segment tokens per iteration and park the rest.
-// The policy (long-tail.h) is shape S with a long-tail answer-length mix; the loop trains it
+// The policy (long-tail.h) is shape S or SmolLM2-135M's shape (--shape) with a long-tail
+// answer-length mix; the loop trains it
 // at learning rate 0, so that the mix stays put while every train step costs what it costs.
 // Prints both tables and a JSON line, with each mode's page faults and CPU time. Config overrides
 // (--section.key=value, e.g. --engine.precision=fp32) apply to both modes; the engine is set up
 // from them as the apps do (engine.precision = auto: bf16 where the CPU has it).
-// Usage: k1rl-bench-partial [--tokens N] [--max-answer N] [--segment N] [--iterations N]
-//                           [--warmup N] [--short-mean X] [--tail-every X] [--tail-mean X]
+// Usage: k1rl-bench-partial [--shape s|smollm2] [--tokens N] [--max-answer N] [--segment N]
+//                           [--iterations N] [--warmup N] [--short-mean X] [--tail-every X]
+//                           [--tail-mean X]
 //                           [--quick] [--threads N] [--section.key=value ...]
 #include <cstdio>
 #include <filesystem>
@@ -32,11 +34,12 @@ namespace {
 struct Setup {
   int64_t max_answer = 1024, segment = 64, batch = 64, k = 8;
   int64_t prompt_room = 64;        // max_seq = max_answer + prompt_room
+  std::string shape = "s";         // long-tail.h: s or smollm2
   std::vector<std::string> extra;  // config overrides from the command line
 };
 
 std::vector<std::string> common_options(const Setup& s, bool partial) {
-  const model::ModelConfig c = bench::long_tail_shape(s.max_answer + s.prompt_room);
+  const model::ModelConfig c = bench::long_tail_shape(s.shape, s.max_answer + s.prompt_room);
   std::vector<std::string> o;
   for (const auto& [k, v] : c.to_map()) o.push_back("--model." + k + "=" + v);
   for (const std::string& kv : {"rollout.samples_per_prompt=" + std::to_string(s.k),
@@ -147,8 +150,11 @@ int main(int argc, char** argv) {
   int64_t tokens = 40000, warmup = 6, iterations = 12;
   bench::LongTailMix mix;
   double short_mean = 1 / mix.stop_a, tail_every = 1 / mix.b_from_a, tail_mean = 1 / mix.a_from_b;
-  d.options().add_options()("tokens", bench::po::value(&tokens)->default_value(tokens),
-                            "rollout row: tokens to generate per mode (--quick: 3000)")(
+  d.options().add_options()(
+      "shape", bench::po::value(&s.shape)->default_value(s.shape),
+      "the policy's shape: s (4 layers, vocab 259) or smollm2 (SmolLM2-135M's "
+      "30 layers, vocab 49,152)")("tokens", bench::po::value(&tokens)->default_value(tokens),
+                                  "rollout row: tokens to generate per mode (--quick: 3000)")(
       "max-answer", bench::po::value(&s.max_answer)->default_value(s.max_answer), "answer cap")(
       "segment", bench::po::value(&s.segment)->default_value(s.segment), "tokens per segment")(
       "warmup", bench::po::value(&warmup)->default_value(warmup),
@@ -163,6 +169,11 @@ int main(int argc, char** argv) {
       "length mix: mean tokens of each long stretch");
   if (!d.parse(argc, argv, true)) return d.exit_code();
   s.extra = d.unknown();
+  if (s.shape != "s" && s.shape != "smollm2") {
+    std::fprintf(stderr, "k1rl-bench-partial: error: unknown --shape '%s': use s or smollm2\n",
+                 s.shape.c_str());
+    return 64;
+  }
   if (!(short_mean > 1 && tail_every > 1 && tail_mean > 1)) {
     std::fprintf(stderr,
                  "k1rl-bench-partial: error: --short-mean, --tail-every and --tail-mean "
@@ -186,18 +197,19 @@ int main(int argc, char** argv) {
       tasks.back().id = "add-" + std::to_string(i);
     }
     const ops::EngineInfo engine = model::engine_setup(make_config(common_options(s, true)));
-    model::Model m(bench::long_tail_shape(s.max_answer + s.prompt_room));
+    model::Model m(bench::long_tail_shape(s.shape, s.max_answer + s.prompt_room));
     bench::set_long_tail_weights(m, mix, 42);
     io::make_dirs(dir);
     const std::string ckpt = dir + "/policy.h5", task_file = dir + "/tasks.jsonl";
     model::save_checkpoint(ckpt, m, nullptr, model::TrainState{});
     save_tasks(task_file, tasks);
     d.print_header(strfmt(
-        "policy: shape S (vocab 259) with a long-tail length mix (short %.0f, long every %.0f, "
+        "policy: %s with a long-tail length mix (short %.0f, long every %.0f, "
         "long stretches %.0f tokens); %lld answers per batch (%lld per prompt), answers <= %lld "
         "tokens, segment %lld tokens; %s",
-        short_mean, tail_every, tail_mean, (long long)s.batch, (long long)s.k,
-        (long long)s.max_answer, (long long)s.segment,
+        s.shape == "s" ? "shape S (vocab 259)" : "SmolLM2-135M's shape (vocab 49,152)", short_mean,
+        tail_every, tail_mean, (long long)s.batch, (long long)s.k, (long long)s.max_answer,
+        (long long)s.segment,
         engine.precision == ops::Precision::bf16 ? ("bf16 " + engine.bf16_isa).c_str() : "fp32"));
 
     // Rollout alone.
@@ -252,7 +264,8 @@ int main(int argc, char** argv) {
         .num("loop_answers_per_s_partial", lpr, 3)
         .num("loop_answers_per_s_full", lfr, 3)
         .num("loop_ratio", bench::ratio(lpr, lfr), 3)
-        .str("precision", engine.precision == ops::Precision::bf16 ? "bf16" : "fp32");
+        .str("precision", engine.precision == ops::Precision::bf16 ? "bf16" : "fp32")
+        .str("shape", s.shape);
     std::filesystem::remove_all(dir);
     d.finish();
   } catch (const Error& e) {

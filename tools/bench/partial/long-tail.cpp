@@ -13,9 +13,16 @@
 
 namespace k1rl::bench {
 
-model::ModelConfig long_tail_shape(int64_t max_seq) {
+model::ModelConfig long_tail_shape(const std::string& shape, int64_t max_seq) {
   model::ModelConfig c;
-  c.vocab = 259, c.dim = 256, c.layers = 4, c.heads = 8, c.kv_heads = 8, c.ffn_dim = 688;
+  if (shape == "s") {
+    c.vocab = 259, c.dim = 256, c.layers = 4, c.heads = 8, c.kv_heads = 8, c.ffn_dim = 688;
+  } else if (shape == "smollm2") {  // inputs/configs/smollm2-135m.ini's model section
+    c.vocab = 49152, c.dim = 576, c.layers = 30, c.heads = 9, c.kv_heads = 3, c.ffn_dim = 1536;
+    c.rope_theta = 100000, c.norm_eps = 1e-5;
+  } else {
+    throw InputError("unknown shape '" + shape + "'", "", "use --shape s or --shape smollm2");
+  }
   c.tie_embeddings = true, c.qkv_bias = false, c.max_seq = max_seq;
   return c;
 }
@@ -42,7 +49,8 @@ void set_long_tail_weights(model::Model& m, const LongTailMix& mix, uint64_t see
       for (int64_t i = 0; i < m.tensor(name).size; ++i) p[i] *= 1e-3f;
     }
   const double C = static_cast<double>(c.dim), eps = c.norm_eps;
-  const double nA = 128, nB = static_cast<double>(c.vocab) - 129;  // B: bytes >= 128, bos, pad
+  const int32_t bytes = 259, stop = 257;    // the byte tokenizer's ids and its <eos>
+  const double nA = 128, nB = bytes - 129;  // B: bytes >= 128, <bos>, <pad>
   // After A: Z = nA·e^{LA} + nB + e^{LsA}, with nB/Z = b_from_a and e^{LsA}/Z = stop_a.
   const double zA = nB / mix.b_from_a, zB = nA / mix.a_from_b;
   const double LA = std::log(zA * (1 - mix.b_from_a - mix.stop_a) / nA);
@@ -51,7 +59,6 @@ void set_long_tail_weights(model::Model& m, const LongTailMix& mix, uint64_t see
   const double ga = a / std::sqrt(a * a / C + eps), gb = b / std::sqrt(b * b / C + eps);
   const double s1 = std::log(zA * mix.stop_a) / ga, s2 = std::log(zB * mix.stop_b) / gb;
   float* e = m.param("model.embed_tokens.weight");
-  const int32_t stop = 257;  // the byte tokenizer's <eos>
   for (int64_t t = 0; t < c.vocab; ++t) {
     float* row = e + t * c.dim;
     for (int64_t i = 0; i < c.dim; ++i) row[i] *= 0.05f;  // N(0, 0.02²) -> N(0, 1e-3²)
@@ -59,8 +66,10 @@ void set_long_tail_weights(model::Model& m, const LongTailMix& mix, uint64_t see
       row[1] += static_cast<float>(s1), row[2] += static_cast<float>(s2);
     else if (t < 128)
       row[1] += static_cast<float>(a);
-    else
+    else if (t < bytes)
       row[2] += static_cast<float>(b);
+    else  // logit -40 after either state
+      row[1] -= static_cast<float>(40 / ga), row[2] -= static_cast<float>(40 / gb);
   }
 }
 
