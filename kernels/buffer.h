@@ -5,9 +5,9 @@
 // which the benchmarks and the memory tests read. docs/engine.md, "The backend seam".
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <utility>
