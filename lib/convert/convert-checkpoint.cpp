@@ -42,9 +42,15 @@ void write_checkpoint(const ImportedModel& m, const std::string& path) {
   try {
     io::h5_quiet();
     io::Hid f(K1RL_H5_CHECK(H5Fopen(tmp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)));
-    save_tokenizer_h5(f.get(), *m.tokenizer);
-    io::set_attr(f.get(), "source", m.source);
-    K1RL_H5_CHECK(H5Fflush(f.get(), H5F_SCOPE_GLOBAL));
+    try {
+      save_tokenizer_h5(f.get(), *m.tokenizer);
+      io::set_attr(f.get(), "source", m.source);
+      K1RL_H5_CHECK(H5Fflush(f.get(), H5F_SCOPE_GLOBAL));
+    } catch (...) {
+      io::close_discarding(f);  // a plain close could fail too (full disk) and crash at exit
+      throw;
+    }
+    K1RL_H5_CHECK(H5Fclose(f.release()));
   } catch (...) {
     std::remove(tmp.c_str());
     throw;

@@ -128,6 +128,7 @@ void write_rows_collective(hid_t loc, const std::string& name, const T* data, ui
   Hid xfer(K1RL_H5_CHECK(H5Pcreate(H5P_DATASET_XFER)));
   K1RL_H5_CHECK(H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE));
   K1RL_H5_CHECK(H5Dwrite(d, H5Type<T>::mem(), mspace, fspace, xfer, data));
+  K1RL_H5_CHECK(H5Dclose(d.release()));  // as write_dataset: a failed close is a failed write
 }
 
 #define K1RL_INSTANTIATE(T)                                                                       \
