@@ -9,15 +9,14 @@
 // Full rollouts generate every answer to its end (rollout.max_answer_tokens) in its iteration;
 // partial ones give an answer at most --segment tokens per iteration and park the rest.
 // The policy (long-tail.h) is shape S or SmolLM2-135M's shape (--shape) with a long-tail
-// answer-length mix; the loop trains it
-// at learning rate 0, so that the mix stays put while every train step costs what it costs.
+// answer-length mix; the loop trains it at learning rate 0, so that the mix stays put while
+// every train step costs what it costs.
 // Prints both tables and a JSON line, with each mode's page faults and CPU time. Config overrides
 // (--section.key=value, e.g. --engine.precision=fp32) apply to both modes; the engine is set up
 // from them as the apps do (engine.precision = auto: bf16 where the CPU has it).
 // Usage: k1rl-bench-partial [--shape s|smollm2] [--tokens N] [--max-answer N] [--segment N]
 //                           [--iterations N] [--warmup N] [--short-mean X] [--tail-every X]
-//                           [--tail-mean X]
-//                           [--quick] [--threads N] [--section.key=value ...]
+//                           [--tail-mean X] [--quick] [--threads N] [--section.key=value ...]
 #include <cstdio>
 #include <filesystem>
 
