@@ -64,7 +64,7 @@ void RolloutDriver::exclude_long_prompts() {
 
 io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
                                  const rollout::ScoreFn& score, const io::Row& extra) {
-  const std::vector<int64_t> prompts = my_prompts(it);
+  const auto [prompts, refill] = my_prompts(it);
   // Waiting for scores (the reward service's work and the round trip), timed around each call.
   double reward_wait = 0;
   rollout::ScoreFn timed = [&](const std::vector<Answer>& a, int64_t i) {
@@ -74,7 +74,7 @@ io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
     return s;
   };
   rollout::IterationResult res =
-      worker_->run(model, it, rank_, pending_trajectories(it), prompts, timed);
+      worker_->run(model, it, rank_, pending_trajectories(it), prompts, timed, refill);
   const double p0 = seconds_since_start();
   buffer::write_shard(run_.buffer_dir(), res.shard);
   update_sampler(res.prompt_success, it);
@@ -85,24 +85,29 @@ io::Row RolloutDriver::iteration(const model::Model& model, int64_t it,
   return res.metrics;
 }
 
-// The master draws the prompts; every rank takes every size_-th one.
-std::vector<int64_t> RolloutDriver::my_prompts(int64_t it) {
+// The master draws the prompts (rollout.prompts_per_iteration, then with partial rollouts
+// rollout.refill_prompts more, all distinct); every rank takes every size_-th of each kind.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> RolloutDriver::my_prompts(int64_t it) {
+  const rollout::RolloutConfig& rc = worker_->config();
+  const int64_t own = rc.prompts_per_iteration, refill = rc.partial ? rc.refill_prompts : 0;
   std::vector<int64_t> prompts;
   if (rank_ == 0 &&
       !sampler_loaded_) {  // the state after iteration it - 1 (rolled back if need be)
     if (io::file_exists(run_.sampler())) sampler_->load(run_.sampler(), it);
     sampler_loaded_ = true;
   }
-  if (rank_ == 0) prompts = sampler_->sample(worker_->config().prompts_per_iteration, it);
+  if (rank_ == 0) prompts = sampler_->sample(own + refill, it);
   if (size_ > 1) {
     int64_t n = static_cast<int64_t>(prompts.size());
     K1RL_MPI_CHECK(MPI_Bcast(&n, 1, MPI_INT64_T, 0, comm_));
     prompts.resize(static_cast<size_t>(n));
     K1RL_MPI_CHECK(MPI_Bcast(prompts.data(), static_cast<int>(n), MPI_INT64_T, 0, comm_));
   }
-  std::vector<int64_t> mine;
-  for (size_t i = 0; i < prompts.size(); ++i)
-    if (static_cast<int>(i % static_cast<size_t>(size_)) == rank_) mine.push_back(prompts[i]);
+  std::pair<std::vector<int64_t>, std::vector<int64_t>> mine;
+  for (int64_t i = 0; i < static_cast<int64_t>(prompts.size()); ++i) {
+    const int64_t j = i < own ? i : i - own;  // position among its kind
+    if (j % size_ == rank_) (i < own ? mine.first : mine.second).push_back(prompts[i]);
+  }
   return mine;
 }
 

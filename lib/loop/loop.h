@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "lib/comm/comm.h"
@@ -45,7 +46,8 @@ class RolloutDriver {
                     const io::Row& extra = {});
 
  private:
-  std::vector<int64_t> my_prompts(int64_t iteration);  // drawn by the master
+  // This rank's new prompts and refill prompts, drawn by the master.
+  std::pair<std::vector<int64_t>, std::vector<int64_t>> my_prompts(int64_t iteration);
   std::vector<buffer::Trajectory> pending_trajectories(int64_t iteration) const;
   void update_sampler(const std::vector<std::pair<int64_t, double>>& success, int64_t it);
   void exclude_long_prompts();  // master: prompts too long for model.max_seq are never drawn

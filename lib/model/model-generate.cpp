@@ -100,6 +100,9 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
     if (!held[static_cast<size_t>(s)]) free_slots.push_back(static_cast<int32_t>(s));
   std::vector<Running> run;
   size_t next = 0;
+  // Requests without `fill` not yet retired: while there are any, fill requests may start.
+  int64_t own_left = 0;
+  for (const GenRequest& q : requests) own_left += !q.fill;
   std::vector<int32_t> tokens, q_cu, slots, start;
   FloatBuffer& logits = cache_.scratch_->logits;  // [B, V], kept with the cache's memory
   struct Draw {
@@ -132,6 +135,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       k.tokens.resize(static_cast<size_t>(s.cached));
     }
     free_slots.push_back(s.slot);
+    own_left -= !q.fill;
     s.req = SIZE_MAX;
   };
 
@@ -142,6 +146,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       const Resume& kept = resume[next];
       if (kept.slot < 0 && free_slots.empty()) break;
       const GenRequest& q = requests[next];
+      if (q.fill && own_left == 0) break;  // the call's own work is done: fill no more slots
       GenResult& r = res[next];
       Running s{next++, -1, 0, {}, Rng(q.seed)};
       if (!q.rng_state.empty()) s.rng.set_state(q.rng_state);
@@ -155,6 +160,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
                         static_cast<int64_t>(s.feed.size()) >= capacity_;
       if (ends || q.max_new_tokens == 0) {
         r.finish = ends ? Finish::length : Finish::segment;
+        own_left -= !q.fill;
         if (kept.slot >= 0 && ends) {  // its kept cache is of no further use
           S.kept[static_cast<size_t>(kept.slot)].key = 0;
           free_slots.push_back(kept.slot);
@@ -240,13 +246,17 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       else
         s.feed.assign(1, tok);
     }
+    if (own_left == 0)  // what still runs only filled free slots: it waits for a later call
+      for (Running& s : run)
+        if (s.req != SIZE_MAX) retire(s, Finish::budget);
     run.erase(
         std::remove_if(run.begin(), run.end(), [](const Running& s) { return s.req == SIZE_MAX; }),
         run.end());
     if (prof)
       (*prof)[StepOp::other] += (seconds_since_start() - step_t0) - (prof->total() - timed0);
   }
-  // Requests never admitted (budget spent) stay open with no new tokens.
+  // Requests never admitted (budget spent; fill requests after the own work ended) stay open
+  // with no new tokens.
   for (; next < requests.size(); ++next) {
     Rng rng(requests[next].seed);
     if (!requests[next].rng_state.empty()) rng.set_state(requests[next].rng_state);

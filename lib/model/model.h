@@ -295,6 +295,11 @@ struct GenRequest {
   // the weights have not changed since (Model::weights_version) and the cached tokens are a
   // prefix of that request's prompt + answer. Results equal a re-prefill's up to rounding.
   uint64_t key = 0;
+  // A fill request takes a free slot only while some request without `fill` is still waiting
+  // or running in this call: it fills the slots that the call's own work leaves free. When the
+  // last of those retires, running fill requests return open (Finish::budget) and waiting ones
+  // return open with no tokens. Give fill requests after the others.
+  bool fill = false;
 };
 
 enum class Finish {

@@ -20,6 +20,11 @@ const OptionTable<RolloutConfig>& rollout_options() {
                "partial: new tokens per rank per iteration (-1: none)",
                Check().ge(-1).rule([](const ConfigValue& v) { return std::get<int64_t>(v) != 0; },
                                    "positive or -1 (no budget)"))
+          .add("rollout.refill_prompts", &R::refill_prompts,
+               "partial: extra prompts per iteration (all rollout ranks) whose groups start in "
+               "slots that free up while the iteration's own answers run; unstarted ones are "
+               "dropped (0: none)",
+               Check().ge(0))
           .add("rollout.max_answer_tokens", &R::max_answer_tokens,
                "answers longer than this end as truncated", Check().ge(1))
           .add("rollout.max_batch", &R::max_batch,

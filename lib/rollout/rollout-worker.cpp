@@ -10,7 +10,22 @@ namespace k1rl::rollout {
 
 namespace {
 const std::vector<std::string> kComponents = {"correct", "length", "repetition"};
+
+// Removes the refill groups (rows from first_fill on) none of whose answers got a token: they
+// never started. Returns how many refill groups stay.
+int64_t drop_unstarted(std::vector<buffer::Trajectory>& rows, size_t first_fill) {
+  std::map<int64_t, bool> started;  // group id -> some answer has a token
+  for (size_t i = first_fill; i < rows.size(); ++i)
+    started[rows[i].group_id] |= rows[i].answer_len() > 0;
+  const auto gone = [&](const buffer::Trajectory& t) { return !started.at(t.group_id); };
+  rows.erase(
+      std::remove_if(rows.begin() + static_cast<std::ptrdiff_t>(first_fill), rows.end(), gone),
+      rows.end());
+  int64_t kept = 0;
+  for (const auto& [gid, s] : started) kept += s;
+  return kept;
 }
+}  // namespace
 
 RolloutWorker::RolloutWorker(const Config& cfg, const Tokenizer& tok,
                              const std::vector<Task>& tasks)
@@ -27,11 +42,17 @@ std::vector<int32_t> RolloutWorker::prompt_tokens(int64_t prompt) const {
 
 IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration, int32_t rank,
                                    std::vector<buffer::Trajectory> pending,
-                                   const std::vector<int64_t>& new_prompts, const ScoreFn& score) {
+                                   const std::vector<int64_t>& new_prompts, const ScoreFn& score,
+                                   const std::vector<int64_t>& refill) {
   const double t0 = seconds_since_start();
+  const int64_t max_seq = model.config().max_seq;
   std::vector<buffer::Trajectory> rows = std::move(pending);  // parked ones first
-  const int64_t too_long = start_groups(new_prompts, iteration, rank, model.config().max_seq, rows);
-  const GenerateStats gen = generate(model, iteration, rows);
+  const int64_t too_long = start_groups(new_prompts, 0, iteration, rank, max_seq, rows);
+  const size_t first_fill = rows.size();
+  if (rc_.partial)  // a refill prompt too long for max_seq is skipped like a new one, uncounted
+    start_groups(refill, static_cast<int64_t>(new_prompts.size()), iteration, rank, max_seq, rows);
+  const GenerateStats gen = generate(model, iteration, rows, first_fill);
+  const int64_t refilled = drop_unstarted(rows, first_fill);
   ScoreStats scored = score_groups(rows, iteration, score);
 
   int64_t open = 0, truncated = 0, repeated = 0;
@@ -45,7 +66,9 @@ IterationResult RolloutWorker::run(const model::Model& model, int64_t iteration,
   out.metrics = {
       {"iteration", static_cast<double>(iteration)},
       {"rank", static_cast<double>(rank)},
-      {"prompts_new", static_cast<double>(new_prompts.size()) - static_cast<double>(too_long)},
+      {"prompts_new",
+       static_cast<double>(static_cast<int64_t>(new_prompts.size()) + refilled - too_long)},
+      {"prompts_refill", static_cast<double>(refilled)},
       {"prompts_too_long", static_cast<double>(too_long)},
       {"answers_ended", static_cast<double>(gen.ended)},
       {"answers_ready", a.answers},
@@ -76,8 +99,8 @@ bool RolloutWorker::prompt_fits(int64_t prompt, int64_t max_seq) const {
   return static_cast<int64_t>(prompt_tokens(prompt).size()) + rc_.max_answer_tokens <= max_seq;
 }
 
-int64_t RolloutWorker::start_groups(const std::vector<int64_t>& new_prompts, int64_t iteration,
-                                    int32_t rank, int64_t max_seq,
+int64_t RolloutWorker::start_groups(const std::vector<int64_t>& new_prompts, int64_t first,
+                                    int64_t iteration, int32_t rank, int64_t max_seq,
                                     std::vector<buffer::Trajectory>& rows) const {
   const int64_t k = rc_.samples_per_prompt;
   int64_t too_long = 0;
@@ -87,7 +110,8 @@ int64_t RolloutWorker::start_groups(const std::vector<int64_t>& new_prompts, int
       throw InputError("bad prompt index",
                        strfmt("%lld of %zu", static_cast<long long>(p), tasks_.size()),
                        "the task file changed during the run");
-    const int64_t group_id = buffer::GroupKey{iteration, rank, static_cast<int64_t>(i)}.pack();
+    const int64_t group_id =
+        buffer::GroupKey{iteration, rank, first + static_cast<int64_t>(i)}.pack();
     std::vector<int32_t> pt = prompt_tokens(p);
     if (static_cast<int64_t>(pt.size()) + rc_.max_answer_tokens > max_seq) {
       K1RL_LOG_WARN(
@@ -161,7 +185,7 @@ void append_segment(buffer::Trajectory& t, const model::GenResult& g, int64_t it
 }  // namespace
 
 GenerateStats RolloutWorker::generate(const model::Model& model, int64_t iteration,
-                                      std::vector<buffer::Trajectory>& rows) {
+                                      std::vector<buffer::Trajectory>& rows, size_t first_fill) {
   Requests q;
   for (size_t i = 0; i < rows.size(); ++i) {
     const buffer::Trajectory& t = rows[i];
@@ -176,6 +200,7 @@ GenerateStats RolloutWorker::generate(const model::Model& model, int64_t iterati
     r.rng_state = t.rng;
     r.max_new_tokens = rc_.partial ? rc_.segment_tokens : -1;
     if (rc_.partial) r.key = trajectory_key(t);
+    r.fill = i >= first_fill;
     q.longest = std::max<int64_t>(q.longest, t.prompt_len + rc_.max_answer_tokens);
     q.open.push_back(i);
     q.reqs.push_back(std::move(r));

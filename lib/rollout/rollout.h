@@ -29,8 +29,9 @@ struct RolloutConfig {
   bool partial = true;                 // partial rollouts (else: every answer runs to its end)
   int64_t segment_tokens = 64;         // partial: new tokens per answer per iteration
   int64_t token_budget = -1;           // partial: new tokens per rank per iteration; -1: none
-  int64_t max_answer_tokens = 128;     // answers end as truncated here
-  int64_t max_batch = 64;              // sequences generated together
+  int64_t refill_prompts = 0;  // partial: extra prompts whose groups fill freed slots (docs/rl.md)
+  int64_t max_answer_tokens = 128;               // answers end as truncated here
+  int64_t max_batch = 64;                        // sequences generated together
   model::KvType kv_cache = model::KvType::bf24;  // KV-cache precision (docs/rl.md)
   double temperature = 1.0, top_p = 1.0;
   int64_t top_k = 0;
@@ -83,9 +84,14 @@ class RolloutWorker {
   // left in the model's KV-cache memory when the weights have not changed since (the same
   // Model, same weights_version: e.g. no training step in between); otherwise, and always after
   // the policy was updated, prompt + answer so far are prefilled again with the new weights.
+  // Partial rollouts only: the groups of `refill` prompts (GroupKey indices after new_prompts')
+  // take slots that free up while the iteration's own answers (pending and new) still run, and
+  // are parked open when the last of those ends its segment; a refill prompt none of whose
+  // answers started is dropped (it was never generated: the sampler hears nothing of it).
   IterationResult run(const model::Model& model, int64_t iteration, int32_t rank,
                       std::vector<buffer::Trajectory> pending,
-                      const std::vector<int64_t>& new_prompts, const ScoreFn& score);
+                      const std::vector<int64_t>& new_prompts, const ScoreFn& score,
+                      const std::vector<int64_t>& refill = {});
   std::vector<int32_t> prompt_tokens(int64_t prompt) const;
   // A prompt fits when it leaves room for a whole answer (rollout.max_answer_tokens) in
   // model.max_seq; run() skips one that does not (counted in `prompts_too_long`, logged), and the
@@ -93,13 +99,14 @@ class RolloutWorker {
   bool prompt_fits(int64_t prompt, int64_t max_seq) const;
 
  private:
-  // Appends k fresh trajectories per new prompt to `rows`.
+  // Appends k fresh trajectories per new prompt to `rows`, prompt i in group index first + i.
   // Returns how many prompts it skipped as too long for max_seq.
-  int64_t start_groups(const std::vector<int64_t>& new_prompts, int64_t iteration, int32_t rank,
-                       int64_t max_seq, std::vector<buffer::Trajectory>& rows) const;
-  // Continues every open trajectory of `rows` by one segment (or to its end), in place.
+  int64_t start_groups(const std::vector<int64_t>& new_prompts, int64_t first, int64_t iteration,
+                       int32_t rank, int64_t max_seq, std::vector<buffer::Trajectory>& rows) const;
+  // Continues every open trajectory of `rows` by one segment (or to its end), in place; rows
+  // from `first_fill` on only fill free slots (GenRequest::fill).
   GenerateStats generate(const model::Model& model, int64_t iteration,
-                         std::vector<buffer::Trajectory>& rows);
+                         std::vector<buffer::Trajectory>& rows, size_t first_fill);
   // Scores every group whose k answers have all ended and marks them ready.
   ScoreStats score_groups(std::vector<buffer::Trajectory>& rows, int64_t iteration,
                           const ScoreFn& score) const;

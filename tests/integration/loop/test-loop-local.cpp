@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "lib/app/app.h"
@@ -63,5 +64,39 @@ TEST(LoopLocal, TwoIterationsThenResume) {
       }
   EXPECT_EQ(ready.size(), n_ready);
   EXPECT_GT(n_ready, 0u);
+  std::filesystem::remove_all(dir);
+}
+
+// rollout.refill_prompts: the master draws them after the own prompts, distinct from those; the
+// groups that started are trained once like any other (GroupKey index after the own prompts'),
+// and the /rollout rows count them.
+TEST(LoopLocal, RefillGroupsAreDistinctPromptsTrainedOnce) {
+  std::string dir = "/tmp/k1rl-loop-refill-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  Config cfg = tiny(dir, 3);
+  cfg.set("rollout.refill_prompts", "4");
+  const RunDir run = RunDir::from(cfg);
+  ASSERT_EQ(loop::run_local(cfg).size(), 3u);
+  const auto ro = io::read_table(run.metrics(), "rollout");
+  double refilled = 0;
+  for (double r : ro.at("prompts_refill")) refilled += r;
+  EXPECT_GT(refilled, 0.0);
+  std::map<int64_t, std::set<int64_t>> prompts_of;  // iteration started -> prompts of its groups
+  std::map<int64_t, std::set<int64_t>> groups_of;   // iteration started -> its group ids
+  std::set<std::pair<int64_t, int32_t>> ready;
+  size_t n_ready = 0, n_refill_ready = 0;
+  for (const auto& ref : buffer::list_shards(run.buffer_dir()))
+    for (const auto& t : buffer::read_shard(ref.path).rows) {
+      const buffer::GroupKey key = buffer::GroupKey::unpack(t.group_id);
+      if (groups_of[key.iteration].insert(t.group_id).second)
+        EXPECT_TRUE(prompts_of[key.iteration].insert(t.prompt_id).second)
+            << "prompt " << t.prompt_id << " twice in iteration " << key.iteration;
+      if (!t.ready) continue;
+      ++n_ready;
+      n_refill_ready += key.index >= 4;
+      ready.insert({t.group_id, t.sample});
+    }
+  EXPECT_EQ(ready.size(), n_ready);
+  EXPECT_GT(n_refill_ready, 0u);
   std::filesystem::remove_all(dir);
 }

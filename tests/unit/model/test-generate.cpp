@@ -282,5 +282,41 @@ TEST(Generate, TokenBudgetLeavesOpenSequences) {
   EXPECT_EQ(g.generate({q}, sp)[0].finish, model::Finish::length);
 }
 
+// Fill requests (partial rollouts' refill groups) take only the slots the call's own requests
+// leave free, and stop when the last own request retires: with 2 slots, an own request of 6
+// tokens runs beside fill requests of 4: the first fill runs its 4, the second is cut open after
+// 2, the third never starts. Each one's tokens and RNG state are those it has alone.
+TEST(Generate, FillRequestsTakeOnlySlotsTheOwnWorkLeavesFree) {
+  model::Model m(gen_config());
+  randomize(m, 7, 0.6f);
+  model::SamplingParams sp;  // no stop tokens: every request runs to its segment
+  sp.max_answer_tokens = 30;
+  auto reqs = requests(4);
+  reqs[0].max_new_tokens = 6;
+  for (size_t i = 1; i < reqs.size(); ++i) reqs[i].max_new_tokens = 4, reqs[i].fill = true;
+  model::Generator g(m, 2);
+  const auto res = g.generate(reqs, sp);
+  const size_t want[] = {6, 4, 2, 0};
+  const model::Finish finish[] = {model::Finish::segment, model::Finish::segment,
+                                  model::Finish::budget, model::Finish::budget};
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(res[i].tokens.size(), want[i]) << "request " << i;
+    EXPECT_EQ(res[i].finish, finish[i]) << "request " << i;
+    model::GenRequest solo = reqs[i];
+    solo.fill = false;
+    solo.max_new_tokens = static_cast<int64_t>(want[i]);
+    model::Generator one(m, 1);
+    const auto alone = one.generate({solo}, sp);
+    EXPECT_EQ(res[i].tokens, alone[0].tokens) << "request " << i;
+    EXPECT_EQ(res[i].rng_state, alone[0].rng_state) << "request " << i;
+  }
+  // Without own requests no fill request starts.
+  const auto only_fill = g.generate({reqs[1], reqs[2]}, sp);
+  for (const auto& r : only_fill) {
+    EXPECT_TRUE(r.tokens.empty());
+    EXPECT_EQ(r.finish, model::Finish::budget);
+  }
+}
+
 }  // namespace
 }  // namespace k1rl::test

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "lib/app/app.h"
@@ -219,4 +220,57 @@ TEST(PartialRollout, KeptCacheEqualsARePrefillAndParkedComeFirst) {
     for (size_t t = 0; t < a[j].logprobs.size(); ++t)
       EXPECT_NEAR(a[j].logprobs[t], b[j].logprobs[t], 3e-4) << "answer " << j << " token " << t;
   }
+}
+
+// Refill prompts (rollout.refill_prompts): with 4 slots and one own group of 3 answers, the free
+// slot takes the first refill group's answers one at a time while the own answers run their
+// 4-token segment; that group is parked open when they end (GroupKey index 1, after the own
+// prompt's), the second refill prompt never starts and is dropped. Later iterations continue
+// the parked refill group first, to its end, as any parked group. Full rollouts ignore refill.
+TEST(PartialRollout, RefillGroupsTakeFreedSlotsAndUnstartedOnesAreDropped) {
+  Config cfg = make_config(true);
+  cfg.set("rollout.max_batch", "4");
+  const std::vector<Task> tasks = make_tasks();
+  auto tok = make_byte_tokenizer();
+  model::Model m(model::ModelConfig::from_config(cfg));
+  m.init_params(7);
+  rollout::RolloutWorker w(cfg, *tok, tasks);
+  auto res = w.run(m, 2, 0, {}, {1}, fake_score(), {0, 1});
+  EXPECT_EQ(res.metrics.at("prompts_refill"), 1.0);
+  EXPECT_EQ(res.metrics.at("prompts_new"), 2.0);
+  const auto& rows = res.shard.rows;
+  ASSERT_EQ(rows.size(), 6u);  // own group, then the started refill group; prompt 1's dropped
+  int64_t refill_tokens = 0, own_tokens = 0, own_steps = 0;
+  for (size_t j = 0; j < rows.size(); ++j) {
+    const buffer::GroupKey key = buffer::GroupKey::unpack(rows[j].group_id);
+    EXPECT_EQ(key.iteration, 2);
+    EXPECT_EQ(key.index, j < 3 ? 0 : 1) << "row " << j;
+    EXPECT_EQ(rows[j].prompt_id, j < 3 ? 1 : 0) << "row " << j;
+    if (j >= 3) {
+      EXPECT_EQ(rows[j].status, buffer::Status::open) << "row " << j;
+      refill_tokens += rows[j].answer_len();
+    } else {
+      own_tokens += rows[j].answer_len();
+      own_steps = std::max(own_steps, rows[j].answer_len());
+    }
+  }
+  // Refill answers ran at every step of the own work (<= 4 steps: the segment), in the slots
+  // the own answers left: at least the one free slot, at most all 4 slots.
+  EXPECT_LE(own_steps, 4);
+  EXPECT_GE(refill_tokens, own_steps);
+  EXPECT_LE(refill_tokens + own_tokens, 4 * own_steps);
+
+  std::vector<buffer::Trajectory> pending = rows, done;
+  for (int64_t it = 3; it < 12 && !pending.empty(); ++it) {
+    auto next = w.run(m, it, 0, pending, {}, fake_score(), {});
+    pending.clear();
+    for (auto& t : next.shard.rows) (t.ready ? done : pending).push_back(t);
+  }
+  EXPECT_TRUE(pending.empty());
+  ASSERT_EQ(done.size(), 6u);
+  for (const auto& t : done) EXPECT_TRUE(t.ended());
+
+  cfg.set("rollout.partial", "false");
+  rollout::RolloutWorker full(cfg, *tok, tasks);
+  EXPECT_EQ(full.run(m, 0, 0, {}, {1}, fake_score(), {0}).shard.rows.size(), 3u);
 }

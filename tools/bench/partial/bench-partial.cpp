@@ -7,7 +7,8 @@
 //               shard and checkpoint per iteration), finished (trained) answers per second of
 //               the iterations after a warm-up (the pipeline of parked answers filled).
 // Full rollouts generate every answer to its end (rollout.max_answer_tokens) in its iteration;
-// partial ones give an answer at most --segment tokens per iteration and park the rest.
+// partial ones give an answer at most --segment tokens per iteration and park the rest, and
+// start the groups of --refill more prompts in slots that free up meanwhile (refill_prompts).
 // The policy (long-tail.h) is shape S or SmolLM2-135M's shape (--shape) with a long-tail
 // answer-length mix; the loop trains it at learning rate 0, so that the mix stays put while
 // every train step costs what it costs.
@@ -15,8 +16,9 @@
 // (--section.key=value, e.g. --engine.precision=fp32) apply to both modes; the engine is set up
 // from them as the apps do (engine.precision = auto: bf16 where the CPU has it).
 // Usage: k1rl-bench-partial [--shape s|smollm2] [--tokens N] [--max-answer N] [--segment N]
-//                           [--iterations N] [--warmup N] [--short-mean X] [--tail-every X]
-//                           [--tail-mean X] [--quick] [--threads N] [--section.key=value ...]
+//                           [--refill N] [--iterations N] [--warmup N] [--short-mean X]
+//                           [--tail-every X] [--tail-mean X] [--quick] [--threads N]
+//                           [--section.key=value ...]
 #include <cstdio>
 #include <filesystem>
 
@@ -32,6 +34,7 @@ using namespace k1rl;
 namespace {
 struct Setup {
   int64_t max_answer = 1024, segment = 64, batch = 64, k = 8;
+  int64_t refill = 8;              // partial: rollout.refill_prompts
   int64_t prompt_room = 64;        // max_seq = max_answer + prompt_room
   std::string shape = "s";         // long-tail.h: s or smollm2
   std::vector<std::string> extra;  // config overrides from the command line
@@ -46,7 +49,8 @@ std::vector<std::string> common_options(const Setup& s, bool partial) {
                                 "rollout.prompts_per_iteration=" + std::to_string(s.batch / s.k),
                                 "rollout.max_answer_tokens=" + std::to_string(s.max_answer),
                                 "rollout.segment_tokens=" + std::to_string(s.segment),
-                                std::string("rollout.partial=") + (partial ? "true" : "false")})
+                                std::string("rollout.partial=") + (partial ? "true" : "false"),
+                                "rollout.refill_prompts=" + std::to_string(partial ? s.refill : 0)})
     o.push_back("--" + kv);
   o.insert(o.end(), s.extra.begin(), s.extra.end());
   return o;
@@ -79,7 +83,10 @@ Totals run_rollout(const model::Model& m, const Tokenizer& tok, const std::vecto
     std::vector<int64_t> fresh;
     for (int64_t room = s.batch - static_cast<int64_t>(pending.size()); room >= s.k; room -= s.k)
       fresh.push_back(next_prompt++ % static_cast<int64_t>(tasks.size()));
-    auto res = w.run(m, it, 0, pending, fresh, score);
+    std::vector<int64_t> refill;  // partial: groups for the slots that free up
+    for (int64_t j = 0; partial && j < s.refill; ++j)
+      refill.push_back(next_prompt++ % static_cast<int64_t>(tasks.size()));
+    auto res = w.run(m, it, 0, pending, fresh, score, refill);
     pending.clear();
     for (auto& r : res.shard.rows)
       if (!r.ready)
@@ -156,6 +163,9 @@ int main(int argc, char** argv) {
                                   "rollout row: tokens to generate per mode (--quick: 3000)")(
       "max-answer", bench::po::value(&s.max_answer)->default_value(s.max_answer), "answer cap")(
       "segment", bench::po::value(&s.segment)->default_value(s.segment), "tokens per segment")(
+      "refill", bench::po::value(&s.refill)->default_value(s.refill),
+      "partial: rollout.refill_prompts, prompts whose groups take the slots that free up while "
+      "an iteration's own answers run (0: none)")(
       "warmup", bench::po::value(&warmup)->default_value(warmup),
       "loop row: iterations before the measured ones (--quick: 2)")(
       "iterations", bench::po::value(&iterations)->default_value(iterations),
@@ -205,10 +215,10 @@ int main(int argc, char** argv) {
     d.print_header(strfmt(
         "policy: %s with a long-tail length mix (short %.0f, long every %.0f, "
         "long stretches %.0f tokens); %lld answers per batch (%lld per prompt), answers <= %lld "
-        "tokens, segment %lld tokens; %s",
+        "tokens, segment %lld tokens, partial refill %lld prompts; %s",
         s.shape == "s" ? "shape S (vocab 259)" : "SmolLM2-135M's shape (vocab 49,152)", short_mean,
         tail_every, tail_mean, (long long)s.batch, (long long)s.k, (long long)s.max_answer,
-        (long long)s.segment,
+        (long long)s.segment, (long long)s.refill,
         engine.precision == ops::Precision::bf16 ? ("bf16 " + engine.bf16_isa).c_str() : "fp32"));
 
     // Rollout alone.
@@ -264,7 +274,8 @@ int main(int argc, char** argv) {
         .num("loop_answers_per_s_full", lfr, 3)
         .num("loop_ratio", bench::ratio(lpr, lfr), 3)
         .str("precision", engine.precision == ops::Precision::bf16 ? "bf16" : "fp32")
-        .str("shape", s.shape);
+        .str("shape", s.shape)
+        .num("refill", static_cast<double>(s.refill), 0);
     std::filesystem::remove_all(dir);
     d.finish();
   } catch (const Error& e) {
