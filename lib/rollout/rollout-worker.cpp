@@ -34,7 +34,11 @@ RolloutWorker::RolloutWorker(const Config& cfg, const Tokenizer& tok,
       tok_(tok),
       tasks_(tasks),
       format_(policy::prompt_format(cfg, tok)),
-      seed_(static_cast<uint64_t>(cfg.get_int("run.seed"))) {}
+      seed_(static_cast<uint64_t>(cfg.get_int("run.seed"))) {
+  if (rc_.refill_prompts > 0 && !rc_.partial)
+    K1RL_LOG_WARN("rollout.refill_prompts = %lld is ignored: refill needs rollout.partial = true",
+                  static_cast<long long>(rc_.refill_prompts));
+}
 
 std::vector<int32_t> RolloutWorker::prompt_tokens(int64_t prompt) const {
   return policy::prompt_tokens(tok_, tasks_.at(static_cast<size_t>(prompt)), format_);

@@ -5,7 +5,9 @@
 //               generation second;
 //   loop_ratio  the whole loop: loop::run_local (rollout, in-process reward, k1.5 train step,
 //               shard and checkpoint per iteration), finished (trained) answers per second of
-//               the iterations after a warm-up (the pipeline of parked answers filled).
+//               the iterations after a warm-up (the pipeline of parked answers filled);
+//               loop_token_ratio the same per trained answer token (over a short window
+//               partial trains relatively more of the short answers: the long ones finish later).
 // Full rollouts generate every answer to its end (rollout.max_answer_tokens) in its iteration;
 // partial ones give an answer at most --segment tokens per iteration and park the rest, and
 // start the groups of --refill more prompts in slots that free up meanwhile (refill_prompts).
@@ -16,9 +18,9 @@
 // (--section.key=value, e.g. --engine.precision=fp32) apply to both modes; the engine is set up
 // from them as the apps do (engine.precision = auto: bf16 where the CPU has it).
 // Usage: k1rl-bench-partial [--shape s|smollm2] [--tokens N] [--max-answer N] [--segment N]
-//                           [--refill N] [--iterations N] [--warmup N] [--short-mean X]
-//                           [--tail-every X] [--tail-mean X] [--quick] [--threads N]
-//                           [--section.key=value ...]
+//                           [--refill N] [--full-prompts N] [--iterations N] [--warmup N]
+//                           [--short-mean X] [--tail-every X] [--tail-mean X] [--quick]
+//                           [--threads N] [--section.key=value ...]
 #include <cstdio>
 #include <filesystem>
 
@@ -35,6 +37,7 @@ namespace {
 struct Setup {
   int64_t max_answer = 1024, segment = 64, batch = 64, k = 8;
   int64_t refill = 8;              // partial: rollout.refill_prompts
+  int64_t full_prompts = 0;        // loop, full: prompts per iteration (0: batch / k)
   int64_t prompt_room = 64;        // max_seq = max_answer + prompt_room
   std::string shape = "s";         // long-tail.h: s or smollm2
   std::vector<std::string> extra;  // config overrides from the command line
@@ -44,13 +47,15 @@ std::vector<std::string> common_options(const Setup& s, bool partial) {
   const model::ModelConfig c = bench::long_tail_shape(s.shape, s.max_answer + s.prompt_room);
   std::vector<std::string> o;
   for (const auto& [k, v] : c.to_map()) o.push_back("--model." + k + "=" + v);
-  for (const std::string& kv : {"rollout.samples_per_prompt=" + std::to_string(s.k),
-                                "rollout.max_batch=" + std::to_string(s.batch),
-                                "rollout.prompts_per_iteration=" + std::to_string(s.batch / s.k),
-                                "rollout.max_answer_tokens=" + std::to_string(s.max_answer),
-                                "rollout.segment_tokens=" + std::to_string(s.segment),
-                                std::string("rollout.partial=") + (partial ? "true" : "false"),
-                                "rollout.refill_prompts=" + std::to_string(partial ? s.refill : 0)})
+  for (const std::string& kv :
+       {"rollout.samples_per_prompt=" + std::to_string(s.k),
+        "rollout.max_batch=" + std::to_string(s.batch),
+        "rollout.prompts_per_iteration=" +
+            std::to_string(!partial && s.full_prompts > 0 ? s.full_prompts : s.batch / s.k),
+        "rollout.max_answer_tokens=" + std::to_string(s.max_answer),
+        "rollout.segment_tokens=" + std::to_string(s.segment),
+        std::string("rollout.partial=") + (partial ? "true" : "false"),
+        "rollout.refill_prompts=" + std::to_string(partial ? s.refill : 0)})
     o.push_back("--" + kv);
   o.insert(o.end(), s.extra.begin(), s.extra.end());
   return o;
@@ -109,6 +114,11 @@ struct LoopTotals {
   int64_t answers = 0, iterations = 0, tokens = 0, prefill = 0;
   double seconds = 0, gen_s = 0, train_s = 0, rollout_s = 0, ckpt_s = 0;
   std::vector<int64_t> lengths;  // of the answers trained in the measured iterations
+  double trained_tokens() const {
+    double n = 0;
+    for (int64_t l : lengths) n += static_cast<double>(l);
+    return n;
+  }
 };
 
 LoopTotals run_loop(const std::string& dir, const std::string& ckpt, const std::string& tasks,
@@ -166,6 +176,9 @@ int main(int argc, char** argv) {
       "refill", bench::po::value(&s.refill)->default_value(s.refill),
       "partial: rollout.refill_prompts, prompts whose groups take the slots that free up while "
       "an iteration's own answers run (0: none)")(
+      "full-prompts", bench::po::value(&s.full_prompts)->default_value(s.full_prompts),
+      "full: prompts per iteration (0: the partial mode's own, batch / k; batch / k + refill "
+      "draws as many prompts as partial does)")(
       "warmup", bench::po::value(&warmup)->default_value(warmup),
       "loop row: iterations before the measured ones (--quick: 2)")(
       "iterations", bench::po::value(&iterations)->default_value(iterations),
@@ -215,10 +228,12 @@ int main(int argc, char** argv) {
     d.print_header(strfmt(
         "policy: %s with a long-tail length mix (short %.0f, long every %.0f, "
         "long stretches %.0f tokens); %lld answers per batch (%lld per prompt), answers <= %lld "
-        "tokens, segment %lld tokens, partial refill %lld prompts; %s",
+        "tokens, segment %lld tokens, partial refill %lld prompts, loop full %lld prompts per "
+        "iteration; %s",
         s.shape == "s" ? "shape S (vocab 259)" : "SmolLM2-135M's shape (vocab 49,152)", short_mean,
         tail_every, tail_mean, (long long)s.batch, (long long)s.k, (long long)s.max_answer,
         (long long)s.segment, (long long)s.refill,
+        (long long)(s.full_prompts > 0 ? s.full_prompts : s.batch / s.k),
         engine.precision == ops::Precision::bf16 ? ("bf16 " + engine.bf16_isa).c_str() : "fp32"));
 
     // Rollout alone.
@@ -253,13 +268,14 @@ int main(int argc, char** argv) {
                 (long long)warmup, (long long)(warmup + iterations - 1),
                 bench::length_summary(lf.lengths).c_str(),
                 bench::length_summary(lp.lengths).c_str());
-    std::printf("%-10s %10s %10s %10s %10s %10s %10s %10s %10s %12s\n", "rollouts", "answers",
+    std::printf("%-10s %10s %10s %10s %10s %10s %10s %10s %10s %12s %12s\n", "rollouts", "answers",
                 "tokens", "prefilled", "loop s", "gen s", "rollout s", "train s", "ckpt s",
-                "answers/s");
+                "answers/s", "trained t/s");
     auto lline = [](const char* name, const LoopTotals& t) {
-      std::printf("%-10s %10lld %10lld %10lld %10.2f %10.2f %10.2f %10.2f %10.2f %12.2f\n", name,
-                  (long long)t.answers, (long long)t.tokens, (long long)t.prefill, t.seconds,
-                  t.gen_s, t.rollout_s, t.train_s, t.ckpt_s, t.answers / t.seconds);
+      std::printf("%-10s %10lld %10lld %10lld %10.2f %10.2f %10.2f %10.2f %10.2f %12.2f %12.1f\n",
+                  name, (long long)t.answers, (long long)t.tokens, (long long)t.prefill, t.seconds,
+                  t.gen_s, t.rollout_s, t.train_s, t.ckpt_s, t.answers / t.seconds,
+                  t.trained_tokens() / t.seconds);
     };
     lline("full", lf);
     lline("partial", lp);
@@ -273,9 +289,13 @@ int main(int argc, char** argv) {
         .num("loop_answers_per_s_partial", lpr, 3)
         .num("loop_answers_per_s_full", lfr, 3)
         .num("loop_ratio", bench::ratio(lpr, lfr), 3)
+        .num("loop_token_ratio",
+             bench::ratio(lp.trained_tokens() / lp.seconds, lf.trained_tokens() / lf.seconds), 3)
         .str("precision", engine.precision == ops::Precision::bf16 ? "bf16" : "fp32")
         .str("shape", s.shape)
-        .num("refill", static_cast<double>(s.refill), 0);
+        .num("refill", static_cast<double>(s.refill), 0)
+        .num("full_prompts",
+             static_cast<double>(s.full_prompts > 0 ? s.full_prompts : s.batch / s.k), 0);
     std::filesystem::remove_all(dir);
     d.finish();
   } catch (const Error& e) {
