@@ -36,8 +36,12 @@ using namespace k1rl;
 namespace {
 struct Setup {
   int64_t max_answer = 1024, segment = 64, batch = 64, k = 8;
-  int64_t refill = 8;              // partial: rollout.refill_prompts
-  int64_t full_prompts = 0;        // loop, full: prompts per iteration (0: batch / k)
+  int64_t refill = 8;        // partial: rollout.refill_prompts
+  int64_t full_prompts = 0;  // loop, full: prompts per iteration (0: batch / k)
+  // rollout.prompts_per_iteration of a mode
+  int64_t prompts(bool partial) const {
+    return !partial && full_prompts > 0 ? full_prompts : batch / k;
+  }
   int64_t prompt_room = 64;        // max_seq = max_answer + prompt_room
   std::string shape = "s";         // long-tail.h: s or smollm2
   std::vector<std::string> extra;  // config overrides from the command line
@@ -50,8 +54,7 @@ std::vector<std::string> common_options(const Setup& s, bool partial) {
   for (const std::string& kv :
        {"rollout.samples_per_prompt=" + std::to_string(s.k),
         "rollout.max_batch=" + std::to_string(s.batch),
-        "rollout.prompts_per_iteration=" +
-            std::to_string(!partial && s.full_prompts > 0 ? s.full_prompts : s.batch / s.k),
+        "rollout.prompts_per_iteration=" + std::to_string(s.prompts(partial)),
         "rollout.max_answer_tokens=" + std::to_string(s.max_answer),
         "rollout.segment_tokens=" + std::to_string(s.segment),
         std::string("rollout.partial=") + (partial ? "true" : "false"),
@@ -232,8 +235,7 @@ int main(int argc, char** argv) {
         "iteration; %s",
         s.shape == "s" ? "shape S (vocab 259)" : "SmolLM2-135M's shape (vocab 49,152)", short_mean,
         tail_every, tail_mean, (long long)s.batch, (long long)s.k, (long long)s.max_answer,
-        (long long)s.segment, (long long)s.refill,
-        (long long)(s.full_prompts > 0 ? s.full_prompts : s.batch / s.k),
+        (long long)s.segment, (long long)s.refill, (long long)s.prompts(false),
         engine.precision == ops::Precision::bf16 ? ("bf16 " + engine.bf16_isa).c_str() : "fp32"));
 
     // Rollout alone.
@@ -294,8 +296,7 @@ int main(int argc, char** argv) {
         .str("precision", engine.precision == ops::Precision::bf16 ? "bf16" : "fp32")
         .str("shape", s.shape)
         .num("refill", static_cast<double>(s.refill), 0)
-        .num("full_prompts",
-             static_cast<double>(s.full_prompts > 0 ? s.full_prompts : s.batch / s.k), 0);
+        .num("full_prompts", static_cast<double>(s.prompts(false)), 0);
     std::filesystem::remove_all(dir);
     d.finish();
   } catch (const Error& e) {
