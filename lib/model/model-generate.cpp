@@ -98,8 +98,15 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
   std::vector<int32_t> free_slots;
   for (int64_t s = max_batch_ - 1; s >= 0; --s)
     if (!held[static_cast<size_t>(s)]) free_slots.push_back(static_cast<int32_t>(s));
+  // Admission order: requests holding a kept slot first (the slot is theirs, and a request
+  // waiting for a free slot must not wait behind them while they hold all of them), then the
+  // rest, each in request order.
+  std::vector<size_t> order;
+  for (int pass = 0; pass < 2; ++pass)
+    for (size_t i = 0; i < requests.size(); ++i)
+      if ((resume[i].slot >= 0) == (pass == 0)) order.push_back(i);
   std::vector<Running> run;
-  size_t next = 0;
+  size_t next = 0;  // into order
   // Requests without `fill` not yet retired: while there are any, fill requests may start.
   int64_t own_left = 0;
   for (const GenRequest& q : requests) own_left += !q.fill;
@@ -141,14 +148,16 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
 
   while (true) {
     const double step_t0 = profile_ ? seconds_since_start() : 0;
-    // Admit waiting requests in order: into their kept slot, or a free one.
-    while (next < requests.size() && budget > 0) {
-      const Resume& kept = resume[next];
+    // Admit waiting requests in admission order: into their kept slot, or a free one.
+    while (next < order.size() && budget > 0) {
+      const size_t i = order[next];
+      const Resume& kept = resume[i];
       if (kept.slot < 0 && free_slots.empty()) break;
-      const GenRequest& q = requests[next];
+      const GenRequest& q = requests[i];
       if (q.fill && own_left == 0) break;  // the call's own work is done: fill no more slots
-      GenResult& r = res[next];
-      Running s{next++, -1, 0, {}, Rng(q.seed)};
+      GenResult& r = res[i];
+      ++next;
+      Running s{i, -1, 0, {}, Rng(q.seed)};
       if (!q.rng_state.empty()) s.rng.set_state(q.rng_state);
       if (q.prompt.empty())
         throw InputError(strfmt("empty prompt in request %lld", (long long)q.id),
@@ -257,11 +266,12 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
   }
   // Requests never admitted (budget spent; fill requests after the own work ended) stay open
   // with no new tokens.
-  for (; next < requests.size(); ++next) {
-    Rng rng(requests[next].seed);
-    if (!requests[next].rng_state.empty()) rng.set_state(requests[next].rng_state);
-    res[next].finish = Finish::budget;
-    res[next].rng_state = rng.state();
+  for (; next < order.size(); ++next) {
+    const size_t i = order[next];
+    Rng rng(requests[i].seed);
+    if (!requests[i].rng_state.empty()) rng.set_state(requests[i].rng_state);
+    res[i].finish = Finish::budget;
+    res[i].rng_state = rng.state();
   }
   return res;
 }

@@ -147,5 +147,49 @@ TEST(KeptCache, OnlyTheSameLayoutAndTokens) {
   EXPECT_EQ(kept_tokens(next, 32), 0);
 }
 
+// More keyed requests than slots: the slots keep the sequences that ran last, which come last
+// in the next call's order. Those start at once from their kept caches and the others follow in
+// the slots that free up (a request waiting for a free slot does not wait behind them while they
+// hold every slot), with the tokens of a re-prefill.
+TEST(KeptCache, RequestsHoldingKeptSlotsStartFirst) {
+  model::Model m(config());
+  randomize(m, 6, 0.6f);
+  model::SamplingParams sp;
+  sp.temperature = 0.8;
+  sp.max_answer_tokens = 30;
+  auto requests = [&](bool keyed) {
+    std::vector<model::GenRequest> reqs;
+    for (int i = 0; i < 4; ++i) {
+      model::GenRequest q;
+      q.id = i, q.prompt = random_tokens(3 + i, 23, 20 + i), q.seed = 60 + i;
+      q.key = keyed ? 500 + i : 0;
+      q.max_new_tokens = 3;
+      reqs.push_back(q);
+    }
+    return reqs;
+  };
+  auto two_rounds = [&](bool keyed, int64_t* kept) {
+    std::vector<model::GenRequest> reqs = requests(keyed);
+    for (int round = 0; round < 2; ++round) {
+      model::Generator g(m, 2, 40);
+      const auto res = g.generate(reqs, sp);
+      for (size_t i = 0; i < reqs.size(); ++i) {
+        EXPECT_EQ(res[i].tokens.size(), 3u) << "round " << round << ", request " << i;
+        reqs[i].answer.insert(reqs[i].answer.end(), res[i].tokens.begin(), res[i].tokens.end());
+        reqs[i].rng_state = res[i].rng_state;
+      }
+      *kept = g.stats().kept_tokens;
+    }
+    return reqs;
+  };
+  int64_t kept = 0, none = 0;
+  const auto with_keys = two_rounds(true, &kept);
+  const auto without = two_rounds(false, &none);
+  EXPECT_GT(kept, 0);  // requests 2 and 3 continued from their slots
+  EXPECT_EQ(none, 0);
+  for (size_t i = 0; i < with_keys.size(); ++i)
+    EXPECT_EQ(with_keys[i].answer, without[i].answer) << "request " << i;
+}
+
 }  // namespace
 }  // namespace k1rl::test
