@@ -29,8 +29,10 @@ std::vector<io::Row> run_local(const Config& cfg) {
     const double t0 = seconds_since_start();
     io::Row r = rd.iteration(td.trainer().model(), it, score);
     // Training changes the weights, which makes the packed copy and kept sequences stale: free
-    // them, so that generation's memory and training's do not add up.
-    td.trainer().model().release_generation_memory();
+    // them, so that generation's memory and training's do not add up; with
+    // rollout.parked_cache = stale the parked answers' keys and values stay (they continue
+    // from them next iteration).
+    td.trainer().model().release_generation_memory(rd.keeps_stale_cache());
     io::Row row = td.iteration(it);
     td.trainer().model().release_training_memory();  // and the other way round
     RolloutTimes rt{r["time_s"], r["tokens_per_s"]};

@@ -44,6 +44,11 @@ class RolloutDriver {
   // (its /rollout row, with `extra`'s columns: the role's timers, docs/metrics.md "Time split").
   io::Row iteration(const model::Model& model, int64_t it, const rollout::ScoreFn& score,
                     const io::Row& extra = {});
+  // Parked answers continue from kept keys and values across training steps.
+  bool keeps_stale_cache() const {
+    const rollout::RolloutConfig& rc = worker_->config();
+    return rc.partial && rc.parked_cache == rollout::ParkedCache::stale;
+  }
 
  private:
   // This rank's new prompts and refill prompts, drawn by the master.

@@ -33,14 +33,15 @@ Generator::Generator(const Model& model, int64_t max_batch, int64_t capacity, Kv
 // For each request, the slot whose kept keys and values it continues from (-1: none) and how
 // many of its prompt + answer tokens they cover: the longest common prefix of what the slot
 // holds and the request's tokens, short of the last token (whose logits the first step needs),
-// written with the current weights. Each slot goes to one request at most.
+// written with the current weights (or any, with continue_stale). Each slot goes to one request
+// at most.
 std::vector<Generator::Resume> Generator::kept_slots(const std::vector<GenRequest>& requests,
                                                      uint64_t version) const {
   const KvCache::Scratch& S = *cache_.scratch_;
   std::vector<Resume> out(requests.size());
   std::map<uint64_t, int32_t> by_key;
   for (size_t s = 0; s < S.kept.size() && static_cast<int64_t>(s) < max_batch_; ++s)
-    if (S.kept[s].key != 0 && S.kept[s].version == version)
+    if (S.kept[s].key != 0 && (continue_stale_ || S.kept[s].version == version))
       by_key.emplace(S.kept[s].key, static_cast<int32_t>(s));
   for (size_t i = 0; i < requests.size() && !by_key.empty(); ++i) {
     const GenRequest& q = requests[i];
@@ -67,6 +68,7 @@ struct Running {
   int64_t cached = 0;         // tokens already in the slot's cache
   std::vector<int32_t> feed;  // tokens to run next step
   Rng rng;
+  uint64_t version = 0;  // the weights that wrote its oldest cached keys and values
 };
 }  // namespace
 
@@ -135,7 +137,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
     const GenRequest& q = requests[s.req];
     if (q.key != 0 && (f == Finish::segment || f == Finish::budget)) {
       KvCache::Scratch::Kept& k = S.kept[static_cast<size_t>(s.slot)];
-      k.key = q.key, k.version = version;
+      k.key = q.key, k.version = s.version;  // a stale continuation stays stale
       k.tokens = q.prompt;
       k.tokens.insert(k.tokens.end(), q.answer.begin(), q.answer.end());
       k.tokens.insert(k.tokens.end(), res[s.req].tokens.begin(), res[s.req].tokens.end());
@@ -157,7 +159,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       if (q.fill && own_left == 0) break;  // the call's own work is done: fill no more slots
       GenResult& r = res[i];
       ++next;
-      Running s{i, -1, 0, {}, Rng(q.seed)};
+      Running s{i, -1, 0, {}, Rng(q.seed), version};
       if (!q.rng_state.empty()) s.rng.set_state(q.rng_state);
       if (q.prompt.empty())
         throw InputError(strfmt("empty prompt in request %lld", (long long)q.id),
@@ -179,6 +181,7 @@ std::vector<GenResult> Generator::generate(const std::vector<GenRequest>& reques
       if (kept.slot >= 0) {
         s.slot = kept.slot;
         s.cached = kept.tokens;
+        s.version = S.kept[static_cast<size_t>(kept.slot)].version;
         s.feed.erase(s.feed.begin(), s.feed.begin() + kept.tokens);
         stats_.kept_tokens += kept.tokens;
       } else {  // preferably a slot that keeps nothing another request may continue from

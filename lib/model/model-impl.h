@@ -69,7 +69,8 @@ struct KvCache::Scratch {
   const Model* packed_for = nullptr;  // KvCache::pack_weights was called with this model
   StepProfile* profile = nullptr;     // where forward_cached adds its op times (when not null)
   // Open sequences whose keys and values a slot still holds (GenRequest::key), for a later
-  // Generator call: the tokens at positions 0..tokens.size() and the weights that computed them.
+  // Generator call: the tokens at positions 0..tokens.size() and the weights that computed them
+  // (the oldest, after a stale continuation).
   // Valid only for the layout they were written in: size_cache clears them when the slots,
   // capacity or element type change or the memory moves; forward_cached clears the slots it writes.
   struct Kept {

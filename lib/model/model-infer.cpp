@@ -102,12 +102,19 @@ int64_t KvCache::bytes() const {
   return 2 * static_cast<int64_t>(scratch_->k.size());
 }
 
-void Model::release_generation_memory() {
+void Model::release_generation_memory(bool keep_kv) {
   Impl& I = *impl_;
   std::vector<std::unique_ptr<KvCache::Scratch>> pool;
   {
     std::lock_guard<std::mutex> lock(I.pool_mutex);
-    pool.swap(I.pool);
+    if (keep_kv) {
+      for (auto& S : I.pool)
+        for (FloatBuffer* b :
+             {&S->x, &S->ln, &S->qkv, &S->att, &S->gu, &S->h, &S->xsel, &S->logits})
+          FloatBuffer().swap(*b);
+    } else {
+      pool.swap(I.pool);
+    }
   }
   std::lock_guard<std::mutex> lock(I.packed.mutex);
   decltype(I.packed.data)().swap(I.packed.data);

@@ -198,8 +198,10 @@ class Model {
   // Frees what generation keeps between calls: the memory of destroyed KV caches (and the open
   // sequences they kept) and the packed weights. The next cache and pack_weights allocate them
   // again. The local loop calls it between rollout and training, whose peaks would otherwise
-  // add up (docs/engine.md, "Memory"). Not while a cache of this model is in use.
-  void release_generation_memory();
+  // add up (docs/engine.md, "Memory"). Not while a cache of this model is in use. keep_kv keeps
+  // the pooled caches' keys, values and open sequences (for Generator::set_continue_stale) and
+  // frees only their step buffers and the packed weights.
+  void release_generation_memory(bool keep_kv = false);
   // Frees training's scratch (the activations of the last forward and the backward's buffers);
   // the next forward allocates it again. Gradients are kept. A backward needs a forward first.
   void release_training_memory();
@@ -292,8 +294,9 @@ struct GenRequest {
   // and values, and a later call of a Generator on the same memory (the same Generator, or a
   // later one made from the model's pool with the same slots, capacity and KvType) with a request
   // of the same key continues from them instead of prefilling prompt + answer again, provided
-  // the weights have not changed since (Model::weights_version) and the cached tokens are a
-  // prefix of that request's prompt + answer. Results equal a re-prefill's up to rounding.
+  // the weights have not changed since (Model::weights_version; or regardless, with
+  // Generator::set_continue_stale) and the cached tokens are a prefix of that request's prompt +
+  // answer. Results equal a re-prefill's up to rounding (while the weights are unchanged).
   uint64_t key = 0;
   // A fill request takes a free slot only while some request without `fill` is still waiting
   // or running in this call: it fills the slots that the call's own work leaves free. When the
@@ -386,6 +389,11 @@ class Generator {
   void reset_stats() { stats_ = GenStats(); }
   // Times every op of every step into stats() (costs two clock reads per op).
   void set_profile(bool on) { profile_ = on; }
+  // On: a keyed request continues from its slot's kept keys and values even when the weights
+  // changed since they were written (an in-flight policy update: the context is then seen
+  // through the keys and values of the policy that wrote it). Off (default): only while the
+  // weights are unchanged, so that results equal a re-prefill's.
+  void set_continue_stale(bool on) { continue_stale_ = on; }
 
  private:
   std::vector<Resume> kept_slots(const std::vector<GenRequest>& requests, uint64_t version) const;
@@ -393,7 +401,7 @@ class Generator {
   int64_t max_batch_, capacity_;
   KvCache cache_;
   GenStats stats_;
-  bool profile_ = false;
+  bool profile_ = false, continue_stale_ = false;
 };
 
 // True when the last tokens of answer[0..n) are one block of at most max_period tokens repeated

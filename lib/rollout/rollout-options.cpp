@@ -25,6 +25,12 @@ const OptionTable<RolloutConfig>& rollout_options() {
                "slots that free up while the iteration's own answers run; unstarted ones are "
                "dropped (0: none)",
                Check().ge(0))
+          .choice("rollout.parked_cache", &R::parked_cache,
+                  {{"exact", ParkedCache::exact}, {"stale", ParkedCache::stale}},
+                  "partial: a parked answer continues from its kept keys and values only while "
+                  "the weights are unchanged, else its context is prefilled again (exact), or "
+                  "also after a training step, with no re-prefill (stale: the earlier segments "
+                  "are seen through the old policy's keys and values; docs/rl.md)")
           .add("rollout.max_answer_tokens", &R::max_answer_tokens,
                "answers longer than this end as truncated", Check().ge(1))
           .add("rollout.max_batch", &R::max_batch,

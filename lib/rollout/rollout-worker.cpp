@@ -38,6 +38,14 @@ RolloutWorker::RolloutWorker(const Config& cfg, const Tokenizer& tok,
   if (rc_.refill_prompts > 0 && !rc_.partial)
     K1RL_LOG_WARN("rollout.refill_prompts = %lld is ignored: refill needs rollout.partial = true",
                   static_cast<long long>(rc_.refill_prompts));
+  if (rc_.parked_cache == ParkedCache::stale && !rc_.partial)
+    K1RL_LOG_WARN(
+        "rollout.parked_cache = stale is ignored: nothing is parked without "
+        "rollout.partial = true");
+  else if (rc_.parked_cache == ParkedCache::stale)
+    K1RL_LOG_INFO(
+        "rollout.parked_cache = stale: parked answers continue from the keys and values "
+        "of the policy that wrote them, not re-prefilled after a training step");
 }
 
 std::vector<int32_t> RolloutWorker::prompt_tokens(int64_t prompt) const {
@@ -218,6 +226,7 @@ GenerateStats RolloutWorker::generate(const model::Model& model, int64_t iterati
   const int64_t n = static_cast<int64_t>(q.reqs.size());
   model::Generator gen(model, rc_.partial ? rc_.max_batch : std::min(rc_.max_batch, n),
                        rc_.partial ? capacity_ : cap, rc_.kv_cache);
+  gen.set_continue_stale(rc_.partial && rc_.parked_cache == ParkedCache::stale);
   const double g0 = seconds_since_start();
   std::vector<model::GenResult> res =
       gen.generate(q.reqs, sampling_params(), rc_.partial ? rc_.token_budget : -1);

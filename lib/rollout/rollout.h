@@ -23,6 +23,12 @@ namespace k1rl::rollout {
 
 void declare_rollout_options(ConfigSpec& spec);  // [rollout] (sampler keys are lib/rl's)
 
+// What a parked answer continues from next iteration (docs/rl.md, "Stale keys and values").
+enum class ParkedCache {
+  exact,  // its kept keys and values only while the weights are unchanged; else re-prefill
+  stale,  // its kept keys and values even after a training step (no re-prefill)
+};
+
 struct RolloutConfig {
   int64_t prompts_per_iteration = 16;  // new prompts per iteration, all ranks together
   int64_t samples_per_prompt = 8;      // k
@@ -30,9 +36,10 @@ struct RolloutConfig {
   int64_t segment_tokens = 64;         // partial: new tokens per answer per iteration
   int64_t token_budget = -1;           // partial: new tokens per rank per iteration; -1: none
   int64_t refill_prompts = 0;  // partial: extra prompts whose groups fill freed slots (docs/rl.md)
-  int64_t max_answer_tokens = 128;               // answers end as truncated here
-  int64_t max_batch = 64;                        // sequences generated together
-  model::KvType kv_cache = model::KvType::bf24;  // KV-cache precision (docs/rl.md)
+  ParkedCache parked_cache = ParkedCache::exact;  // partial: see ParkedCache
+  int64_t max_answer_tokens = 128;                // answers end as truncated here
+  int64_t max_batch = 64;                         // sequences generated together
+  model::KvType kv_cache = model::KvType::bf24;   // KV-cache precision (docs/rl.md)
   double temperature = 1.0, top_p = 1.0;
   int64_t top_k = 0;
   int64_t repeat_max_period = 16;  // repeat detection: loops of up to this many tokens ...
@@ -83,7 +90,8 @@ class RolloutWorker {
   // With partial rollouts a parked answer continues from the keys and values its last segment
   // left in the model's KV-cache memory when the weights have not changed since (the same
   // Model, same weights_version: e.g. no training step in between); otherwise, and always after
-  // the policy was updated, prompt + answer so far are prefilled again with the new weights.
+  // the policy was updated, prompt + answer so far are prefilled again with the new weights
+  // (with rollout.parked_cache = stale they continue from the kept ones then too).
   // Partial rollouts only: the groups of `refill` prompts (GroupKey indices after new_prompts')
   // take slots that free up while the iteration's own answers (pending and new) still run, and
   // are parked open when the last of those ends its segment; a refill prompt none of whose

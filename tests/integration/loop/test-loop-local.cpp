@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -40,7 +41,10 @@ TEST(LoopLocal, TwoIterationsThenResume) {
   auto train = io::read_table(run.metrics(), "train");
   EXPECT_GE(train.at("step").size(),
             4u + 2u);  // SFT steps, then at least one RL step per iteration
-  EXPECT_EQ(io::read_table(run.metrics(), "rollout").at("iteration").size(), 2u);
+  const auto ro = io::read_table(run.metrics(), "rollout");
+  EXPECT_EQ(ro.at("iteration").size(), 2u);
+  for (double k : ro.at("kept_tokens"))  // rollout.parked_cache = exact: the policy changed
+    EXPECT_EQ(k, 0.0);
 
   // A second job of one iteration resumes from it_000002.
   Config again = tiny(dir, 1);
@@ -88,9 +92,10 @@ TEST(LoopLocal, RefillGroupsAreDistinctPromptsTrainedOnce) {
   for (const auto& ref : buffer::list_shards(run.buffer_dir()))
     for (const auto& t : buffer::read_shard(ref.path).rows) {
       const buffer::GroupKey key = buffer::GroupKey::unpack(t.group_id);
-      if (groups_of[key.iteration].insert(t.group_id).second)
+      if (groups_of[key.iteration].insert(t.group_id).second) {
         EXPECT_TRUE(prompts_of[key.iteration].insert(t.prompt_id).second)
             << "prompt " << t.prompt_id << " twice in iteration " << key.iteration;
+      }
       if (!t.ready) continue;
       ++n_ready;
       n_refill_ready += key.index >= 4;
@@ -98,5 +103,34 @@ TEST(LoopLocal, RefillGroupsAreDistinctPromptsTrainedOnce) {
     }
   EXPECT_EQ(ready.size(), n_ready);
   EXPECT_GT(n_refill_ready, 0u);
+  std::filesystem::remove_all(dir);
+}
+
+// rollout.parked_cache = stale: parked answers continue from the keys and values their last
+// segment left, across the training step (kept_tokens > 0 where exact has 0), and the loop
+// trains on them as usual: every trajectory once, finite losses.
+TEST(LoopLocal, StaleParkedCacheContinuesAcrossTrainingSteps) {
+  std::string dir = "/tmp/k1rl-loop-stale-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  Config cfg = tiny(dir, 3);
+  cfg.set("rollout.parked_cache", "stale");
+  const RunDir run = RunDir::from(cfg);
+  ASSERT_EQ(loop::run_local(cfg).size(), 3u);
+  const auto ro = io::read_table(run.metrics(), "rollout");
+  double kept = 0, prefilled = 0;
+  for (size_t i = 0; i < ro.at("kept_tokens").size(); ++i)
+    kept += ro.at("kept_tokens")[i], prefilled += ro.at("prefill_tokens")[i];
+  EXPECT_GT(kept, 0.0) << "no parked answer continued from its kept cache";
+  EXPECT_GT(prefilled, 0.0);  // the new prompts
+  const auto train = io::read_table(run.metrics(), "train");
+  for (size_t i = 0; i < train.at("loss").size(); ++i)
+    EXPECT_TRUE(std::isfinite(train.at("loss")[i])) << "step " << i;
+  std::set<std::pair<int64_t, int32_t>> ready;
+  size_t n_ready = 0;
+  for (const auto& ref : buffer::list_shards(run.buffer_dir()))
+    for (const auto& t : buffer::read_shard(ref.path).rows)
+      if (t.ready) ++n_ready, ready.insert({t.group_id, t.sample});
+  EXPECT_EQ(ready.size(), n_ready);
+  EXPECT_GT(n_ready, 0u);
   std::filesystem::remove_all(dir);
 }

@@ -1,7 +1,12 @@
 // A parked sequence continued from the keys and values its slot kept (GenRequest::key) gives the
 // tokens and log-probs of a re-prefill of prompt + answer, within the KV format's error; the kept
-// cache is used only while the weights and the cache layout are unchanged.
+// cache is used only while the weights and the cache layout are unchanged, unless the generator
+// is told to continue from stale keys and values (Generator::set_continue_stale), which then
+// give what the old weights' context and the new weights' next step give.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
 
 #include "tests/unit/model/model-test-util.h"
 
@@ -23,8 +28,9 @@ struct Segmented {
 
 // Six requests in segments of 3 tokens until each ends, on a new Generator per round (from the
 // model's pool, 6 slots, capacity 40), as the rollout runs iterations. keyed: requests carry
-// keys (kept caches); bump: the weights change (same values, new version) before every round.
-Segmented segments(model::Model& m, model::KvType kv, bool keyed, bool bump) {
+// keys (kept caches); bump: the weights change (same values, new version) before every round;
+// stale: the generator continues from kept caches across such changes.
+Segmented segments(model::Model& m, model::KvType kv, bool keyed, bool bump, bool stale = false) {
   model::SamplingParams sp;
   sp.temperature = 0.9;
   sp.stop_tokens = {5};
@@ -50,6 +56,7 @@ Segmented segments(model::Model& m, model::KvType kv, bool keyed, bool bump) {
     if (open.empty()) break;
     if (bump) m.params();
     model::Generator g(m, 6, 40, kv);
+    g.set_continue_stale(stale);
     auto part = g.generate(open, sp);
     out.kept += g.stats().kept_tokens;
     out.prefill += g.stats().prefill_tokens;
@@ -77,19 +84,26 @@ TEST_P(KeptCache, ContinuesLikeARePrefill) {
   const Segmented kept = segments(m, GetParam(), true, false);
   const Segmented again = segments(m, GetParam(), false, false);  // no keys: re-prefilled
   const Segmented bumped = segments(m, GetParam(), true, true);  // keys, but new weights each round
+  const Segmented stale = segments(m, GetParam(), true, true, true);  // ... continued all the same
   EXPECT_GT(kept.kept, 0);
   EXPECT_LT(kept.prefill, again.prefill);  // only the prompts were prefilled
   EXPECT_EQ(again.kept, 0);
   EXPECT_EQ(bumped.kept, 0) << "a kept cache was used after the weights changed";
   EXPECT_EQ(bumped.prefill, again.prefill);
+  EXPECT_EQ(stale.kept, kept.kept) << "stale keys and values were not continued from";
+  EXPECT_EQ(stale.prefill, kept.prefill);
   for (size_t i = 0; i < 6; ++i) {
     ASSERT_GT(kept.tokens[i].size(), 3u) << "request " << i << " never resumed";
     EXPECT_EQ(kept.tokens[i], again.tokens[i]) << "request " << i;
     EXPECT_EQ(kept.finish[i], again.finish[i]);
     EXPECT_EQ(bumped.tokens[i], again.tokens[i]);
+    EXPECT_EQ(stale.tokens[i], again.tokens[i]);  // the values did not change, only the version
     ASSERT_EQ(kept.logprobs[i].size(), again.logprobs[i].size());
-    for (size_t t = 0; t < kept.logprobs[i].size(); ++t)
+    ASSERT_EQ(stale.logprobs[i].size(), again.logprobs[i].size());
+    for (size_t t = 0; t < kept.logprobs[i].size(); ++t) {
       EXPECT_NEAR(kept.logprobs[i][t], again.logprobs[i][t], tol) << "request " << i;
+      EXPECT_NEAR(stale.logprobs[i][t], again.logprobs[i][t], tol) << "request " << i;
+    }
   }
 }
 
@@ -189,6 +203,68 @@ TEST(KeptCache, RequestsHoldingKeptSlotsStartFirst) {
   EXPECT_EQ(none, 0);
   for (size_t i = 0; i < with_keys.size(); ++i)
     EXPECT_EQ(with_keys[i].answer, without[i].answer) << "request " << i;
+}
+
+// After a real weight change, a stale continuation's first step is the new weights' step on the
+// keys and values the old weights wrote (computed here with forward_cached on a cache of its own),
+// which differs from a re-prefill with the new weights.
+TEST(KeptCache, StaleContinuationReadsTheOldWeightsContext) {
+  model::Model m(config());
+  const int64_t V = m.config().vocab;
+  randomize(m, 5, 0.6f);
+  const std::vector<float> old_w(m.params(), m.params() + m.num_params());
+  model::SamplingParams sp;
+  sp.temperature = 0;  // greedy: the first token is the reference's argmax
+  sp.max_answer_tokens = 30;
+  model::GenRequest q;
+  q.prompt = random_tokens(7, 23, 9);
+  q.seed = 3, q.key = 42, q.max_new_tokens = 4;
+  model::GenRequest next = q;
+  {
+    model::Generator g(m, 2, 32);
+    const model::GenResult r = g.generate({q}, sp)[0];
+    ASSERT_EQ(r.finish, model::Finish::segment);
+    next.answer = r.tokens, next.rng_state = r.rng_state;
+  }
+  randomize(m, 11, 0.6f);  // the training step
+  const std::vector<float> new_w(m.params(), m.params() + m.num_params());
+  auto continue_once = [&](bool stale, int64_t* kept) {
+    model::Generator g(m, 2, 32);
+    g.set_continue_stale(stale);
+    const model::GenResult r = g.generate({next}, sp)[0];
+    *kept = g.stats().kept_tokens;
+    return r;
+  };
+  int64_t kept_stale = 0, kept_exact = 0;
+  const model::GenResult stale = continue_once(true, &kept_stale);
+  const int64_t n = static_cast<int64_t>(q.prompt.size() + next.answer.size());
+  EXPECT_EQ(kept_stale, n - 1);  // all but the last token, whose logits the first step needs
+  const model::GenResult exact = continue_once(false, &kept_exact);
+  EXPECT_EQ(kept_exact, 0);
+  ASSERT_FALSE(stale.model_logprobs.empty());
+  ASSERT_FALSE(exact.model_logprobs.empty());
+
+  // The reference: the context's keys and values under the old weights, the last token's step
+  // under the new ones.
+  std::vector<int32_t> ctx = q.prompt;
+  ctx.insert(ctx.end(), next.answer.begin(), next.answer.end());
+  model::KvCache cache(m.config(), 1, 32);
+  std::copy(old_w.begin(), old_w.end(), m.params());
+  const int32_t slot = 0, zero = 0, last = static_cast<int32_t>(n - 1);
+  std::vector<int32_t> q_cu{0, last};
+  std::vector<float> lg(static_cast<size_t>(n * V));
+  m.forward_cached(ctx.data(), q_cu.data(), 1, &slot, &zero, cache, lg.data());
+  std::copy(new_w.begin(), new_w.end(), m.params());
+  q_cu = {0, 1};
+  m.forward_cached(ctx.data() + last, q_cu.data(), 1, &slot, &last, cache, lg.data());
+  const int32_t best =
+      static_cast<int32_t>(std::max_element(lg.begin(), lg.begin() + V) - lg.begin());
+  double z = 0;
+  for (int64_t v = 0; v < V; ++v) z += std::exp(static_cast<double>(lg[v] - lg[best]));
+  EXPECT_EQ(stale.tokens[0], best);
+  EXPECT_NEAR(stale.model_logprobs[0], -std::log(z), 1e-5);
+  EXPECT_GT(std::abs(stale.model_logprobs[0] - exact.model_logprobs[0]), 1e-3)
+      << "the stale continuation read the new weights' context";
 }
 
 }  // namespace

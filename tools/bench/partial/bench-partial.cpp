@@ -10,7 +10,9 @@
 //               partial trains relatively more of the short answers: the long ones finish later).
 // Full rollouts generate every answer to its end (rollout.max_answer_tokens) in its iteration;
 // partial ones give an answer at most --segment tokens per iteration and park the rest, and
-// start the groups of --refill more prompts in slots that free up meanwhile (refill_prompts).
+// start the groups of --refill more prompts in slots that free up meanwhile (refill_prompts);
+// in the loop a parked answer is prefilled again after each train step, or continues from its
+// stale keys and values with --parked-cache stale (rollout.parked_cache).
 // The policy (long-tail.h) is shape S or SmolLM2-135M's shape (--shape) with a long-tail
 // answer-length mix; the loop trains it at learning rate 0, so that the mix stays put while
 // every train step costs what it costs.
@@ -18,7 +20,8 @@
 // (--section.key=value, e.g. --engine.precision=fp32) apply to both modes; the engine is set up
 // from them as the apps do (engine.precision = auto: bf16 where the CPU has it).
 // Usage: k1rl-bench-partial [--shape s|smollm2] [--tokens N] [--max-answer N] [--segment N]
-//                           [--refill N] [--full-prompts N] [--iterations N] [--warmup N]
+//                           [--refill N] [--full-prompts N] [--parked-cache exact|stale]
+//                           [--iterations N] [--warmup N]
 //                           [--short-mean X] [--tail-every X] [--tail-mean X] [--quick]
 //                           [--threads N] [--section.key=value ...]
 #include <cstdio>
@@ -36,8 +39,9 @@ using namespace k1rl;
 namespace {
 struct Setup {
   int64_t max_answer = 1024, segment = 64, batch = 64, k = 8;
-  int64_t refill = 8;        // partial: rollout.refill_prompts
-  int64_t full_prompts = 0;  // loop, full: prompts per iteration (0: batch / k)
+  int64_t refill = 8;                  // partial: rollout.refill_prompts
+  int64_t full_prompts = 0;            // loop, full: prompts per iteration (0: batch / k)
+  std::string parked_cache = "exact";  // partial: rollout.parked_cache
   // rollout.prompts_per_iteration of a mode
   int64_t prompts(bool partial) const {
     return !partial && full_prompts > 0 ? full_prompts : batch / k;
@@ -58,7 +62,8 @@ std::vector<std::string> common_options(const Setup& s, bool partial) {
         "rollout.max_answer_tokens=" + std::to_string(s.max_answer),
         "rollout.segment_tokens=" + std::to_string(s.segment),
         std::string("rollout.partial=") + (partial ? "true" : "false"),
-        "rollout.refill_prompts=" + std::to_string(partial ? s.refill : 0)})
+        "rollout.refill_prompts=" + std::to_string(partial ? s.refill : 0),
+        "rollout.parked_cache=" + s.parked_cache})
     o.push_back("--" + kv);
   o.insert(o.end(), s.extra.begin(), s.extra.end());
   return o;
@@ -114,7 +119,7 @@ Totals run_rollout(const model::Model& m, const Tokenizer& tok, const std::vecto
 
 // --- the whole loop -----------------------------------------------------------------------
 struct LoopTotals {
-  int64_t answers = 0, iterations = 0, tokens = 0, prefill = 0;
+  int64_t answers = 0, iterations = 0, tokens = 0, prefill = 0, kept = 0;
   double seconds = 0, gen_s = 0, train_s = 0, rollout_s = 0, ckpt_s = 0;
   std::vector<int64_t> lengths;  // of the answers trained in the measured iterations
   double trained_tokens() const {
@@ -145,6 +150,7 @@ LoopTotals run_loop(const std::string& dir, const std::string& ckpt, const std::
     if (ro.at("iteration")[i] >= static_cast<double>(warmup)) {
       t.tokens += static_cast<int64_t>(ro.at("tokens")[i]);
       t.prefill += static_cast<int64_t>(ro.at("prefill_tokens")[i]);
+      t.kept += static_cast<int64_t>(ro.at("kept_tokens")[i]);
     }
   for (const io::Row& r : rows) {
     const int64_t it = static_cast<int64_t>(r.at("iteration"));
@@ -182,6 +188,9 @@ int main(int argc, char** argv) {
       "full-prompts", bench::po::value(&s.full_prompts)->default_value(s.full_prompts),
       "full: prompts per iteration (0: the partial mode's own, batch / k; batch / k + refill "
       "draws as many prompts as partial does)")(
+      "parked-cache", bench::po::value(&s.parked_cache)->default_value(s.parked_cache),
+      "partial: rollout.parked_cache in the loop, exact (re-prefill after a train step) or "
+      "stale (continue from the old keys and values)")(
       "warmup", bench::po::value(&warmup)->default_value(warmup),
       "loop row: iterations before the measured ones (--quick: 2)")(
       "iterations", bench::po::value(&iterations)->default_value(iterations),
@@ -231,11 +240,12 @@ int main(int argc, char** argv) {
     d.print_header(strfmt(
         "policy: %s with a long-tail length mix (short %.0f, long every %.0f, "
         "long stretches %.0f tokens); %lld answers per batch (%lld per prompt), answers <= %lld "
-        "tokens, segment %lld tokens, partial refill %lld prompts, loop full %lld prompts per "
-        "iteration; %s",
+        "tokens, segment %lld tokens, partial refill %lld prompts, %s parked cache, loop full "
+        "%lld prompts per iteration; %s",
         s.shape == "s" ? "shape S (vocab 259)" : "SmolLM2-135M's shape (vocab 49,152)", short_mean,
         tail_every, tail_mean, (long long)s.batch, (long long)s.k, (long long)s.max_answer,
-        (long long)s.segment, (long long)s.refill, (long long)s.prompts(false),
+        (long long)s.segment, (long long)s.refill, s.parked_cache.c_str(),
+        (long long)s.prompts(false),
         engine.precision == ops::Precision::bf16 ? ("bf16 " + engine.bf16_isa).c_str() : "fp32"));
 
     // Rollout alone.
@@ -270,14 +280,15 @@ int main(int argc, char** argv) {
                 (long long)warmup, (long long)(warmup + iterations - 1),
                 bench::length_summary(lf.lengths).c_str(),
                 bench::length_summary(lp.lengths).c_str());
-    std::printf("%-10s %10s %10s %10s %10s %10s %10s %10s %10s %12s %12s\n", "rollouts", "answers",
-                "tokens", "prefilled", "loop s", "gen s", "rollout s", "train s", "ckpt s",
-                "answers/s", "trained t/s");
+    std::printf("%-10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %12s %12s\n", "rollouts",
+                "answers", "tokens", "prefilled", "kept", "loop s", "gen s", "rollout s", "train s",
+                "ckpt s", "answers/s", "trained t/s");
     auto lline = [](const char* name, const LoopTotals& t) {
-      std::printf("%-10s %10lld %10lld %10lld %10.2f %10.2f %10.2f %10.2f %10.2f %12.2f %12.1f\n",
-                  name, (long long)t.answers, (long long)t.tokens, (long long)t.prefill, t.seconds,
-                  t.gen_s, t.rollout_s, t.train_s, t.ckpt_s, t.answers / t.seconds,
-                  t.trained_tokens() / t.seconds);
+      std::printf(
+          "%-10s %10lld %10lld %10lld %10lld %10.2f %10.2f %10.2f %10.2f %10.2f %12.2f %12.1f\n",
+          name, (long long)t.answers, (long long)t.tokens, (long long)t.prefill, (long long)t.kept,
+          t.seconds, t.gen_s, t.rollout_s, t.train_s, t.ckpt_s, t.answers / t.seconds,
+          t.trained_tokens() / t.seconds);
     };
     lline("full", lf);
     lline("partial", lp);
@@ -296,7 +307,8 @@ int main(int argc, char** argv) {
         .str("precision", engine.precision == ops::Precision::bf16 ? "bf16" : "fp32")
         .str("shape", s.shape)
         .num("refill", static_cast<double>(s.refill), 0)
-        .num("full_prompts", static_cast<double>(s.prompts(false)), 0);
+        .num("full_prompts", static_cast<double>(s.prompts(false)), 0)
+        .str("parked_cache", s.parked_cache);
     std::filesystem::remove_all(dir);
     d.finish();
   } catch (const Error& e) {
